@@ -1,0 +1,3 @@
+from wizardarena.cli import main
+
+raise SystemExit(main())
