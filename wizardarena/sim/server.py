@@ -1,0 +1,718 @@
+"""The simulated arena: an OpenAI-compatible HTTP server on loopback (standard library only).
+
+Quick use (tests run it in a thread, benchmarks in a separate process)::
+
+    from wizardarena.sim.server import SimArena, SimJudge, SimModel, Faults
+
+    with SimArena({"strong": 1200, "weak": SimModel(1000, verbosity=1.0, markdown=0.8)},
+                  judge=SimJudge(position_bias=60.0), rng=0) as sim:
+        sim.base_url                 # "http://127.0.0.1:<port>/v1"
+        sim.judge_model              # "sim-judge": the model name of the judge
+        sim.true_ratings             # pandas Series of the models' skills (Elo scale)
+        sim.stats()                  # SimStats: requests / served per (route, key), faults
+
+Routes: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models`` (the
+``/v1`` prefix is optional), and ``GET /sim/stats`` (counters, not counted itself).
+
+API for other modules (stable)
+------------------------------
+- **Embeddings** (``POST /v1/embeddings``, any model name): deterministic hashed bag of
+  words plus character 3-grams, signed feature hashing into ``dim`` (default 256)
+  dimensions, L2-normalised, so texts sharing words get similar vectors.
+- **Extra models**: ``SimArena(..., extra_models={"rater": fn})`` serves ``fn(messages) ->
+  str`` (``messages`` is the request's list of ``{"role", "content"}`` dicts) as the chat
+  model ``"rater"``; in process mode ``fn`` must be picklable (a module-level function).
+
+The simulation
+--------------
+Each :class:`SimModel` has a latent ``skill`` on the Elo scale (P(i beats j) =
+1 / (1 + 10^(-(s_i - s_j)/400))). An answer's quality is ``skill + consistency * z`` with
+``z ~ N(0, 1)`` drawn from a hash of (seed, model, conversation), so answers are
+deterministic. The answer text ends with a visible marker ``⟦sim q=<quality> n=<chars>⟧``
+that the sim judge reads back. Style traits: ``verbosity`` (length doubles per unit) and
+``markdown`` (probability of headers, lists and bold).
+
+The judge (model name ``SimJudge.name``) finds the two answers' markers in the prompt (the
+first half belongs to assistant A, the second to B; the last of each is judged), detects the
+template from the format it asks for (``[[A>>B]]`` Arena-Hard, ``[[C]]`` MT-Bench, ``[[X/Y]]``
+WizardArena 1-10 scores; anything else is answered MT-Bench style), and draws the verdict from
+a Davidson Bradley-Terry model of ``d = q_A - q_B + position_bias + length_bias *
+log2(n_A / n_B) + noise * z``, deterministic given the seed and the request content, so a
+retried request gets the same verdict.
+
+Faults (:class:`Faults`) are drawn per (key, attempt number), so a retry eventually succeeds:
+429 with ``Retry-After``, 500, slow responses, "timeouts" (the server hangs, then drops the
+connection without answering), malformed JSON; and per key (deterministic, not cured by a
+retry) empty or unparseable judge verdicts. ``stats()`` counts requests and successfully
+served responses per (route, key), where key is ``"<model>:<sha1 of the messages>"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import multiprocessing
+import re
+import struct
+import threading
+import zlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from wizardarena.exceptions import ValidationError
+
+__all__ = [
+    "Faults",
+    "SimArena",
+    "SimJudge",
+    "SimModel",
+    "SimStats",
+    "hashed_embedding",
+    "request_key",
+]
+
+Handler = Callable[[list[dict[str, Any]]], str]
+
+MARKER_RE = re.compile(r"⟦sim q=(-?[0-9.]+) n=([0-9]+)⟧")
+
+_WORDS = (
+    "the answer considers data model system method result value approach detail example "
+    "step process function input output case error user code test format context source "
+    "number point structure design option change problem solution reason quality clear "
+    "simple careful useful first second final general specific important common"
+).split()
+
+
+@dataclass(frozen=True)
+class SimModel:
+    """A simulated answering model.
+
+    Parameters
+    ----------
+    skill : float
+        Latent strength on the Elo scale (e.g. 1000-1300).
+    verbosity : float, default 0.0
+        Answer length doubles per unit (0 = about four sentences; may be negative).
+    markdown : float, default 0.0
+        Probability in [0, 1] that an answer uses markdown (header, bullet list, bold).
+    consistency : float, default 60.0
+        Standard deviation (Elo points) of per-answer quality around ``skill``.
+    """
+
+    skill: float
+    verbosity: float = 0.0
+    markdown: float = 0.0
+    consistency: float = 60.0
+
+
+@dataclass(frozen=True)
+class SimJudge:
+    """The simulated judge.
+
+    Parameters
+    ----------
+    name : str, default "sim-judge"
+        Model name under which the server serves the judge.
+    position_bias : float, default 0.0
+        Elo points added to the answer shown first (100 = the first slot wins about 64% of
+        decisive games between equal answers).
+    tie_strength : float, default 0.3
+        Davidson tie parameter nu (0 = no ties).
+    noise : float, default 0.0
+        Standard deviation (Elo points) of extra Gaussian noise on the quality difference.
+    length_bias : float, default 0.0
+        Elo points added per doubling of the first answer's length relative to the second
+        (positive = the judge rewards longer answers).
+    strong_margin : float, default 150.0
+        Difference (Elo points) around which wins become "strong" (``A>>B``, score gap >= 3).
+    """
+
+    name: str = "sim-judge"
+    position_bias: float = 0.0
+    tie_strength: float = 0.3
+    noise: float = 0.0
+    length_bias: float = 0.0
+    strong_margin: float = 150.0
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault injection rates (each a probability in [0, 1]).
+
+    Transport faults (drawn per request key and attempt, so retries eventually succeed):
+    ``rate_429`` (with ``Retry-After: retry_after``), ``rate_500``, ``rate_timeout`` (hang
+    ``hang_seconds`` then drop the connection), ``rate_malformed`` (200 with broken JSON),
+    ``rate_slow`` (answer after an extra ``slow_seconds``). Their sum must be <= 1.
+
+    Verdict faults (judge only, drawn per request key, so a retry gets the same text):
+    ``rate_empty_verdict`` (empty content) and ``rate_unparseable`` (text without a verdict).
+    """
+
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_timeout: float = 0.0
+    rate_malformed: float = 0.0
+    rate_slow: float = 0.0
+    rate_empty_verdict: float = 0.0
+    rate_unparseable: float = 0.0
+    retry_after: float = 0.01
+    hang_seconds: float = 0.2
+    slow_seconds: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in (
+            "rate_429", "rate_500", "rate_timeout", "rate_malformed", "rate_slow",
+            "rate_empty_verdict", "rate_unparseable",
+        ):
+            v = getattr(self, name)
+            if not (0.0 <= v <= 1.0):
+                raise ValidationError(f"Faults.{name} must be in [0, 1]; got {v!r}")
+        total = self.rate_429 + self.rate_500 + self.rate_timeout + self.rate_malformed
+        if total + self.rate_slow > 1.0:
+            raise ValidationError(f"transport fault rates must sum to <= 1; got {total}")
+        if self.rate_empty_verdict + self.rate_unparseable > 1.0:
+            raise ValidationError("rate_empty_verdict + rate_unparseable must be <= 1")
+
+
+@dataclass(frozen=True)
+class SimStats:
+    """Counters of a running :class:`SimArena`.
+
+    Attributes
+    ----------
+    requests : pandas.DataFrame
+        One row per (route, key): columns ``route, key, model, requests, served``
+        (``served`` = successful 200 responses with a well-formed body).
+    faults : dict of str to int
+        Injected faults by kind (``429``, ``500``, ``timeout``, ``malformed``, ``slow``,
+        ``empty_verdict``, ``unparseable``).
+    bad_verdict_keys : frozenset of str
+        Judge request keys answered with an empty or unparseable verdict.
+    """
+
+    requests: pd.DataFrame
+    faults: dict[str, int]
+    bad_verdict_keys: frozenset[str]
+
+    def for_model(self, model: str, route: str = "chat") -> pd.DataFrame:
+        """Rows of ``requests`` for one model and route."""
+        r = self.requests
+        return r[(r["model"] == model) & (r["route"] == route)]
+
+
+# -- deterministic randomness ---------------------------------------------------------------
+def _uniforms(*parts: object) -> tuple[float, ...]:
+    """Eight uniforms in [0, 1) from a hash of ``parts`` (stable across processes)."""
+    h = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=64).digest()
+    return tuple((x >> 11) * (1.0 / 9007199254740992.0) for x in struct.unpack("<8Q", h))
+
+
+def _normal(u1: float, u2: float) -> float:
+    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+
+
+def request_key(model: str, messages: Any) -> str:
+    """The key the server counts a chat request under: ``"<model>:<sha1 of messages>"``."""
+    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()
+    return f"{model}:{hashlib.sha1(blob).hexdigest()[:20]}"  # noqa: S324 (not security)
+
+
+def hashed_embedding(text: str, *, dim: int = 256) -> np.ndarray:
+    """Deterministic embedding: signed hashing of words and character 3-grams, L2-normalised.
+
+    Parameters
+    ----------
+    text : str
+    dim : int, default 256
+
+    Returns
+    -------
+    numpy.ndarray, shape (dim,), float64
+    """
+    vec = np.zeros(dim, dtype=np.float64)
+    low = text.lower()
+    words = re.findall(r"\w+", low)
+    feats = [f"w:{w}" for w in words]
+    padded = f" {' '.join(words)} "
+    feats += [f"c:{padded[i:i + 3]}" for i in range(max(0, len(padded) - 2))]
+    for f in feats:
+        h = zlib.crc32(f.encode())
+        vec[h % dim] += 1.0 if (h >> 16) & 1 else -1.0
+    norm = float(np.linalg.norm(vec))
+    if norm > 0:
+        vec /= norm
+    return vec
+
+
+# -- answers and verdicts -------------------------------------------------------------------
+def _answer_text(seed: int, name: str, model: SimModel, messages: list[dict[str, Any]]) -> str:
+    conv = json.dumps(messages, sort_keys=True, ensure_ascii=False)
+    u = _uniforms(seed, "answer", name, conv)
+    quality = model.skill + model.consistency * _normal(u[0], u[1])
+    n_sent = max(1, round(4 * 2.0 ** model.verbosity * (0.75 + 0.5 * u[2])))
+    last_user = next(
+        (str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), ""
+    )
+    topic = " ".join(re.findall(r"\w+", last_user)[:6]) or "the question"
+    words_seed = int(u[3] * 2**32)
+    lines = [f"Here is my answer about {topic}."]
+    use_md = u[4] < model.markdown
+    if use_md:
+        lines.insert(0, "## Answer")
+    for i in range(n_sent):
+        k = (words_seed + 7919 * i) % (2**32)
+        ws = [_WORDS[(k >> (3 * j)) % len(_WORDS)] for j in range(8)]
+        if use_md and i % 3 == 1:
+            ws[2] = f"**{ws[2]}**"
+        sentence = " ".join(ws).capitalize() + "."
+        lines.append(f"- {sentence}" if use_md and i % 2 == 0 else sentence)
+    body = "\n".join(lines)
+    return f"{body}\n⟦sim q={quality:.3f} n={len(body)}⟧"
+
+
+def _detect_format(text: str) -> str:
+    if "[[A>>B]]" in text:
+        return "arena-hard"
+    if "[[X/Y]]" in text:
+        return "wizardarena"
+    return "mt-bench"
+
+
+def _verdict_text(seed: int, judge: SimJudge, key: str, prompt_text: str) -> str:
+    fmt = _detect_format(prompt_text)
+    marks = MARKER_RE.findall(prompt_text)
+    qa = qb = 1000.0
+    na = nb = 1
+    if len(marks) >= 2:
+        a, b = marks[len(marks) // 2 - 1], marks[-1]
+        qa, na = float(a[0]), int(a[1])
+        qb, nb = float(b[0]), int(b[1])
+    u = _uniforms(seed, "judge", key)
+    d = qa - qb + judge.position_bias + judge.length_bias * math.log2((na + 1) / (nb + 1))
+    if judge.noise:
+        d += judge.noise * _normal(u[0], u[1])
+    pa = 10.0 ** (max(-4000.0, min(4000.0, d)) / 400.0)  # strength of A relative to B (= 1)
+    tie = judge.tie_strength * math.sqrt(pa)
+    z = pa + 1.0 + tie
+    x = u[2]
+    outcome = "A" if x < pa / z else ("B" if x < (pa + 1.0) / z else "tie")
+    strong = u[3] < 1.0 / (1.0 + math.exp(-(abs(d) - judge.strong_margin) / 50.0))
+    reason = "Both assistants address the question; comparing accuracy and helpfulness."
+    if fmt == "arena-hard":
+        label = {"A": "A>>B" if strong else "A>B", "B": "B>>A" if strong else "B>A"}.get(
+            outcome, "A=B"
+        )
+        return f"{reason}\n\nMy final verdict is: [[{label}]]"
+    if fmt == "wizardarena":
+        lo = 2 + int(u[4] * 5)  # 2..6
+        gap = 3 if strong else 1 + int(u[5] * 2)
+        if outcome == "tie":
+            sa = sb = lo + 1
+        elif outcome == "A":
+            sa, sb = lo + gap, lo
+        else:
+            sa, sb = lo, lo + gap
+        return f"{reason}\nAssistant A: {sa}/10. Assistant B: {sb}/10.\n\n[[{sa}/{sb}]]"
+    label = {"A": "A", "B": "B"}.get(outcome, "C")
+    return f"{reason}\n\n[[{label}]]"
+
+
+# -- the server -----------------------------------------------------------------------------
+@dataclass
+class _State:
+    seed: int
+    models: dict[str, SimModel]
+    judge: SimJudge
+    extra: dict[str, Handler]
+    faults: Faults
+    latency: float
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    served: Counter[tuple[str, str]] = field(default_factory=Counter)
+    fault_counts: Counter[str] = field(default_factory=Counter)
+    bad_verdicts: set[str] = field(default_factory=set)
+
+
+def _json_response(status: int, body: Any, extra_headers: str = "") -> bytes:
+    payload = json.dumps(body, ensure_ascii=False).encode()
+    return _raw_response(status, payload, extra_headers)
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+            500: "Internal Server Error"}
+
+
+def _raw_response(status: int, payload: bytes, extra_headers: str = "") -> bytes:
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        f"{extra_headers}Connection: keep-alive\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+def _error(status: int, message: str, extra_headers: str = "") -> bytes:
+    return _json_response(status, {"error": {"message": message, "code": status}}, extra_headers)
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class _Server:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = (lines[0].split(" ") + ["", ""])[:3]
+                length = 0
+                for line in lines[1:]:
+                    if line[:15].lower() == "content-length:":
+                        length = int(line[15:].strip())
+                body = await reader.readexactly(length) if length else b""
+                response = await self.dispatch(method, path, body)
+                if response is None:  # injected timeout: drop the connection
+                    return
+                writer.write(response)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def dispatch(self, method: str, path: str, body: bytes) -> bytes | None:
+        st = self.state
+        route = path.split("?", 1)[0]
+        if route.startswith("/v1/"):
+            route = route[3:]
+        if method == "GET" and route == "/sim/stats":
+            return _json_response(200, self.stats_body())
+        if method == "GET" and route == "/models":
+            names = [*st.models, st.judge.name, *st.extra]
+            return _json_response(
+                200, {"object": "list", "data": [{"id": n, "object": "model"} for n in names]}
+            )
+        if method != "POST" or route not in ("/chat/completions", "/embeddings"):
+            return _error(404, f"no route {method} {path}")
+        try:
+            req = json.loads(body)
+            model = str(req["model"])
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "request body must be JSON with a 'model' field")
+        if route == "/embeddings":
+            return await self.embeddings(model, req)
+        messages = req.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return _error(400, "'messages' must be a non-empty list")
+        if model not in st.models and model not in st.extra and model != st.judge.name:
+            return _error(404, f"The model '{model}' does not exist")
+        key = request_key(model, messages)
+        ck = ("chat", key)
+        st.requests[ck] += 1
+        fault = await self.transport_fault(ck)
+        if fault is not None:
+            return fault or None
+        if st.latency:
+            await asyncio.sleep(st.latency)
+        prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
+        if model == st.judge.name:
+            text = self.judge_text(key, prompt_text)
+        elif model in st.extra:
+            text = str(st.extra[model](messages))
+        else:
+            text = _answer_text(st.seed, model, st.models[model], messages)
+        st.served[ck] += 1
+        return _json_response(200, {
+            "id": f"chatcmpl-{key[-12:]}",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": _tokens(prompt_text), "completion_tokens": _tokens(text),
+                      "total_tokens": _tokens(prompt_text) + _tokens(text)},
+        })
+
+    def judge_text(self, key: str, prompt_text: str) -> str:
+        st = self.state
+        u = _uniforms(st.seed, "verdict-fault", key)[0]
+        f = st.faults
+        if u < f.rate_empty_verdict:
+            st.fault_counts["empty_verdict"] += 1
+            st.bad_verdicts.add(key)
+            return ""
+        if u < f.rate_empty_verdict + f.rate_unparseable:
+            st.fault_counts["unparseable"] += 1
+            st.bad_verdicts.add(key)
+            return "Both answers have merits and I cannot decide between them."
+        return _verdict_text(st.seed, st.judge, key, prompt_text)
+
+    async def transport_fault(self, ck: tuple[str, str]) -> bytes | None:
+        """Return a fault response, ``b""`` to drop the connection, or ``None`` to proceed."""
+        f = self.state.faults
+        u = _uniforms(self.state.seed, "fault", ck[1], self.state.requests[ck])[0]
+        counts = self.state.fault_counts
+        edge = f.rate_429
+        if u < edge:
+            counts["429"] += 1
+            return _error(429, "rate limited (simulated)", f"Retry-After: {f.retry_after}\r\n")
+        edge += f.rate_500
+        if u < edge:
+            counts["500"] += 1
+            return _error(500, "internal error (simulated)")
+        edge += f.rate_timeout
+        if u < edge:
+            counts["timeout"] += 1
+            await asyncio.sleep(f.hang_seconds)
+            return b""
+        edge += f.rate_malformed
+        if u < edge:
+            counts["malformed"] += 1
+            return _raw_response(200, b'{"choices": [{"message": {"content": "trunc')
+        edge += f.rate_slow
+        if u < edge:
+            counts["slow"] += 1
+            await asyncio.sleep(f.slow_seconds)
+        return None
+
+    async def embeddings(self, model: str, req: dict[str, Any]) -> bytes | None:
+        st = self.state
+        inputs = req.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
+            return _error(400, "'input' must be a string or a list of strings")
+        dim = int(req.get("dimensions") or 256)
+        key = f"{model}:" + hashlib.sha1(  # noqa: S324 (not security)
+            json.dumps(inputs, ensure_ascii=False).encode()
+        ).hexdigest()[:20]
+        ck = ("embeddings", key)
+        st.requests[ck] += 1
+        fault = await self.transport_fault(ck)
+        if fault is not None:
+            return fault or None
+        if st.latency:
+            await asyncio.sleep(st.latency)
+        data = [
+            {"object": "embedding", "index": i,
+             "embedding": [round(x, 6) for x in hashed_embedding(t, dim=dim).tolist()]}
+            for i, t in enumerate(inputs)
+        ]
+        st.served[ck] += 1
+        n_tok = sum(_tokens(t) for t in inputs)
+        return _json_response(200, {"object": "list", "data": data, "model": model,
+                                    "usage": {"prompt_tokens": n_tok, "total_tokens": n_tok}})
+
+    def stats_body(self) -> dict[str, Any]:
+        st = self.state
+        rows = [[r, k, n, st.served.get((r, k), 0)] for (r, k), n in st.requests.items()]
+        return {"requests": rows, "faults": dict(st.fault_counts),
+                "bad_verdicts": sorted(st.bad_verdicts)}
+
+
+async def _serve(state: _State, host: str, port: int, ready: Callable[[int], None],
+                 stop: asyncio.Event) -> None:
+    server = await asyncio.start_server(_Server(state).handle, host, port, backlog=1024)
+    ready(server.sockets[0].getsockname()[1])
+    async with server:
+        await stop.wait()
+
+
+def _process_main(state: _State, host: str, port: int, conn: Any) -> None:  # pragma: no cover
+    async def main() -> None:
+        stop = asyncio.Event()
+        await _serve(state, host, port, conn.send, stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+class SimArena:
+    """A simulated OpenAI-compatible arena on loopback; use as a context manager.
+
+    Parameters
+    ----------
+    models : mapping of str to SimModel or float
+        Answering models; a float is shorthand for ``SimModel(skill=value)``.
+    judge : SimJudge, optional
+        The judge (default ``SimJudge()``).
+    extra_models : mapping of str to callable, optional
+        Additional chat models served by ``handler(messages) -> str``.
+    faults : Faults, optional
+        Fault injection (default none).
+    latency : float, default 0.0
+        Seconds every chat / embeddings response is delayed.
+    rng : int, numpy.random.Generator or None, default None
+        Seed of every simulated draw (answers, verdicts, faults).
+    process : bool, default False
+        Serve from a separate process (spawned) instead of a background thread, so the
+        client does not share the CPU/GIL with the server (benchmarks).
+    host : str, default "127.0.0.1"
+    port : int, default 0
+        0 picks a free ephemeral port.
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, SimModel | float],
+        *,
+        judge: SimJudge | None = None,
+        extra_models: Mapping[str, Handler] | None = None,
+        faults: Faults | None = None,
+        latency: float = 0.0,
+        rng: int | np.random.Generator | None = None,
+        process: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        parsed: dict[str, SimModel] = {}
+        for name, m in dict(models).items():
+            if isinstance(m, SimModel):
+                parsed[str(name)] = m
+            elif isinstance(m, (int, float)) and not isinstance(m, bool) and math.isfinite(m):
+                parsed[str(name)] = SimModel(skill=float(m))
+            else:
+                raise ValidationError(
+                    f"models[{name!r}] must be a SimModel or a finite skill; got {m!r}"
+                )
+        judge = judge or SimJudge()
+        extra = dict(extra_models or {})
+        clash = sorted(set(parsed) & ({judge.name} | set(extra)) | (set(extra) & {judge.name}))
+        if clash:
+            raise ValidationError(f"model names must be unique across models, judge and "
+                                  f"extra_models; {clash} appear twice")
+        for name, fn in extra.items():
+            if not callable(fn):
+                raise ValidationError(f"extra_models[{name!r}] must be callable; got {fn!r}")
+        if latency < 0:
+            raise ValidationError(f"latency must be >= 0 seconds; got {latency!r}")
+        seed = int(np.random.default_rng(rng).integers(2**62))
+        self._state = _State(seed, parsed, judge, extra, faults or Faults(), float(latency))
+        self.process = process
+        self.host = host
+        self._port_req = port
+        self.port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._proc: Any = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> SimArena:
+        """Start serving (idempotent); returns ``self``."""
+        if self.port is not None:
+            return self
+        if self.process:
+            ctx = multiprocessing.get_context("spawn")
+            parent, child = ctx.Pipe()
+            self._proc = ctx.Process(
+                target=_process_main, args=(self._state, self.host, self._port_req, child),
+                daemon=True,
+            )
+            self._proc.start()
+            if not parent.poll(60):
+                self._proc.kill()
+                raise RuntimeError("the simulated arena process did not start within 60 s")
+            self.port = int(parent.recv())
+            return self
+        ready = threading.Event()
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            stop = asyncio.Event()
+            self._stop = stop
+
+            def on_ready(port: int) -> None:
+                box["port"] = port
+                ready.set()
+
+            try:
+                loop.run_until_complete(_serve(self._state, self.host, self._port_req,
+                                               on_ready, stop))
+            except BaseException as exc:  # reported to start()
+                box["error"] = exc
+                ready.set()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="wizardarena-sim", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if "error" in box:
+            raise box["error"]
+        self.port = int(box["port"])
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.join(10)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
+            self._proc = None
+        if self._thread is not None and self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(10)
+            self._thread = None
+        self.port = None
+
+    def __enter__(self) -> SimArena:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- information --------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """API root, ``http://127.0.0.1:<port>/v1``."""
+        if self.port is None:
+            raise RuntimeError("the simulated arena is not running; use it as a context manager")
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def judge_model(self) -> str:
+        """The model name of the simulated judge."""
+        return self._state.judge.name
+
+    @property
+    def models(self) -> dict[str, SimModel]:
+        """The answering models."""
+        return dict(self._state.models)
+
+    @property
+    def true_ratings(self) -> pd.Series:
+        """True skills (Elo scale), indexed by model, sorted descending."""
+        s = pd.Series({k: m.skill for k, m in self._state.models.items()}, name="true_rating")
+        s.index.name = "model"
+        return s.sort_values(ascending=False)
+
+    def stats(self) -> SimStats:
+        """Fetch the server's counters (over HTTP, so it works in process mode too)."""
+        r = httpx.get(f"http://{self.host}:{self.port}/sim/stats", timeout=30)
+        r.raise_for_status()
+        body = r.json()
+        frame = pd.DataFrame(body["requests"], columns=["route", "key", "requests", "served"])
+        frame.insert(2, "model", frame["key"].str.split(":", n=1).str[0])
+        return SimStats(frame, {str(k): int(v) for k, v in body["faults"].items()},
+                        frozenset(body["bad_verdicts"]))
