@@ -1,0 +1,118 @@
+"""``wizardarena.rank``: the one call from a battle log to a leaderboard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from wizardarena.battles import BattleSource, Vocabulary, read_battles
+from wizardarena.exceptions import ValidationError
+from wizardarena.leaderboard import Leaderboard
+from wizardarena.ratings.fit import fit_ratings
+
+__all__ = ["rank"]
+
+
+def rank(
+    battles: BattleSource,
+    *,
+    method: str = "bt",
+    ci: str = "bootstrap",
+    rounds: int = 1000,
+    unit: str = "battle",
+    level: float = 0.95,
+    anchor: Mapping[str, float] | None = None,
+    ties: str = "half",
+    point: str = "mle",
+    outcomes: str | Vocabulary = "fastchat",
+    strong_weight: float = 1.0,
+    by: str | None = None,
+    k: float = 4.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init: float = 1000.0,
+    ridge: float = 1e-6,
+    rng: int | np.random.Generator | None = None,
+) -> Leaderboard | dict[str, Leaderboard]:
+    """Rank models from a battle log: Bradley-Terry (or Elo) ratings with intervals.
+
+    Parameters
+    ----------
+    battles : path, DataFrame, pyarrow Table, list of dict, or BattleLog
+        The battle log (see :mod:`wizardarena.battles`): a ``.parquet``, ``.jsonl``,
+        ``.json`` or ``.csv`` file, or an in-memory table with ``model_a``, ``model_b``,
+        ``winner``.
+    method : {"bt", "elo"}, default "bt"
+        Bradley-Terry maximum likelihood, or online Elo (order dependent; a diagnostic).
+    ci : {"bootstrap", "sandwich", "none"}, default "bootstrap"
+        How intervals are made. The bootstrap resamples aggregated counts and fits all
+        replicates in one batched solve; the sandwich is the closed-form robust covariance.
+    rounds : int, default 1000
+        Bootstrap rounds.
+    unit : {"battle", "prompt"}, default "battle"
+        Resampling unit: battles (LMSYS), or prompts (cluster bootstrap / cluster sandwich by
+        ``question_id``), which an offline arena needs because games on one prompt are
+        correlated.
+    level : float, default 0.95
+        Interval coverage level.
+    anchor : {model: rating}, optional
+        Pin one model's rating (in the fit and in every replicate), e.g.
+        ``{"mixtral-8x7b-instruct-v0.1": 1114}`` as LMSYS. Default: mean rating ``init``.
+    ties : {"half", "drop", "davidson"}, default "half"
+        A tie is half a win each way (LMSYS), is left out, or follows Davidson's model.
+    point : {"mle", "median"}, default "mle"
+        Point estimate: the full-data MLE, or the bootstrap median (WizardArena).
+    outcomes : str, default "fastchat"
+        Vocabulary of the ``winner`` column (``fastchat``, ``ab``, ``numeric``,
+        ``arena-hard``, ``left-right``); never guessed.
+    strong_weight : float, default 1
+        Weight of strong Arena-Hard verdicts (``A>>B``); Arena-Hard uses 3.
+    by : str, optional
+        Column to split on (e.g. ``"category"``); returns one board per value.
+    k : float, default 4
+        Elo K-factor (``method="elo"``).
+    scale, base, init : float, default 400, 10, 1000
+        ``rating = init + scale · log_base(strength)``.
+    ridge : float, default 1e-6
+        Tiny L2 penalty that keeps undefeated, winless or disconnected models finite; such
+        models are listed in ``board.info.ridge_models`` and a ``RidgeWarning`` is issued.
+    rng : int, numpy Generator or None
+        Seed for the bootstrap. With None a seed is drawn and recorded in
+        ``board.info.seed``.
+
+    Returns
+    -------
+    Leaderboard, or dict of Leaderboard (with ``by``)
+
+    Examples
+    --------
+    >>> import wizardarena as wa
+    >>> log = wa.simulate_battles({"a": 1100, "b": 1000, "c": 900}, 3000, rng=0)
+    >>> board = wa.rank(log, rounds=200, rng=0)
+    >>> board.table.index[0]
+    'a'
+    """
+    log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight)
+    options: dict[str, Any] = dict(
+        method=method, ci=ci, rounds=rounds, unit=unit, level=level, anchor=anchor, ties=ties,
+        point=point, k=k, scale=scale, base=base, init=init, ridge=ridge,
+    )
+    if by is None:
+        return fit_ratings(log, rng=rng, **options)
+    col = log.column(by)
+    if col.isna().any():
+        rows = np.flatnonzero(col.isna().to_numpy())[:5].tolist()
+        raise ValidationError(f"column {by!r} has missing values (rows {rows}); cannot split by it")
+    gen = np.random.default_rng(rng)
+    boards: dict[str, Leaderboard] = {}
+    values = col.to_numpy()
+    for value in sorted(set(values.tolist()), key=str):
+        sub = log.subset(values == value)
+        if sub.n_models < 2:
+            raise ValidationError(
+                f"{by}={value!r} has battles of fewer than two models; cannot rank it"
+            )
+        boards[str(value)] = fit_ratings(sub, rng=gen, **options)
+    return boards

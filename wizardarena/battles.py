@@ -1,0 +1,721 @@
+"""Battle logs: the canonical schema, validation, encoding and aggregation to counts.
+
+A battle log is a table with one row per judged game between two models:
+
+============  =====================================================================
+column        meaning
+============  =====================================================================
+model_a       the model shown in the first slot (str, required)
+model_b       the model shown in the second slot (str, required)
+winner        ``model_a``, ``model_b``, ``tie`` or ``tie (bothbad)`` (required)
+question_id   the prompt the game was played on (needed for ``unit="prompt"``)
+weight        non-negative weight of the row (default 1)
+judge, game, category, turn, tstamp, ...   kept as they are, never interpreted here
+============  =====================================================================
+
+Other outcome vocabularies are read only when asked for with ``outcomes=`` (see
+:class:`Vocabulary`); nothing is guessed and nothing is coerced silently.
+
+The pure part of this module (validation, encoding, aggregation) does no I/O; the readers
+and writers at the bottom do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from wizardarena.exceptions import ValidationError
+
+__all__ = [
+    "WINNER_LABELS",
+    "BattleLog",
+    "Counts",
+    "Outcome",
+    "Vocabulary",
+    "read_battles",
+]
+
+
+class Outcome(IntEnum):
+    """Outcome code of one battle, from the point of view of ``model_a``."""
+
+    A = 0
+    B = 1
+    TIE = 2
+    TIE_BOTHBAD = 3
+
+
+#: canonical ``winner`` labels, indexed by :class:`Outcome`
+WINNER_LABELS: tuple[str, ...] = ("model_a", "model_b", "tie", "tie (bothbad)")
+
+
+class Vocabulary(str, Enum):
+    """How the ``winner`` column is written.
+
+    ``fastchat``
+        ``model_a`` / ``model_b`` / ``tie`` / ``tie (bothbad)`` (default; LMSYS ``clean_battle``).
+    ``ab``
+        ``A`` / ``B`` / ``tie`` / ``tie (bothbad)``.
+    ``numeric``
+        the score of ``model_a``: ``1`` (win), ``0`` (loss), ``0.5`` (tie); nothing else.
+    ``arena-hard``
+        Arena-Hard labels ``A>>B``, ``A>B``, ``A=B`` (or ``B=A``), ``B>A``, ``B>>A``, with or
+        without ``[[ ]]``; the strong labels get the weight ``strong_weight``.
+    ``left-right``
+        ``left`` / ``right`` / ``tie`` with the model names in columns ``left`` and ``right``
+        (the llmfao crowd format); ``left`` becomes ``model_a``.
+    """
+
+    FASTCHAT = "fastchat"
+    AB = "ab"
+    NUMERIC = "numeric"
+    ARENA_HARD = "arena-hard"
+    LEFT_RIGHT = "left-right"
+
+
+_LABELS: dict[Vocabulary, dict[str, tuple[Outcome, bool]]] = {
+    # label -> (outcome, is_strong)
+    Vocabulary.FASTCHAT: {lab: (Outcome(i), False) for i, lab in enumerate(WINNER_LABELS)},
+    Vocabulary.AB: {
+        "A": (Outcome.A, False),
+        "B": (Outcome.B, False),
+        "tie": (Outcome.TIE, False),
+        "tie (bothbad)": (Outcome.TIE_BOTHBAD, False),
+    },
+    Vocabulary.ARENA_HARD: {
+        "A>>B": (Outcome.A, True),
+        "A>B": (Outcome.A, False),
+        "A=B": (Outcome.TIE, False),
+        "B=A": (Outcome.TIE, False),
+        "B>A": (Outcome.B, False),
+        "B>>A": (Outcome.B, True),
+    },
+    Vocabulary.LEFT_RIGHT: {
+        "left": (Outcome.A, False),
+        "right": (Outcome.B, False),
+        "tie": (Outcome.TIE, False),
+    },
+}
+
+BattleSource = Union[
+    "BattleLog", pd.DataFrame, pa.Table, Sequence[Mapping[str, Any]], str, os.PathLike[str]
+]
+
+_MAX_SHOWN = 5
+
+
+def _show(rows: np.ndarray, values: Sequence[Any]) -> str:
+    """Render the first offending rows and values for an error message."""
+    shown = ", ".join(f"row {int(r)}: {v!r}" for r, v in zip(rows[:_MAX_SHOWN], values))
+    more = f" (and {len(rows) - _MAX_SHOWN} more)" if len(rows) > _MAX_SHOWN else ""
+    return shown + more
+
+
+# --------------------------------------------------------------------------- encoding helpers
+
+
+def _encode_strings(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Dictionary-encode a string column: (codes with -1 for null, unique values)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if pa.types.is_dictionary(arr.type):
+        dictionary = arr.dictionary
+        indices = arr.indices
+    else:
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            if pa.types.is_null(arr.type):
+                arr = arr.cast(pa.string())
+            else:
+                raise TypeError(str(arr.type))
+        enc = pc.dictionary_encode(arr)
+        dictionary, indices = enc.dictionary, enc.indices
+    codes = indices.to_numpy(zero_copy_only=False)
+    if indices.null_count:
+        codes = np.where(indices.is_null().to_numpy(zero_copy_only=False), -1, codes)
+    return codes.astype(np.int64, copy=False), np.asarray(dictionary.to_pylist(), dtype=object)
+
+
+def _column_to_arrow(values: Any, name: str) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values
+    series = pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    try:
+        return pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValidationError(f"column {name!r} could not be read as text: {exc}") from exc
+
+
+def _model_codes(
+    col_a: pa.Array | pa.ChunkedArray, col_b: pa.Array | pa.ChunkedArray, names: tuple[str, str]
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Encode two model-name columns against one sorted model list, validating names."""
+    encoded = []
+    for col, name in zip((col_a, col_b), names):
+        try:
+            codes, uniq = _encode_strings(col)
+        except TypeError:
+            values = col.to_pylist()
+            bad = np.array([i for i, v in enumerate(values) if not isinstance(v, str)])
+            raise ValidationError(
+                f"column {name!r} must hold model names (text); found non-text values at "
+                + _show(bad, [values[i] for i in bad[:_MAX_SHOWN]])
+            ) from None
+        nulls = np.flatnonzero(codes < 0)
+        if nulls.size:
+            raise ValidationError(
+                f"column {name!r} has missing (null/NaN) model names at "
+                + _show(nulls, [None] * min(nulls.size, _MAX_SHOWN))
+                + "; every battle needs two named models"
+            )
+        blank = np.array([not str(u).strip() for u in uniq], dtype=bool)
+        if blank.any():
+            bad_rows = np.flatnonzero(blank[codes])
+            raise ValidationError(
+                f"column {name!r} has empty model names at "
+                + _show(bad_rows, [uniq[codes[r]] for r in bad_rows[:_MAX_SHOWN]])
+            )
+        encoded.append((codes, uniq))
+    (ca, ua), (cb, ub) = encoded
+    models = np.array(sorted(set(ua.tolist()) | set(ub.tolist())), dtype=object)
+    map_a = np.searchsorted(models, ua).astype(np.int32)
+    map_b = np.searchsorted(models, ub).astype(np.int32)
+    a = map_a[ca] if ca.size else np.zeros(0, np.int32)
+    b = map_b[cb] if cb.size else np.zeros(0, np.int32)
+    return a, b, tuple(str(m) for m in models)
+
+
+def _label_outcomes(
+    col: pa.Array | pa.ChunkedArray, vocab: Vocabulary, strong_weight: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Map a text winner column through a closed vocabulary; unknown labels raise."""
+    table = _LABELS[vocab]
+    try:
+        codes, uniq = _encode_strings(col)
+    except TypeError:
+        values = col.to_pylist()
+        bad = np.arange(min(len(values), _MAX_SHOWN))
+        raise ValidationError(
+            f"column 'winner' must hold text labels for outcomes={vocab.value!r}; "
+            f"expected one of {sorted(table)}; got values of type {col.type} such as "
+            + _show(bad, [values[i] for i in bad])
+        ) from None
+    lookup = np.empty(len(uniq) + 1, dtype=np.int8)
+    strong = np.zeros(len(uniq) + 1, dtype=bool)
+    unknown = []
+    for k, label in enumerate(uniq):
+        key = label
+        if vocab is Vocabulary.ARENA_HARD and isinstance(label, str):
+            key = label.strip()
+            if key.startswith("[[") and key.endswith("]]"):
+                key = key[2:-2].strip()
+        hit = table.get(key)
+        if hit is None:
+            unknown.append(k)
+            lookup[k] = -1
+        else:
+            lookup[k], strong[k] = int(hit[0]), hit[1]
+    lookup[-1] = -1  # null
+    idx = np.where(codes < 0, len(uniq), codes)
+    out = lookup[idx]
+    bad_rows = np.flatnonzero(out < 0)
+    if bad_rows.size:
+        vals = [None if codes[r] < 0 else uniq[codes[r]] for r in bad_rows[:_MAX_SHOWN]]
+        raise ValidationError(
+            f"column 'winner' must be one of {list(table)} (outcomes={vocab.value!r}); "
+            + _show(bad_rows, vals)
+        )
+    weight = None
+    if vocab is Vocabulary.ARENA_HARD and strong_weight != 1.0:
+        weight = np.where(strong[idx], float(strong_weight), 1.0)
+    return out.astype(np.int8), weight
+
+
+def _numeric_outcomes(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+        raise ValidationError(
+            "column 'winner' must be numeric (1 = model_a wins, 0 = model_b wins, 0.5 = tie) "
+            f"for outcomes='numeric'; got type {col.type}"
+        )
+    values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
+    out = np.full(values.shape, -1, dtype=np.int8)
+    out[values == 1.0] = Outcome.A
+    out[values == 0.0] = Outcome.B
+    out[values == 0.5] = Outcome.TIE
+    bad = np.flatnonzero(out < 0)
+    if bad.size:
+        raise ValidationError(
+            "column 'winner' must be 1, 0 or 0.5 for outcomes='numeric'; "
+            + _show(bad, values[bad[:_MAX_SHOWN]].tolist())
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- the battle log
+
+
+@dataclass(frozen=True, eq=False)
+class Counts:
+    """A battle log collapsed to unique rows (sufficient statistics).
+
+    Each unique ``(group, a, b, outcome, weight)`` appears once with its number of battles.
+
+    Attributes
+    ----------
+    models : tuple of str, length M
+    a, b : ndarray of int32, shape (R,)
+        Model codes (``a`` shown first).
+    outcome : ndarray of int8, shape (R,)
+        :class:`Outcome` codes.
+    weight : ndarray of float64, shape (R,)
+        The weight carried by each battle of the row.
+    count : ndarray of int64, shape (R,)
+        Number of battles (rows of the log) collapsed into the row.
+    group : ndarray of int64, shape (R,), or None
+        Code of the resampling cluster (``question_id``) when requested.
+    n_groups : int
+        Number of distinct groups (0 when ``group`` is None).
+    """
+
+    models: tuple[str, ...]
+    a: np.ndarray
+    b: np.ndarray
+    outcome: np.ndarray
+    weight: np.ndarray
+    count: np.ndarray
+    group: np.ndarray | None = None
+    n_groups: int = 0
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def n_battles(self) -> int:
+        return int(self.count.sum())
+
+    def __len__(self) -> int:
+        return int(self.a.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class BattleLog:
+    """A validated battle log, encoded to integer codes.
+
+    Build one with :func:`read_battles` (any supported source) or :meth:`from_frame`.
+
+    Attributes
+    ----------
+    models : tuple of str, length M
+        Sorted model names; codes index into it.
+    a, b : ndarray of int32, shape (N,)
+        Codes of ``model_a`` (first slot) and ``model_b``.
+    outcome : ndarray of int8, shape (N,)
+        :class:`Outcome` codes from the point of view of ``model_a``.
+    weight : ndarray of float64, shape (N,), or None
+        Row weights; None means every row weighs 1.
+    extra : DataFrame or None
+        The other columns (``question_id``, ``judge``, ``game``, ``category``, ...), row-aligned.
+    """
+
+    models: tuple[str, ...]
+    a: np.ndarray
+    b: np.ndarray
+    outcome: np.ndarray
+    weight: np.ndarray | None = None
+    extra: pd.DataFrame | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrow(
+        cls,
+        table: pa.Table,
+        *,
+        outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
+        strong_weight: float = 1.0,
+    ) -> BattleLog:
+        """Validate and encode a pyarrow table (see :func:`read_battles` for the options)."""
+        vocab = _vocabulary(outcomes)
+        if not np.isfinite(strong_weight) or strong_weight <= 0:
+            raise ValidationError(f"strong_weight must be a positive number; got {strong_weight!r}")
+        names = table.column_names
+        if vocab is Vocabulary.LEFT_RIGHT:
+            need = ["left", "right", "winner"]
+        else:
+            need = ["model_a", "model_b", "winner"]
+        missing = [c for c in need if c not in names]
+        if missing:
+            raise ValidationError(
+                f"battle log is missing required column(s) {missing}; expected columns "
+                f"{need} (outcomes={vocab.value!r}); found {names}"
+            )
+        if table.num_rows == 0:
+            raise ValidationError("battle log is empty: at least one battle is needed")
+        a_name, b_name = need[0], need[1]
+        a, b, models = _model_codes(table.column(a_name), table.column(b_name), (a_name, b_name))
+        same = np.flatnonzero(a == b)
+        if same.size:
+            raise ValidationError(
+                f"a model cannot battle itself: {a_name} == {b_name} at "
+                + _show(same, [models[a[r]] for r in same[:_MAX_SHOWN]])
+            )
+        if vocab is Vocabulary.NUMERIC:
+            outcome, weight = _numeric_outcomes(table.column("winner")), None
+        else:
+            outcome, weight = _label_outcomes(table.column("winner"), vocab, strong_weight)
+        if "weight" in names:
+            col = table.column("weight")
+            if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+                raise ValidationError(f"column 'weight' must be numeric; got type {col.type}")
+            w = np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
+            bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+            if bad.size:
+                raise ValidationError(
+                    "column 'weight' must hold finite non-negative numbers; "
+                    + _show(bad, w[bad[:_MAX_SHOWN]].tolist())
+                )
+            weight = w if weight is None else weight * w
+        drop = {a_name, b_name, "winner", "weight"}
+        if vocab is Vocabulary.LEFT_RIGHT:
+            drop |= {"model_a", "model_b"} & set(names)
+        keep = [c for c in names if c not in drop]
+        extra = table.select(keep).to_pandas() if keep else None
+        return cls(models=models, a=a, b=b, outcome=outcome, weight=weight, extra=extra)
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
+        strong_weight: float = 1.0,
+    ) -> BattleLog:
+        """Validate and encode a pandas DataFrame (see :func:`read_battles`)."""
+        if not isinstance(frame, pd.DataFrame):
+            raise ValidationError(f"expected a pandas DataFrame; got {type(frame).__name__}")
+        frame = frame.reset_index(drop=True)
+        arrays = {}
+        for name in frame.columns:
+            col = frame[name]
+            if str(name) in ("model_a", "model_b", "left", "right") or (
+                str(name) == "winner" and _vocabulary(outcomes) is not Vocabulary.NUMERIC
+            ):
+                arrays[str(name)] = _column_to_arrow(col, str(name))
+            elif str(name) in ("winner", "weight"):
+                try:
+                    arrays[str(name)] = pa.array(col, from_pandas=True)
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    raise ValidationError(f"column {name!r} must be numeric: {exc}") from exc
+        table = pa.table(arrays) if arrays else pa.table({})
+        log = cls.from_arrow(table, outcomes=outcomes, strong_weight=strong_weight)
+        drop = {"model_a", "model_b", "winner", "weight"}
+        if _vocabulary(outcomes) is Vocabulary.LEFT_RIGHT:
+            drop |= {"left", "right"}
+        keep = [c for c in frame.columns if str(c) not in drop]
+        extra = frame[keep].copy() if keep else None
+        return cls(
+            models=log.models, a=log.a, b=log.b, outcome=log.outcome, weight=log.weight, extra=extra
+        )
+
+    # ------------------------------------------------------------------ basic views
+    @property
+    def n_battles(self) -> int:
+        """Number of rows (battles)."""
+        return int(self.a.shape[0])
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    def __len__(self) -> int:
+        return self.n_battles
+
+    def __repr__(self) -> str:
+        cols = [] if self.extra is None else list(self.extra.columns)
+        return f"BattleLog({self.n_battles} battles, {self.n_models} models, extra columns {cols})"
+
+    def column(self, name: str) -> pd.Series:
+        """An optional column (``question_id``, ``category``, ...), raising when absent."""
+        if self.extra is None or name not in self.extra.columns:
+            have = [] if self.extra is None else list(self.extra.columns)
+            raise ValidationError(
+                f"the battle log has no column {name!r}; its optional columns are {have}"
+            )
+        return self.extra[name]
+
+    def has_column(self, name: str) -> bool:
+        return self.extra is not None and name in self.extra.columns
+
+    def to_frame(self) -> pd.DataFrame:
+        """The log as a DataFrame with canonical columns (``winner`` in FastChat labels)."""
+        models = np.asarray(self.models, dtype=object)
+        out = pd.DataFrame(
+            {
+                "model_a": models[self.a] if self.n_battles else np.array([], dtype=object),
+                "model_b": models[self.b] if self.n_battles else np.array([], dtype=object),
+                "winner": np.asarray(WINNER_LABELS, dtype=object)[self.outcome],
+            }
+        )
+        if self.weight is not None:
+            out["weight"] = self.weight
+        if self.extra is not None:
+            for c in self.extra.columns:
+                out[c] = self.extra[c].to_numpy()
+        return out
+
+    def subset(self, mask: np.ndarray) -> BattleLog:
+        """Rows where ``mask`` is true, re-encoded to the models still present."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self.a.shape:
+            raise ValidationError(
+                f"mask must have one entry per battle ({self.n_battles}); got shape {mask.shape}"
+            )
+        if not mask.any():
+            raise ValidationError("the selection leaves no battles")
+        a, b = self.a[mask], self.b[mask]
+        present = np.unique(np.concatenate([a, b]))
+        remap = np.full(self.n_models, -1, dtype=np.int32)
+        remap[present] = np.arange(present.size, dtype=np.int32)
+        extra = None if self.extra is None else self.extra.loc[mask].reset_index(drop=True)
+        return BattleLog(
+            models=tuple(self.models[i] for i in present),
+            a=remap[a],
+            b=remap[b],
+            outcome=self.outcome[mask],
+            weight=None if self.weight is None else self.weight[mask],
+            extra=extra,
+        )
+
+    # ------------------------------------------------------------------ aggregation
+    def counts(self, *, group: str | None = None) -> Counts:
+        """Collapse to unique ``(group, a, b, outcome, weight)`` rows with their counts.
+
+        Parameters
+        ----------
+        group : str, optional
+            Column whose values define resampling clusters (``"question_id"`` for the
+            prompt bootstrap). Missing values in it raise.
+        """
+        m = self.n_models
+        key = (self.a.astype(np.int64) * m + self.b) * 4 + self.outcome
+        n_keys = m * m * 4
+        gcodes: np.ndarray | None = None
+        n_groups = 0
+        if group is not None:
+            col = self.column(group)
+            if col.isna().any():
+                rows = np.flatnonzero(col.isna().to_numpy())
+                raise ValidationError(
+                    f"column {group!r} has missing values at "
+                    + _show(rows, [None] * min(rows.size, _MAX_SHOWN))
+                    + f"; every battle needs a {group} to resample by {group}"
+                )
+            gcodes, uniques = pd.factorize(col, sort=False)
+            n_groups = len(uniques)
+            key = gcodes.astype(np.int64) * n_keys + key
+            n_keys = n_keys * n_groups
+        if self.weight is None:
+            if n_keys <= 4 * max(self.n_battles, 1_000_000):
+                cnt = np.bincount(key, minlength=n_keys)
+                uniq = np.flatnonzero(cnt)
+                count = cnt[uniq]
+            else:
+                uniq, count = np.unique(key, return_counts=True)
+            weight = np.ones(uniq.shape[0])
+        else:
+            order = np.lexsort((self.weight, key))
+            ks, ws = key[order], self.weight[order]
+            new = np.ones(ks.shape[0], dtype=bool)
+            new[1:] = (ks[1:] != ks[:-1]) | (ws[1:] != ws[:-1])
+            starts = np.flatnonzero(new)
+            uniq, weight = ks[starts], ws[starts]
+            count = np.diff(np.append(starts, ks.shape[0]))
+        rest = uniq % (m * m * 4)
+        g = uniq // (m * m * 4) if group is not None else None
+        return Counts(
+            models=self.models,
+            a=(rest // (4 * m)).astype(np.int32),
+            b=((rest // 4) % m).astype(np.int32),
+            outcome=(rest % 4).astype(np.int8),
+            weight=np.asarray(weight, dtype=float),
+            count=np.asarray(count, dtype=np.int64),
+            group=None if g is None else g.astype(np.int64),
+            n_groups=n_groups,
+        )
+
+    def record(self) -> pd.DataFrame:
+        """Per model: battles, wins, ties and losses (rows, unweighted), indexed by model."""
+        m = self.n_models
+        out = self.outcome
+        tie = (out == Outcome.TIE) | (out == Outcome.TIE_BOTHBAD)
+        n = np.bincount(self.a, minlength=m) + np.bincount(self.b, minlength=m)
+        wins = np.bincount(self.a[out == Outcome.A], minlength=m) + np.bincount(
+            self.b[out == Outcome.B], minlength=m
+        )
+        ties = np.bincount(self.a[tie], minlength=m) + np.bincount(self.b[tie], minlength=m)
+        losses = n - wins - ties
+        return pd.DataFrame(
+            {"n_battles": n, "wins": wins, "ties": ties, "losses": losses},
+            index=pd.Index(self.models, name="model"),
+        )
+
+    # ------------------------------------------------------------------ writers
+    def to_parquet(self, path: str | os.PathLike[str]) -> None:
+        """Write the log (canonical columns plus extras) to Parquet, atomically."""
+        frame = self.to_frame()
+        _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+    def to_jsonl(self, path: str | os.PathLike[str]) -> None:
+        """Write the log as JSON Lines, atomically."""
+        frame = self.to_frame()
+        _atomic_write(
+            path, lambda tmp: frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        )
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write the log as CSV, atomically."""
+        frame = self.to_frame()
+        _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def _vocabulary(outcomes: str | Vocabulary) -> Vocabulary:
+    try:
+        return Vocabulary(outcomes)
+    except ValueError:
+        raise ValidationError(
+            f"outcomes must be one of {[v.value for v in Vocabulary]}; got {outcomes!r}"
+        ) from None
+
+
+def _atomic_write(path: str | os.PathLike[str], write: Any) -> None:
+    """Write through a temporary file in the target directory, then rename over the target."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def read_battles(
+    source: BattleSource,
+    *,
+    outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
+    strong_weight: float = 1.0,
+    format: str | None = None,
+) -> BattleLog:
+    """Read and validate a battle log from any supported source.
+
+    Parameters
+    ----------
+    source : BattleLog, DataFrame, pyarrow.Table, list of dict, or path
+        A path ending in ``.parquet``, ``.jsonl``, ``.json`` (a JSON list of records, as
+        FastChat's ``clean_battle`` files) or ``.csv`` (optionally ``.gz``).
+    outcomes : str, default "fastchat"
+        The vocabulary of the ``winner`` column; see :class:`Vocabulary`. Never guessed.
+    strong_weight : float, default 1.0
+        Weight of a strong Arena-Hard verdict (``A>>B``); Arena-Hard itself uses 3.
+    format : {"parquet", "jsonl", "json", "csv"}, optional
+        Overrides the format implied by the file name.
+
+    Returns
+    -------
+    BattleLog
+
+    Raises
+    ------
+    ValidationError
+        Missing columns, unknown winner labels, empty or missing model names, a model
+        battling itself, negative or NaN weights, an empty log, an unknown file format.
+    """
+    if isinstance(source, BattleLog):
+        return source
+    if isinstance(source, pd.DataFrame):
+        return BattleLog.from_frame(source, outcomes=outcomes, strong_weight=strong_weight)
+    if isinstance(source, pa.Table):
+        return BattleLog.from_arrow(source, outcomes=outcomes, strong_weight=strong_weight)
+    if isinstance(source, (str, os.PathLike)):
+        return BattleLog.from_arrow(
+            _read_table(Path(source), format), outcomes=outcomes, strong_weight=strong_weight
+        )
+    if isinstance(source, Iterable) and not isinstance(source, (bytes, Mapping)):
+        records = list(source)
+        bad = [i for i, r in enumerate(records) if not isinstance(r, Mapping)]
+        if bad:
+            raise ValidationError(
+                "a list of battles must hold one dict per battle; "
+                + _show(np.asarray(bad), [type(records[i]).__name__ for i in bad[:_MAX_SHOWN]])
+            )
+        return BattleLog.from_frame(
+            pd.DataFrame.from_records(records), outcomes=outcomes, strong_weight=strong_weight
+        )
+    raise ValidationError(
+        "battles must be a path, a pandas DataFrame, a pyarrow Table, a list of dicts or a "
+        f"BattleLog; got {type(source).__name__}"
+    )
+
+
+_FORMATS = ("parquet", "jsonl", "json", "csv")
+
+
+def _read_table(path: Path, format: str | None) -> pa.Table:
+    if not path.exists():
+        raise ValidationError(f"battle log file not found: {str(path)!r}")
+    if format is None:
+        suffixes = [s.lower() for s in path.suffixes]
+        if suffixes and suffixes[-1] in (".gz", ".bz2", ".zst", ".xz"):
+            suffixes = suffixes[:-1]
+        format = suffixes[-1].lstrip(".") if suffixes else ""
+        if format == "pq":
+            format = "parquet"
+        if format == "ndjson":
+            format = "jsonl"
+    if format not in _FORMATS:
+        raise ValidationError(
+            f"cannot tell the format of {str(path)!r}: expected a name ending in .parquet, "
+            f".jsonl, .json or .csv, or format= one of {list(_FORMATS)}; got {format!r}"
+        )
+    try:
+        if format == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        if format == "jsonl":
+            return pa.Table.from_pandas(
+                pd.read_json(path, lines=True, dtype=False), preserve_index=False
+            )
+        if format == "csv":
+            return pa.Table.from_pandas(
+                pd.read_csv(path, dtype={"model_a": str, "model_b": str}, keep_default_na=True),
+                preserve_index=False,
+            )
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        raise ValidationError(f"could not read {str(path)!r} as {format}: {exc}") from exc
+    if not isinstance(data, list):
+        raise ValidationError(
+            f"{str(path)!r}: a .json battle log must be a JSON list of battle records "
+            f"(FastChat clean_battle format); got a JSON {type(data).__name__}"
+        )
+    return pa.Table.from_pandas(pd.DataFrame.from_records(data), preserve_index=False)
