@@ -139,7 +139,7 @@ class SolveResult:
     Attributes
     ----------
     theta : ndarray, shape (B, M) or (B, M + 1)
-        Natural log-strengths (mean 0 up to the ridge), with ``log ν`` appended for Davidson.
+        Natural log-strengths (mean 0), with ``log ν`` appended for Davidson.
     n_iter : ndarray of int, shape (B,)
     converged : ndarray of bool, shape (B,)
     """
@@ -322,6 +322,9 @@ def _newton(
     converged = np.zeros(bsz, dtype=bool)
     active = np.arange(bsz)
     i, j = pairs.i, pairs.j
+    m = pairs.n_models
+    # gradient floor set by float64 round-off of sums over all battles
+    gtol = 1e-12 * (1.0 + (win + loss + tie).sum(axis=1))
     for _ in range(max_iter):
         if active.size == 0:
             break
@@ -331,7 +334,11 @@ def _newton(
             step = np.linalg.solve(h, g[..., None])[..., 0]
         except np.linalg.LinAlgError:
             step = np.stack([np.linalg.lstsq(hh, gg, rcond=None)[0] for hh, gg in zip(h, g)])
+        # the likelihood is shift invariant and the ridge optimum has mean 0 exactly, so the
+        # shift component of a step is pure round-off amplified by 1/ridge: project it out
+        step[:, :m] -= step[:, :m].mean(axis=1, keepdims=True)
         big = np.max(np.abs(step), axis=1)
+        small_grad = np.max(np.abs(g), axis=1) <= gtol[active]
         scale = np.minimum(1.0, max_step / np.maximum(big, 1e-300))
         new = th - step * scale[:, None]
         if np.any(scale < 1.0):
@@ -353,9 +360,10 @@ def _newton(
                 if not worse.any():
                     break
                 t = np.where(worse, t * 0.5, t)
+        new[:, :m] -= new[:, :m].mean(axis=1, keepdims=True)
         theta[active] = new
         n_iter[active] += 1
-        done = big < tol
+        done = (big < tol) | small_grad
         converged[active[done]] = True
         active = active[~done]
     return theta, n_iter, converged
@@ -430,10 +438,12 @@ def fit_single(
         grad[:n_models] += ridge * theta[:n_models]
         hess[np.arange(n_models), np.arange(n_models)] += ridge
         step = np.linalg.solve(hess, grad)
+        step[:n_models] -= step[:n_models].mean()
         big = float(np.max(np.abs(step)))
         if big > 2.0:
             step *= 2.0 / big
         theta = theta - step
-        if big < tol:
+        theta[:n_models] -= theta[:n_models].mean()
+        if big < tol or np.max(np.abs(grad)) <= 1e-12 * (1.0 + np.sum(win + loss + tie)):
             return theta, it, True
     return theta, max_iter, False

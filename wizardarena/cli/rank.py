@@ -1,0 +1,51 @@
+"""``wizardarena rank``: a battle log file in, a leaderboard out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from wizardarena.cli._common import add_rating_options, parse_anchor, render_board, write_or_print
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "rank",
+        help="fit Bradley-Terry / Elo ratings with confidence intervals from a battle log",
+        description="Fit ratings with intervals from a battle log (.parquet, .jsonl, .json, "
+        ".csv) with columns model_a, model_b, winner.",
+    )
+    p.add_argument("battles", help="battle log file")
+    add_rating_options(p)
+    p.add_argument("--outcomes", default="fastchat",
+                   choices=["fastchat", "ab", "numeric", "arena-hard", "left-right"],
+                   help="vocabulary of the winner column (never guessed)")
+    p.add_argument("--strong-weight", type=float, default=1.0,
+                   help="weight of strong Arena-Hard verdicts A>>B (Arena-Hard uses 3)")
+    p.add_argument("--by", default=None, help="one board per value of this column")
+    p.add_argument("--format", default="table", choices=["table", "md", "csv", "json", "html"])
+    p.add_argument("--out", default=None, help="write here instead of standard output")
+    p.set_defaults(_run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wizardarena.api import rank
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = rank(
+            args.battles, method=args.method, ci=args.ci, rounds=args.rounds, unit=args.unit,
+            level=args.level, anchor=parse_anchor(args.anchor), ties=args.ties,
+            point=args.point, outcomes=args.outcomes, strong_weight=args.strong_weight,
+            by=args.by, rng=args.seed,
+        )
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    if isinstance(result, dict):
+        parts = [f"## {args.by} = {key}\n\n{render_board(b, args.format)}"
+                 for key, b in result.items()]
+        write_or_print("\n\n".join(parts), args.out)
+    else:
+        write_or_print(render_board(result, args.format), args.out)
+    return 0
