@@ -1,0 +1,75 @@
+"""Agreement of our leaderboard with a reference leaderboard (LMSYS Chatbot Arena, ...).
+
+* :mod:`~wizardarena.agreement.reference`: :class:`Reference` snapshots and their readers
+  (:func:`load_reference`, :func:`fetch_reference`);
+* :mod:`~wizardarena.agreement.matching`: model-name matching (:func:`match_models`);
+* :mod:`~wizardarena.agreement.metrics`: the metrics, each a function of its own (pure);
+* :mod:`~wizardarena.agreement.report`: :func:`agreement` -> :class:`AgreementReport`, and
+  :func:`agreement_by_category`.
+
+>>> import wizardarena as wa
+>>> from wizardarena.agreement import agreement, load_reference
+>>> ref = load_reference("../shared/data/lmsys/elo_history_alltime.csv",
+...                      date="2024-07-16")                    # doctest: +SKIP
+>>> rep = agreement(board, ref)                                 # doctest: +SKIP
+>>> rep.summary                                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from wizardarena.agreement.matching import MATCH_RULES, ModelMatch, match_models, normalize_name
+from wizardarena.agreement.metrics import (
+    AgreementScale,
+    agreement_with_ci,
+    brier,
+    consistency,
+    kendall,
+    pair_verdicts,
+    pearson,
+    separability,
+    spearman,
+    top_k_overlap,
+)
+from wizardarena.agreement.reference import (
+    DEFAULT_REFERENCE_URL,
+    Reference,
+    ReferenceFormat,
+    fetch_reference,
+    load_reference,
+    reference_from_table,
+)
+from wizardarena.agreement.report import (
+    METRICS,
+    AgreementReport,
+    CategoryAgreement,
+    agreement,
+    agreement_by_category,
+)
+
+__all__ = [
+    "DEFAULT_REFERENCE_URL",
+    "MATCH_RULES",
+    "METRICS",
+    "AgreementReport",
+    "AgreementScale",
+    "CategoryAgreement",
+    "ModelMatch",
+    "Reference",
+    "ReferenceFormat",
+    "agreement",
+    "agreement_by_category",
+    "agreement_with_ci",
+    "brier",
+    "consistency",
+    "fetch_reference",
+    "kendall",
+    "load_reference",
+    "match_models",
+    "normalize_name",
+    "pair_verdicts",
+    "pearson",
+    "reference_from_table",
+    "separability",
+    "spearman",
+    "top_k_overlap",
+]
