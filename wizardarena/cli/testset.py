@@ -1,0 +1,240 @@
+"""``wizardarena testset``: build a diverse + hard test set from a prompt file.
+
+Example::
+
+    wizardarena testset prompts.jsonl --clusters 500 --per-cluster 2 --hard 1000 \\
+        --difficulty llm --base-url http://localhost:8000/v1 --judge-model judge \\
+        --out testset.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from wizardarena.exceptions import ValidationError
+
+_FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
+
+
+class ProgressBar:
+    """Draws ``progress(stage, done, total)`` callbacks as a one-line bar on a stream."""
+
+    def __init__(self, stream: TextIO | None = None, *, width: int = 30) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._stage: str | None = None
+        self._t0 = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            self._stage = stage
+            self._t0 = time.monotonic()
+        finished = total > 0 and done >= total
+        if not self.tty and not finished:
+            return
+        frac = 0.0 if total <= 0 else min(1.0, done / total)
+        filled = round(frac * self.width)
+        bar = "#" * filled + "-" * (self.width - filled)
+        elapsed = time.monotonic() - self._t0
+        line = f"{stage:<16} [{bar}] {done}/{total} {elapsed:6.1f}s"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if finished else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``testset`` subcommand."""
+    p = subparsers.add_parser(
+        "testset",
+        help="build a diverse + hard test set from prompts",
+        description=(
+            "Clean, deduplicate, embed and cluster prompts; pick a diverse subset "
+            "(per cluster) and a hard subset (by difficulty score); write their union."
+        ),
+    )
+    p.add_argument("prompts", help="prompt file (.jsonl, .json, .csv, .parquet)")
+    p.add_argument("--out", required=True, help="output file (.parquet, .jsonl or .csv)")
+    p.add_argument(
+        "--which", choices=["mix", "diverse", "hard", "all"], default="mix",
+        help="rows to write (default: mix)",
+    )
+    p.add_argument("--clusters", type=int, default=500, help="k-means clusters (default 500)")
+    p.add_argument("--per-cluster", type=int, default=2, help="diverse prompts per cluster")
+    p.add_argument("--hard", type=int, default=0, help="size of the hard subset (default 0)")
+    p.add_argument(
+        "--candidates-per-cluster", type=int, default=20,
+        help="prompts per cluster scored for difficulty (0 = all; default 20)",
+    )
+    p.add_argument(
+        "--difficulty", choices=["llm", "criteria", "battles"], default=None,
+        help="difficulty scorer (llm/criteria need --base-url; battles needs --battles)",
+    )
+    p.add_argument("--battles", help="battle log for --difficulty battles")
+    p.add_argument("--base-url", help="OpenAI-compatible API root, e.g. http://host:8000/v1")
+    p.add_argument("--judge-model", help="model that rates difficulty")
+    p.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY",
+        help="environment variable holding the API key (default OPENAI_API_KEY)",
+    )
+    p.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    p.add_argument(
+        "--embedder", default="tfidf",
+        help="tfidf (default), st:<sentence-transformers model or path>, api:<model>",
+    )
+    p.add_argument("--embeddings", help="precomputed embeddings (.npy, rows aligned with input)")
+    p.add_argument("--text", choices=["first_user", "all_user"], default="first_user")
+    p.add_argument("--id-column", help="column with prompt ids")
+    p.add_argument("--text-column", help="column with the prompt")
+    p.add_argument("--pick", choices=["random", "centroid"], default="random")
+    p.add_argument("--min-chars", type=int, default=10)
+    p.add_argument(
+        "--prefix-chars", type=int, default=200, help="shared-prefix dedup length (0 = off)"
+    )
+    p.add_argument(
+        "--minhash-threshold", type=float, default=0.7, help="MinHash Jaccard (0 = off)"
+    )
+    p.add_argument(
+        "--cosine-threshold", type=float, default=0.9, help="embedding near-dup cosine (0 = off)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--dropped", help="write the cleaning report (CSV) here")
+    p.add_argument("--decontaminate", metavar="TRAIN", help="training prompts to decontaminate")
+    p.add_argument(
+        "--decontaminated-out", metavar="PATH",
+        help="where to write the decontaminated training prompts (with --decontaminate)",
+    )
+    p.add_argument("--decontam-threshold", type=float, default=0.9)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(_run=run)
+
+
+def _format(path: str) -> str:
+    fmt = _FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValidationError(
+            f"--out {path!r}: unknown suffix; expected one of {', '.join(sorted(_FORMATS))}"
+        )
+    return fmt
+
+
+def _client(args: argparse.Namespace, what: str) -> Any:
+    if not args.base_url:
+        raise ValidationError(f"{what} needs --base-url (an OpenAI-compatible API root)")
+    from wizardarena.arena.client import Client
+
+    return Client(
+        args.base_url, model=args.judge_model, api_key_env=args.api_key_env,
+        concurrency=args.concurrency,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the test set and write it; returns the exit code."""
+    from wizardarena.testset.difficulty import BattleDifficulty, CriteriaDifficulty, LLMDifficulty
+    from wizardarena.testset.embed import APIEmbedder
+    from wizardarena.testset.testset import _atomic_write, build_testset
+
+    fmt = _format(args.out)
+    if args.decontaminate and not args.decontaminated_out:
+        raise ValidationError("--decontaminate needs --decontaminated-out")
+    if args.decontaminated_out:
+        _format(args.decontaminated_out)
+    progress = None if args.quiet else ProgressBar(sys.stderr)
+    closers: list[Any] = []
+    try:
+        difficulty: Any = None
+        if args.difficulty in ("llm", "criteria"):
+            client = _client(args, f"--difficulty {args.difficulty}")
+            closers.append(client)
+            cls = LLMDifficulty if args.difficulty == "llm" else CriteriaDifficulty
+            difficulty = cls(client, model=args.judge_model)
+        elif args.difficulty == "battles":
+            if not args.battles:
+                raise ValidationError("--difficulty battles needs --battles FILE")
+            from wizardarena.battles import read_battles
+
+            difficulty = BattleDifficulty(read_battles(args.battles))
+
+        embedder: Any
+        if args.embeddings:
+            embedder = np.load(args.embeddings, allow_pickle=False)
+        elif args.embedder.startswith("api:"):
+            eclient = _client(args, "--embedder api:")
+            closers.append(eclient)
+            embedder = APIEmbedder(eclient, model=args.embedder[4:])
+        else:
+            embedder = args.embedder
+
+        ts = build_testset(
+            args.prompts,
+            n_clusters=args.clusters,
+            per_cluster=args.per_cluster,
+            hard=args.hard,
+            difficulty=difficulty,
+            candidates_per_cluster=args.candidates_per_cluster or None,
+            embedder=embedder,
+            text=args.text,
+            pick=args.pick,
+            min_chars=args.min_chars,
+            prefix_chars=args.prefix_chars or None,
+            minhash_threshold=args.minhash_threshold or None,
+            cosine_threshold=args.cosine_threshold or None,
+            id_column=args.id_column,
+            text_column=args.text_column,
+            rng=args.seed,
+            progress=progress,
+        )
+        getattr(ts, f"to_{fmt}")(args.out, which=args.which)
+        if args.dropped:
+            report = ts.dropped.reset_index()
+            _atomic_write(args.dropped, lambda tmp: report.to_csv(tmp, index=False))
+
+        summary = ts.summary()
+        print(f"test set written to {args.out} ({len(ts.subset(args.which))} rows, {args.which})")
+        for name, value in summary.items():
+            print(f"  {name:<34} {value}")
+        if ts.difficulty_failed:
+            print(
+                f"  warning: {ts.difficulty_failed} difficulty answers did not parse "
+                "(scored NaN, never selected)",
+                file=sys.stderr,
+            )
+
+        if args.decontaminate:
+            from wizardarena.testset.decontam import decontaminate
+
+            res = decontaminate(
+                args.decontaminate, ts, threshold=args.decontam_threshold,
+                embedder=None if args.embeddings else embedder, text=args.text,
+                rng=args.seed, progress=progress,
+            )
+            kept = res.kept.reset_index()
+            kept["turns"] = kept["turns"].map(list)
+            dfmt = _format(args.decontaminated_out)
+            if dfmt == "parquet":
+                _atomic_write(args.decontaminated_out, lambda t: kept.to_parquet(t, index=False))
+            elif dfmt == "csv":
+                _atomic_write(args.decontaminated_out, lambda t: kept.to_csv(t, index=False))
+            else:
+                _atomic_write(
+                    args.decontaminated_out,
+                    lambda t: kept.to_json(t, orient="records", lines=True, force_ascii=False),
+                )
+            print(
+                f"decontaminated training prompts written to {args.decontaminated_out}: "
+                f"{len(res.kept)} kept, {len(res.removed)} removed "
+                + ", ".join(f"{k}={v}" for k, v in res.counts.items())
+            )
+    finally:
+        for c in closers:
+            c.close()
+    return 0
