@@ -77,7 +77,7 @@ def sandwich_covariance(
     else:
         q = np.bincount(pairs.row_pair, weights=counts.count * resid**2, minlength=pairs.n_pairs)
         meat = _laplacian(pairs.i, pairs.j, q, m)
-    hinv = np.linalg.pinv(hess, hermitian=True)
+    hinv = np.linalg.pinv(hess, rcond=1e-10, hermitian=True)
     cov = hinv @ meat @ hinv
     return 0.5 * (cov + cov.T)
 
