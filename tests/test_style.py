@@ -1,0 +1,363 @@
+"""Style control: features, the contextual Bradley-Terry fit, its batched bootstrap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+from scipy.stats import spearmanr
+
+from wizardarena.api import rank
+from wizardarena.exceptions import ValidationError
+from wizardarena.leaderboard import Leaderboard
+from wizardarena.ratings.style import (
+    StyleFit,
+    _collapse,
+    fit_style,
+    solve_style_batch,
+)
+from wizardarena.ratings.style_features import (
+    STYLE_FEATURES,
+    answer_style,
+    normalized_difference,
+    simulate_style_battles,
+    style_features,
+)
+
+# skill rises with the index while verbosity and markdown fall: a length-loving judge
+# then ranks the models almost backwards
+BIASED_MODELS = {
+    f"m{i}": {"skill": 1000.0 + 25.0 * i, "verbosity": 1.2 - 0.25 * i, "markdown": (7 - i) / 7}
+    for i in range(8)
+}
+TRUTH = pd.Series({k: v["skill"] for k, v in BIASED_MODELS.items()})
+
+
+def _spearman(board_table: pd.DataFrame) -> float:
+    return float(spearmanr(TRUTH[board_table.index], board_table["rating"]).statistic)
+
+
+# --------------------------------------------------------------------------- features
+
+
+def test_answer_style_counts_markdown_outside_code() -> None:
+    text = (
+        "# Title\n## Sub\nplain #not a header\n- a\n* b\n+ c\n1. d\n2) e\n"
+        "**bold** and __also__ but **not\nbold**\n```\n# code header\n- code item\n**x**\n```"
+    )
+    got = answer_style([text]).iloc[0]
+    assert got["headers"] == 2
+    assert got["lists"] == 5
+    assert got["bold"] == 2
+    assert got["tokens"] > 20
+
+
+def test_answer_style_turns_are_summed_and_tokenizer_is_used() -> None:
+    one = answer_style(["- a **b**", "## h"])
+    both = answer_style([["- a **b**", "## h"]])
+    assert both.iloc[0].tolist() == (one.iloc[0] + one.iloc[1]).tolist()
+    by_chars = answer_style(["abc de"], tokenizer=len)
+    assert by_chars.loc[0, "tokens"] == 6
+    with pytest.raises(ValidationError, match="tokenizer must return"):
+        answer_style(["x"], tokenizer=lambda t: -1)
+    with pytest.raises(ValidationError, match="answer 1"):
+        answer_style(["ok", 3])  # type: ignore[list-item]
+
+
+def test_normalized_difference_is_antisymmetric_and_bounded() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 1000, 50), rng.integers(0, 1000, 50)
+    d = normalized_difference(a, b)
+    np.testing.assert_allclose(d, -normalized_difference(b, a))
+    assert np.all(np.abs(d) < 1)
+    np.testing.assert_allclose(normalized_difference([3], [1]), [2 / 5])
+    with pytest.raises(ValidationError, match="non-negative"):
+        normalized_difference([-1], [2])
+    ca = pd.DataFrame({"tokens": [3, 0]})
+    cb = pd.DataFrame({"tokens": [1, 0]})
+    assert style_features(ca, cb)["tokens"].tolist() == [0.4, 0.0]
+
+
+def test_simulated_texts_reproduce_the_count_columns() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 60, texts=True, rng=3)
+    for side in ("a", "b"):
+        counts = answer_style(log[f"answer_{side}"])
+        for feat in STYLE_FEATURES:
+            assert counts[feat].tolist() == log[f"{feat}_{side}"].tolist()
+
+
+# --------------------------------------------------------------------------- the solver
+
+
+def _reference_fit(a: np.ndarray, b: np.ndarray, score: np.ndarray, x: np.ndarray, m: int,
+                   ridge: float, l2: float) -> np.ndarray:
+    """Row-level penalised MLE by BFGS: an independent implementation of the model."""
+
+    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        r, beta = theta[:m], theta[m:]
+        z = r[a] - r[b] + x @ beta
+        p = 1 / (1 + np.exp(-z))
+        val = np.sum(np.logaddexp(0, z) - score * z) + ridge / 2 * r @ r + l2 / 2 * beta @ beta
+        g_z = p - score
+        grad = np.concatenate([
+            np.bincount(a, g_z, m) - np.bincount(b, g_z, m) + ridge * r,
+            x.T @ g_z + l2 * beta,
+        ])
+        return val, grad
+
+    res = minimize(nll, np.zeros(m + x.shape[1]), jac=True, method="BFGS",
+                   options={"gtol": 1e-10, "maxiter": 10_000})
+    return res.x
+
+
+def test_point_fit_matches_row_level_reference() -> None:
+    rng = np.random.default_rng(1)
+    n, m = 600, 5
+    a = rng.integers(0, m, n)
+    b = (a + rng.integers(1, m, n)) % m
+    x = rng.standard_normal((n, 2))
+    true = np.r_[rng.standard_normal(m), 0.8, -0.4]
+    z = true[a] - true[b] + x @ true[m:]
+    u = rng.random(n)
+    score = np.where(u < 0.1, 0.5, (u < 1 / (1 + np.exp(-z))).astype(float))
+    rows = _collapse(a, b, score, np.ones(n), x, m, None, 0)
+    theta, _, conv = solve_style_batch(rows, rows.count.astype(float), ridge=1e-3, l2=0.5,
+                                       tol=1e-12)
+    ref = _reference_fit(a, b, score, x, m, 1e-3, 0.5)
+    assert conv[0]
+    np.testing.assert_allclose(theta[0], ref, atol=1e-5)
+
+
+def test_batched_solver_matches_a_loop_over_replicates() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 3000, style_bias={"tokens": 1.0}, rng=2)
+    fit = fit_style(log, ci="none")
+    assert fit.info.converged
+    # rebuild the rows the way fit_style does and draw a few count vectors
+    x = normalized_difference(
+        log[[f"{f}_a" for f in STYLE_FEATURES]].to_numpy(),
+        log[[f"{f}_b" for f in STYLE_FEATURES]].to_numpy(),
+    )
+    codes = {k: i for i, k in enumerate(sorted(BIASED_MODELS))}
+    a = log["model_a"].map(codes).to_numpy()
+    b = log["model_b"].map(codes).to_numpy()
+    score = (log["winner"] == "model_a").to_numpy(dtype=float)
+    rows = _collapse(a, b, score, np.ones(len(log)), x, len(codes), None, 0)
+    rng = np.random.default_rng(5)
+    counts = rng.multinomial(len(log), rows.count / rows.count.sum(), size=4).T.astype(float)
+    batch, _, conv = solve_style_batch(rows, counts, tol=1e-12)
+    assert conv.all()
+    for k in range(counts.shape[1]):
+        single, _, _ = solve_style_batch(rows, counts[:, k], tol=1e-12)
+        np.testing.assert_allclose(batch[k], single[0], atol=1e-9)
+
+
+def test_collapse_merges_identical_and_mirrored_battles() -> None:
+    a = np.array([0, 1, 0, 2])
+    b = np.array([1, 0, 1, 1])
+    score = np.array([1.0, 0.0, 1.0, 0.5])
+    x = np.array([[0.5], [-0.5], [0.5], [0.1]])
+    rows = _collapse(a, b, score, np.ones(4), x, 3, None, 0)
+    # battles 0, 1 (mirror image) and 2 are the same row: lo=0 beats hi=1 with x=0.5
+    assert len(rows) == 2
+    assert rows.count.tolist() == [3, 1]
+    assert rows.x[:, 0].tolist() == [0.5, -0.1]
+    assert rows.s.tolist() == [1.0, 0.5]
+
+
+# --------------------------------------------------------------------------- the bars
+
+
+def test_style_control_recovers_skills_under_a_length_loving_judge() -> None:
+    log = simulate_style_battles(
+        BIASED_MODELS, 30_000, style_bias={"tokens": 2.0, "bold": 0.5}, rng=11
+    )
+    fit = fit_style(log, rounds=100, rng=0)
+    plain = rank(log, rounds=20, rng=0)
+    assert isinstance(plain, Leaderboard)
+    rho_style, rho_plain = _spearman(fit.table), _spearman(plain.table)
+    assert rho_style >= 0.95
+    assert rho_plain <= 0.5
+    tok = fit.coefficients.loc["tokens"]
+    assert tok["lower"] > 0
+    # truth on the standardised scale: bias per unit of raw difference times its spread
+    true_tok = 2.0 * tok["spread"]
+    assert tok["lower"] <= true_tok <= tok["upper"]
+    assert fit.coefficients.loc["bold", "lower"] > 0
+
+
+def test_without_style_effect_coefficient_intervals_contain_zero() -> None:
+    # 95% intervals: over 10 independent logs × 4 features about 38 of 40 contain 0
+    hits = []
+    for seed in range(10):
+        log = simulate_style_battles(BIASED_MODELS, 3000, rng=100 + seed)
+        c = fit_style(log, rounds=100, rng=seed).coefficients
+        hits.extend(((c["lower"] < 0) & (c["upper"] > 0)).tolist())
+    assert sum(hits) >= 35, sum(hits)
+    # and the style-controlled board agrees with the plain one
+    log = simulate_style_battles(BIASED_MODELS, 20_000, rng=21)
+    fit = fit_style(log, ci="none")
+    plain = rank(log, ci="none")
+    assert isinstance(plain, Leaderboard)
+    diff = fit.ratings - plain.ratings[fit.ratings.index]
+    assert diff.abs().max() < 10.0
+
+
+# --------------------------------------------------------------------------- behaviour
+
+
+def test_result_shape_and_interval_order() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 4000, style_bias={"tokens": 1.0}, prompts=300,
+                                 rng=4)
+    for unit in ("battle", "prompt"):
+        fit = fit_style(log, rounds=60, unit=unit, rng=0)
+        assert isinstance(fit, StyleFit)
+        t = fit.table
+        assert list(t.index) == fit.models
+        assert (t["lower"] <= t["rating"]).all() and (t["rating"] <= t["upper"]).all()
+        assert fit.info.method == "bradley-terry+style"
+        assert fit.info.unit == unit and fit.info.rounds == 60
+        assert fit.info.bootstrap_converged == 1.0
+        assert fit.coefficient_replicates is not None
+        assert fit.coefficient_replicates.shape == (60, 4)
+        assert fit.board.replicates is not None
+        assert np.isclose(t["rating"].mean(), 1000.0)
+        assert "Style coefficients" in fit.to_markdown()
+        assert "tokens" in repr(fit)
+
+
+def test_seeded_and_independent_of_blocks_and_threads() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 2000, style_bias={"lists": 1.0}, rng=6)
+    one = fit_style(log, rounds=30, rng=7, threads=1)
+    other = fit_style(log, rounds=30, rng=7, threads=2, block_elements=5_000)
+    pd.testing.assert_frame_equal(one.table, other.table)
+    pd.testing.assert_frame_equal(one.coefficients, other.coefficients)
+    assert one.info.seed == 7
+    again = fit_style(log, rounds=30, rng=8)
+    assert not np.allclose(again.coefficients["lower"], one.coefficients["lower"])
+
+
+def test_swapping_sides_with_the_winner_changes_nothing() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 3000, style_bias={"tokens": 1.0}, rng=9)
+    swapped = log.copy()
+    swapped["model_a"], swapped["model_b"] = log["model_b"], log["model_a"]
+    swapped["winner"] = log["winner"].map({"model_a": "model_b", "model_b": "model_a"})
+    for f in STYLE_FEATURES:
+        swapped[f"{f}_a"], swapped[f"{f}_b"] = log[f"{f}_b"], log[f"{f}_a"]
+    one = fit_style(log, ci="none")
+    two = fit_style(swapped, ci="none")
+    pd.testing.assert_series_equal(one.ratings.sort_index(), two.ratings.sort_index(),
+                                   atol=1e-6)
+    np.testing.assert_allclose(one.coefficients["coef"], two.coefficients["coef"], atol=1e-8)
+
+
+@settings(max_examples=15, deadline=None)
+@given(shift=st.floats(-300, 300), seed=st.integers(0, 10_000))
+def test_anchor_pins_a_model_and_shifts_the_rest(shift: float, seed: int) -> None:
+    log = simulate_style_battles(BIASED_MODELS, 800, style_bias={"tokens": 1.0}, rng=seed)
+    free = fit_style(log, ci="none")
+    pinned = fit_style(log, ci="none", anchor={"m3": 1000.0 + shift})
+    assert pinned.ratings["m3"] == pytest.approx(1000.0 + shift)
+    gap = (pinned.ratings - free.ratings[pinned.ratings.index])
+    np.testing.assert_allclose(gap, gap.iloc[0], atol=1e-6)
+
+
+def test_text_answers_and_count_columns_give_the_same_fit() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 400, style_bias={"tokens": 1.0}, texts=True,
+                                 rng=12)
+    by_counts = fit_style(log.drop(columns=["answer_a", "answer_b"]), ci="none")
+    by_text = fit_style(log.drop(columns=[f"{f}_{s}" for f in STYLE_FEATURES
+                                          for s in "ab"]), ci="none")
+    pd.testing.assert_frame_equal(by_counts.coefficients, by_text.coefficients)
+    # the same answers through answers= (one question per battle)
+    bare = log[["model_a", "model_b", "winner"]].copy()
+    bare["question_id"] = [f"q{i}" for i in range(len(log))]
+    answers = pd.concat([
+        pd.DataFrame({"question_id": bare["question_id"], "model": log["model_a"],
+                      "answer": log["answer_a"]}),
+        pd.DataFrame({"question_id": bare["question_id"], "model": log["model_b"],
+                      "answer": log["answer_b"]}),
+    ])
+    by_answers = fit_style(bare, answers=answers, ci="none")
+    pd.testing.assert_frame_equal(by_counts.coefficients, by_answers.coefficients)
+    mapping = {(q, m): t for q, m, t in answers.itertuples(index=False)}
+    by_map = fit_style(bare, answers=mapping, ci="none")
+    pd.testing.assert_frame_equal(by_counts.coefficients, by_map.coefficients)
+
+
+def test_user_feature_columns() -> None:
+    rng = np.random.default_rng(13)
+    n = 8000
+    a = rng.integers(0, 4, n)
+    b = (a + rng.integers(1, 4, n)) % 4
+    flag = rng.choice([-1.0, 0.0, 1.0], n)  # e.g. which answer cites sources
+    skill = np.array([0.0, 0.3, 0.6, 0.9])
+    win = rng.random(n) < 1 / (1 + np.exp(-(skill[a] - skill[b] + 0.7 * flag)))
+    names = np.array(["w", "x", "y", "z"], dtype=object)
+    log = pd.DataFrame({"model_a": names[a], "model_b": names[b],
+                        "winner": np.where(win, "model_a", "model_b"), "cites": flag})
+    fit = fit_style(log, features=["cites"], standardize="none", rounds=100, rng=0)
+    c = fit.coefficients.loc["cites"]
+    assert c["lower"] <= 0.7 <= c["upper"]
+    assert fit.n_rows <= 4 * 3 * 3 * 2  # discrete features collapse to few rows
+    z = fit_style(log, features=["cites"], standardize="zscore", ci="none")
+    assert z.coefficients.loc["cites", "spread"] == pytest.approx(flag.std())
+
+
+def test_ties_half_and_drop() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 2000, rng=14)
+    log.loc[::5, "winner"] = "tie"
+    half = fit_style(log, ci="none")
+    drop = fit_style(log, ci="none", ties="drop")
+    assert half.info.ties == "half" and drop.info.ties == "drop"
+    assert not np.allclose(half.ratings.sort_index(), drop.ratings.sort_index())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"features": ["nope"]}, "neither columns"),
+        ({"features": ["winner_len"]}, "neither columns"),
+        ({"features": "length"}, "features must be"),
+        ({"features": []}, "at least one"),
+        ({"features": ["tokens", "tokens"]}, "more than once"),
+        ({"features": ["label"]}, "must be numeric"),
+        ({"features": ["const"]}, "constant"),
+        ({"ties": "davidson"}, "ties must be"),
+        ({"ci": "sandwich"}, "ci must be"),
+        ({"standardize": "minmax"}, "standardize must be"),
+        ({"l2": -1.0}, "l2 must be"),
+        ({"ridge": 0.0}, "ridge must be"),
+        ({"rounds": 1}, "rounds must be"),
+        ({"level": 1.0}, "level must be"),
+        ({"threads": 0}, "threads must be"),
+        ({"anchor": {"zz": 1.0}}, "anchor model"),
+    ],
+)
+def test_validation(kwargs: dict[str, object], match: str) -> None:
+    log = simulate_style_battles(BIASED_MODELS, 200, rng=0)
+    log["label"] = "x"
+    log["const"] = 0.0
+    with pytest.raises(ValidationError, match=match):
+        fit_style(log, **kwargs)  # type: ignore[arg-type]
+
+
+def test_missing_sources_and_answers_are_reported() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 50, rng=0)[["model_a", "model_b", "winner"]]
+    with pytest.raises(ValidationError, match="style features need the answers"):
+        fit_style(log, ci="none")
+    log["question_id"] = "q1"
+    answers = pd.DataFrame({"question_id": ["q1"], "model": ["m0"], "answer": ["hi"]})
+    with pytest.raises(ValidationError, match="no answer for the model_"):
+        fit_style(log, answers=answers, ci="none")
+    dup = pd.concat([answers, answers])
+    with pytest.raises(ValidationError, match="more than one answer"):
+        fit_style(log, answers=dup, ci="none")
+    with pytest.raises(ValidationError, match="missing column"):
+        fit_style(log, answers=answers.drop(columns="answer"), ci="none")
+    nan_log = simulate_style_battles(BIASED_MODELS, 50, rng=0)
+    nan_log["cites"] = np.nan
+    with pytest.raises(ValidationError, match="must be finite"):
+        fit_style(nan_log, features=["cites"], ci="none")
