@@ -73,7 +73,7 @@ def test_normalized_difference_is_antisymmetric_and_bounded() -> None:
     d = normalized_difference(a, b)
     np.testing.assert_allclose(d, -normalized_difference(b, a))
     assert np.all(np.abs(d) < 1)
-    np.testing.assert_allclose(normalized_difference([3], [1]), [2 / 5])
+    np.testing.assert_allclose(normalized_difference([3], [1]), np.array([2 / 5]))
     with pytest.raises(ValidationError, match="non-negative"):
         normalized_difference([-1], [2])
     ca = pd.DataFrame({"tokens": [3, 0]})
@@ -185,7 +185,7 @@ def test_style_control_recovers_skills_under_a_length_loving_judge() -> None:
     # truth on the standardised scale: bias per unit of raw difference times its spread
     true_tok = 2.0 * tok["spread"]
     assert tok["lower"] <= true_tok <= tok["upper"]
-    assert fit.coefficients.loc["bold", "lower"] > 0
+    assert float(fit.coefficients.loc["bold", "lower"]) > 0
 
 
 def test_without_style_effect_coefficient_intervals_contain_zero() -> None:

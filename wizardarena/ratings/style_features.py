@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.special import expit
 
 from wizardarena.battles import WINNER_LABELS
@@ -117,7 +118,7 @@ def answer_style(
     return pd.DataFrame(out, columns=list(STYLE_FEATURES), index=index)
 
 
-def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def normalized_difference(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """``(a − b) / (a + b + 1)`` elementwise, for non-negative counts.
 
     Parameters
@@ -129,18 +130,18 @@ def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     -------
     ndarray of float64, same shape, values in (−1, 1)
     """
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        raise ValidationError(f"counts of both sides must have one shape; got {a.shape}, {b.shape}")
-    bad = np.flatnonzero(~np.isfinite(a) | ~np.isfinite(b) | (a < 0) | (b < 0))
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    if x.shape != y.shape:
+        raise ValidationError(f"counts of both sides must have one shape; got {x.shape}, {y.shape}")
+    bad = np.flatnonzero(~np.isfinite(x) | ~np.isfinite(y) | (x < 0) | (y < 0))
     if bad.size:
         raise ValidationError(
             "style counts must be finite and non-negative; offending battles "
-            f"{bad[:5].tolist()} with values a={a.ravel()[bad[:5]].tolist()}, "
-            f"b={b.ravel()[bad[:5]].tolist()}"
+            f"{bad[:5].tolist()} with values a={x.ravel()[bad[:5]].tolist()}, "
+            f"b={y.ravel()[bad[:5]].tolist()}"
         )
-    return (a - b) / (a + b + 1.0)
+    return (x - y) / (x + y + 1.0)
 
 
 def style_features(counts_a: pd.DataFrame, counts_b: pd.DataFrame) -> pd.DataFrame:
