@@ -185,7 +185,7 @@ def test_style_control_recovers_skills_under_a_length_loving_judge() -> None:
     # truth on the standardised scale: bias per unit of raw difference times its spread
     true_tok = 2.0 * tok["spread"]
     assert tok["lower"] <= true_tok <= tok["upper"]
-    assert float(fit.coefficients.loc["bold", "lower"]) > 0
+    assert (fit.coefficients.loc[["bold"], "lower"] > 0).all()
 
 
 def test_without_style_effect_coefficient_intervals_contain_zero() -> None:
