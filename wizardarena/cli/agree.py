@@ -24,7 +24,7 @@ def _parse_alias(text: str) -> tuple[str, str | None]:
     return name, (target or None)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "agree",
         help="compare a leaderboard with a reference leaderboard (e.g. LMSYS Chatbot Arena)",
