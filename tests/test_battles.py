@@ -164,7 +164,9 @@ def test_file_errors(tmp_path: Path) -> None:
         wa.read_battles([{"model_a": "x", "model_b": "y", "winner": "tie"}, 3])  # type: ignore[list-item]
 
 
-def test_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = wa.read_battles(_df())
     target = tmp_path / "out.parquet"
     log.to_parquet(target)

@@ -78,11 +78,11 @@ def test_mle_matches_logistic_regression_as_fastchat() -> None:
 
 
 def test_wikipedia_four_team_example() -> None:
-    """en.wikipedia.org/wiki/Bradley–Terry_model, worked example: p ≈ (0.640, 1.043, 0.660, 2.270)."""
+    """Wikipedia "Bradley–Terry model" worked example: p ≈ (0.640, 1.043, 0.660, 2.270)."""
     wins = {("A", "B"): 2, ("A", "D"): 1, ("B", "A"): 3, ("B", "C"): 5,
             ("C", "B"): 3, ("C", "D"): 1, ("D", "A"): 4, ("D", "C"): 3}
-    rows = [{"model_a": w, "model_b": l, "winner": "model_a"}
-            for (w, l), n in wins.items() for _ in range(n)]
+    rows = [{"model_a": w, "model_b": lo, "winner": "model_a"}
+            for (w, lo), n in wins.items() for _ in range(n)]
     board = wa.rank(rows, ci="none")
     theta = (board.table["rating"] - 1000) / FACTOR  # mean-zero log strengths
     p = np.exp(theta).reindex(["A", "B", "C", "D"]).to_numpy()  # geometric mean 1
@@ -148,6 +148,6 @@ def test_battle_replicates_are_multinomial_resamples_of_battles() -> None:
 
     bw, bl, bt = battle_replicates(pairs, counts.count, 2000, np.random.default_rng(3))
     np.testing.assert_allclose((bw + bl + bt).sum(axis=1), 500)
-    w, l_, t = pairs.stats(counts.count)
+    w, _, t = pairs.stats(counts.count)
     np.testing.assert_allclose(bw.mean(axis=0), w, rtol=0.03)
     np.testing.assert_allclose(bt.mean(axis=0), t, rtol=0.05)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -15,7 +15,16 @@ from wizardarena.ratings.fit import fit_ratings
 __all__ = ["rank"]
 
 
-def rank(
+_Options = Any
+
+
+@overload
+def rank(battles: BattleSource, *, by: None = None, **options: _Options) -> Leaderboard: ...
+@overload
+def rank(battles: BattleSource, *, by: str, **options: _Options) -> dict[str, Leaderboard]: ...
+
+
+def rank(  # type: ignore[misc]
     battles: BattleSource,
     *,
     method: str = "bt",

@@ -308,7 +308,9 @@ def build_table(
     return t[list(TABLE_COLUMNS)]
 
 
-def as_anchor(anchor: Mapping[str, float] | None, models: tuple[str, ...]) -> dict[str, float] | None:
+def as_anchor(
+    anchor: Mapping[str, float] | None, models: tuple[str, ...]
+) -> dict[str, float] | None:
     """Validate an anchor mapping (internal)."""
     if anchor is None:
         return None

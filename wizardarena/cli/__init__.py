@@ -2,8 +2,8 @@
 
 Each subcommand lives in its own module of this package and exposes two functions::
 
-    def register(subparsers: argparse._SubParsersAction) -> None: ...   # adds its parser
-    def run(args: argparse.Namespace) -> int: ...                        # does the work, returns the exit code
+    def register(subparsers: argparse._SubParsersAction) -> None: ...  # adds its parser
+    def run(args: argparse.Namespace) -> int: ...   # does the work, returns the exit code
 
 ``register`` must call ``parser.set_defaults(_run=run)``. Modules are imported lazily by
 name from :data:`COMMANDS`, so a subcommand whose optional dependencies are missing does not

@@ -17,7 +17,7 @@ DEMO_RATINGS = {
 }
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the built-in demo (no network needed)")
     p.add_argument("--battles", type=int, default=20_000, help="battles to simulate")
     p.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds")

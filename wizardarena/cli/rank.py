@@ -9,7 +9,7 @@ import warnings
 from wizardarena.cli._common import add_rating_options, parse_anchor, render_board, write_or_print
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "rank",
         help="fit Bradley-Terry / Elo ratings with confidence intervals from a battle log",

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "simulate",
         help="write a synthetic battle log drawn from known ratings (for tests and trials)",

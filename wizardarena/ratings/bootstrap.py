@@ -22,7 +22,9 @@ on a small thread pool because numpy's samplers release the GIL.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,14 +58,16 @@ def _categories(pairs: PairData, count: np.ndarray) -> tuple[np.ndarray, np.ndar
     return merged.astype(np.int64), inverse.ravel(), cats
 
 
-def _draw_chunks(rounds: int, rng: np.random.Generator, draw: object) -> list[np.ndarray]:
+def _draw_chunks(
+    rounds: int, rng: np.random.Generator, draw: Callable[[np.random.Generator, int], Any]
+) -> list[Any]:
     sizes = [min(_CHUNK, rounds - s) for s in range(0, rounds, _CHUNK)]
     children = rng.spawn(len(sizes))
     jobs = list(zip(children, sizes))
     if len(jobs) == 1 or _threads() == 1:
-        return [draw(g, n) for g, n in jobs]  # type: ignore[operator]
+        return [draw(g, n) for g, n in jobs]
     with ThreadPoolExecutor(_threads()) as pool:
-        return list(pool.map(lambda job: draw(job[0], job[1]), jobs))  # type: ignore[operator]
+        return list(pool.map(lambda job: draw(job[0], job[1]), jobs))
 
 
 def battle_replicates(
@@ -88,11 +92,12 @@ def battle_replicates(
     total = int(cat_count.sum())
     probs = cat_count / total
 
-    def draw(g: np.random.Generator, n: int) -> np.ndarray:
+    def draw(g: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return cats.stats(g.multinomial(total, probs, size=n))
 
     parts = _draw_chunks(rounds, rng, draw)
-    return tuple(np.concatenate([p[k] for p in parts], axis=0) for k in range(3))  # type: ignore[return-value]
+    w, l_, t = (np.concatenate([p[k] for p in parts], axis=0) for k in range(3))
+    return w, l_, t
 
 
 def prompt_replicates(
@@ -120,4 +125,5 @@ def prompt_replicates(
         return tuple(np.asarray((mat.T @ mult.T).T) for mat in mats)
 
     parts = _draw_chunks(rounds, rng, draw)
-    return tuple(np.concatenate([p[k] for p in parts], axis=0) for k in range(3))  # type: ignore[return-value]
+    w, l_, t = (np.concatenate([p[k] for p in parts], axis=0) for k in range(3))
+    return w, l_, t

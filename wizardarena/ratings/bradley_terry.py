@@ -101,7 +101,7 @@ class PairData:
                 out.append(np.asarray(mat.T @ rc))
             else:
                 out.append(np.asarray((mat.T @ rc.reshape(-1, rc.shape[-1]).T).T).reshape(
-                    rc.shape[:-1] + (self.n_pairs,)
+                    (*rc.shape[:-1], self.n_pairs)
                 ))
         return out[0], out[1], out[2]
 

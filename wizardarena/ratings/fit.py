@@ -10,8 +10,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from enum import Enum
+from typing import TypeVar
 
 import numpy as np
+import pandas as pd
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import norm
 
@@ -47,7 +49,10 @@ class Point(str, Enum):
     MEDIAN = "median"
 
 
-def _enum(cls: type[Enum], value: object, name: str) -> Enum:
+E = TypeVar("E", bound=Enum)
+
+
+def _enum(cls: type[E], value: object, name: str) -> E:
     aliases = {"bradley-terry": "bt", "bradley_terry": "bt", "bt": "bt"}
     if cls is Method and isinstance(value, str):
         value = aliases.get(value.lower(), value)
@@ -55,7 +60,7 @@ def _enum(cls: type[Enum], value: object, name: str) -> Enum:
         return cls(value)
     except ValueError:
         raise ValidationError(
-            f"{name} must be one of {[m.value for m in cls]}; got {value!r}"  # type: ignore[attr-defined]
+            f"{name} must be one of {[m.value for m in cls]}; got {value!r}"
         ) from None
 
 
@@ -63,7 +68,8 @@ def _seed(rng: int | np.random.Generator | None) -> tuple[np.random.Generator, i
     if isinstance(rng, np.random.Generator):
         return rng, None
     if rng is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
+        entropy = np.random.SeedSequence().entropy
+        seed = int(entropy) % (2**63)  # type: ignore[arg-type]
         return np.random.default_rng(seed), seed
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng)), int(rng)
@@ -88,7 +94,7 @@ def ridge_diagnosis(pairs: PairData, win: np.ndarray, loss: np.ndarray, tie: np.
     adj[pairs.j[j_scores], pairs.i[j_scores]] = True
     und = np.zeros((m, m), dtype=bool)
     und[pairs.i[played], pairs.j[played]] = True
-    n_weak, weak = connected_components(und, directed=False)
+    _n_weak, weak = connected_components(und, directed=False)
     n_strong, strong = connected_components(adj, directed=True, connection="strong")
     out: dict[str, str] = {}
     if n_strong == 1:
@@ -223,14 +229,10 @@ def fit_ratings(
         upper = np.nanquantile(reps, 1 - alpha / 2, axis=0)
         if point_ is Point.MEDIAN:
             rating = np.nanmedian(reps, axis=0)
-        import pandas as pd
-
         replicates = pd.DataFrame(reps, columns=list(log.models))
         replicates.columns.name = "model"
         covariance = replicates.cov()
     elif ci_ is CI.SANDWICH:
-        import pandas as pd
-
         cov = sandwich_covariance(theta_full[:m], pairs, counts, ties=tie_model,
                                   cluster=unit_ is Unit.PROMPT)
         if anchor_idx is not None:
@@ -259,11 +261,12 @@ def _score_a(outcome: np.ndarray) -> np.ndarray:
     return np.select([outcome == Outcome.A, outcome == Outcome.B], [1.0, 0.0], default=0.5)
 
 
-def _fit_elo(log: BattleLog, record, ci_: CI, rounds: int, level: float,  # type: ignore[no-untyped-def]
-             anchor_, anchor_idx, anchor_value, k, scale, base, init, gen, seed, unit_: Unit
-             ) -> Leaderboard:
-    import pandas as pd
-
+def _fit_elo(
+    log: BattleLog, record: pd.DataFrame, ci_: CI, rounds: int, level: float,
+    anchor_: dict[str, float] | None, anchor_idx: int | None, anchor_value: float, k: float,
+    scale: float, base: float, init: float, gen: np.random.Generator, seed: int | None,
+    unit_: Unit,
+) -> Leaderboard:
     if ci_ is CI.SANDWICH:
         raise ValidationError("method='elo' supports ci='bootstrap' or ci='none'")
     if unit_ is Unit.PROMPT:

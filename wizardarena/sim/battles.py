@@ -73,12 +73,11 @@ def simulate_battles(
         when ``prompts`` is given.
     """
     gen = np.random.default_rng(rng)
-    if isinstance(ratings, pd.Series):
-        ratings = ratings.to_dict()
-    if not isinstance(ratings, Mapping) or len(ratings) < 2:
+    table = ratings.to_dict() if isinstance(ratings, pd.Series) else ratings
+    if not isinstance(table, Mapping) or len(table) < 2:
         raise ValidationError("ratings must map at least two model names to ratings")
-    names = [str(k) for k in ratings]
-    r = np.array([float(v) for v in ratings.values()])
+    names = [str(k) for k in table]
+    r = np.array([float(v) for v in table.values()])
     if not np.all(np.isfinite(r)):
         raise ValidationError(f"ratings must be finite numbers; got {dict(zip(names, r))}")
     if not isinstance(n_battles, (int, np.integer)) or n_battles < 1:
