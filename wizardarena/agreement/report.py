@@ -283,10 +283,16 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 
 def _figures_base64(report: AgreementReport) -> list[tuple[str, str]]:
-    try:
-        from matplotlib.figure import Figure
+    from wizardarena.plots import (
+        _matplotlib,
+        figure_png_base64,
+        plot_agreement,
+        plot_pair_verdicts,
+    )
 
-        from wizardarena.plots import figure_png_base64, plot_agreement, plot_pair_verdicts
+    try:
+        _matplotlib()  # MissingExtraError (an ImportError) when matplotlib is absent
+        from matplotlib.figure import Figure
     except ImportError:
         return []
     out = []
