@@ -34,7 +34,12 @@ from wizardarena.testset.embed import (
     SentenceTransformerEmbedder,
     TfidfEmbedder,
 )
-from wizardarena.testset.prompts import PromptText, normalize_prompts, read_prompts
+from wizardarena.testset.prompts import (
+    PromptText,
+    example_prompts,
+    normalize_prompts,
+    read_prompts,
+)
 from wizardarena.testset.select import (
     Clustering,
     ClusterMethod,
@@ -70,6 +75,7 @@ __all__ = [
     "clean_prompts",
     "cluster_embeddings",
     "decontaminate",
+    "example_prompts",
     "normalize_prompts",
     "read_prompts",
     "select_diverse",
