@@ -50,6 +50,7 @@ import httpx
 import numpy as np
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from wizardarena.arena._transport import PooledTransport
 from wizardarena.exceptions import ClientError, HTTPStatusError, ValidationError
 
 __all__ = [
@@ -190,7 +191,9 @@ class AsyncClient:
     headers : mapping, optional
         Extra HTTP headers.
     transport : httpx.AsyncBaseTransport, optional
-        For tests (e.g. :class:`httpx.MockTransport`).
+        Default: a lean HTTP/1.1 keep-alive transport (no proxy support; see
+        :mod:`wizardarena.arena._transport`). Pass ``httpx.AsyncHTTPTransport(proxy=...)``
+        for proxies or HTTP/2, or :class:`httpx.MockTransport` in tests.
     """
 
     def __init__(
@@ -232,7 +235,12 @@ class AsyncClient:
         if self.__api_key:
             self._headers["Authorization"] = f"Bearer {self.__api_key}"
         self._transport = transport
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpx.AsyncBaseTransport | None = None
+        self._hdrs = httpx.Headers(self._headers)
+        self._urls = {r: httpx.URL(f"{self.base_url}/{r}")
+                      for r in ("chat/completions", "embeddings")}
+        t = self.timeout
+        self._timeouts = {"connect": t, "read": t, "write": t, "pool": t}
         self._sem: asyncio.Semaphore | None = None
         self._wait = _Wait(self.backoff, self.max_backoff)
 
@@ -249,17 +257,9 @@ class AsyncClient:
             text = text.replace(key, "***")
         return text
 
-    def _client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    def _client(self) -> tuple[httpx.AsyncBaseTransport, asyncio.Semaphore]:
         if self._http is None or self._sem is None:
-            limits = httpx.Limits(
-                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-            )
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout),
-                limits=limits,
-                headers=self._headers,
-                transport=self._transport,
-            )
+            self._http = self._transport if self._transport is not None else PooledTransport()
             self._sem = asyncio.Semaphore(self.concurrency)
         return self._http, self._sem
 
@@ -276,15 +276,21 @@ class AsyncClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _attempt(self, url: str, payload: bytes) -> Any:
-        http, sem = self._client()
+    async def _attempt(self, route: str, payload: bytes) -> Any:
+        # requests go straight to the transport: httpx's client layer (auth, redirects,
+        # cookies, URL re-parsing) is not needed for a JSON POST and costs CPU per request
+        transport, sem = self._client()
         self.stats.attempts += 1
+        request = httpx.Request("POST", self._urls[route], headers=self._hdrs, content=payload,
+                                extensions={"timeout": self._timeouts})
         async with sem:
             try:
-                response = await http.post(url, content=payload)
+                response = await transport.handle_async_request(request)
+                await response.aread()
             except httpx.TransportError as exc:
                 raise _TransientError(f"{type(exc).__name__}: {exc}") from None
         status = response.status_code
+        url = str(request.url)
         if status == 429 or status >= 500:
             raise _TransientError(
                 _server_message(response),
@@ -305,7 +311,7 @@ class AsyncClient:
         url = f"{self.base_url}/{route}"
         payload = json.dumps(body).encode()
         try:  # fast path: no retry machinery unless the first attempt fails
-            return await self._attempt(url, payload), 1
+            return await self._attempt(route, payload), 1
         except _TransientError as exc:
             last = exc
         attempts = 1
@@ -324,7 +330,7 @@ class AsyncClient:
                     with attempt:
                         attempts += 1
                         try:
-                            return await self._attempt(url, payload), attempts
+                            return await self._attempt(route, payload), attempts
                         except _TransientError as exc:
                             last = exc
                             raise
@@ -563,7 +569,10 @@ def run_sync(coro: Awaitable[T]) -> T:
 
     try:
         asyncio.get_running_loop()
+        running = True
     except RuntimeError:
+        running = False
+    if not running:
         return asyncio.run(wrap())
     box: dict[str, Any] = {}
 

@@ -54,7 +54,6 @@ import contextlib
 import hashlib
 import json
 import math
-import multiprocessing
 import re
 import struct
 import threading
@@ -223,7 +222,7 @@ def _normal(u1: float, u2: float) -> float:
 def request_key(model: str, messages: Any) -> str:
     """The key the server counts a chat request under: ``"<model>:<sha1 of messages>"``."""
     blob = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()
-    return f"{model}:{hashlib.sha1(blob).hexdigest()[:20]}"  # noqa: S324 (not security)
+    return f"{model}:{hashlib.sha1(blob).hexdigest()[:20]}"
 
 
 def hashed_embedding(text: str, *, dim: int = 256) -> np.ndarray:
@@ -287,8 +286,8 @@ def _detect_format(text: str) -> str:
     return "mt-bench"
 
 
-def _verdict_text(seed: int, judge: SimJudge, key: str, prompt_text: str) -> str:
-    fmt = _detect_format(prompt_text)
+def _verdict_text(seed: int, judge: SimJudge, key: str, prompt_text: str, fmt_text: str) -> str:
+    fmt = _detect_format(fmt_text)
     marks = MARKER_RE.findall(prompt_text)
     qa = qb = 1000.0
     na = nb = 1
@@ -379,7 +378,7 @@ class _Server:
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = (lines[0].split(" ") + ["", ""])[:3]
+                method, path, _ = ([*lines[0].split(" "), "", ""])[:3]
                 length = 0
                 for line in lines[1:]:
                     if line[:15].lower() == "content-length:":
@@ -432,7 +431,12 @@ class _Server:
             await asyncio.sleep(st.latency)
         prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
         if model == st.judge.name:
-            text = self.judge_text(key, prompt_text)
+            # the format is read from the system message when there is one (answers are in
+            # the user message and must not change which format the judge answers in)
+            first = messages[0]
+            fmt_text = str(first.get("content", "")) if first.get("role") == "system" \
+                else prompt_text
+            text = self.judge_text(key, prompt_text, fmt_text)
         elif model in st.extra:
             text = str(st.extra[model](messages))
         else:
@@ -448,7 +452,7 @@ class _Server:
                       "total_tokens": _tokens(prompt_text) + _tokens(text)},
         })
 
-    def judge_text(self, key: str, prompt_text: str) -> str:
+    def judge_text(self, key: str, prompt_text: str, fmt_text: str) -> str:
         st = self.state
         u = _uniforms(st.seed, "verdict-fault", key)[0]
         f = st.faults
@@ -460,7 +464,7 @@ class _Server:
             st.fault_counts["unparseable"] += 1
             st.bad_verdicts.add(key)
             return "Both answers have merits and I cannot decide between them."
-        return _verdict_text(st.seed, st.judge, key, prompt_text)
+        return _verdict_text(st.seed, st.judge, key, prompt_text, fmt_text)
 
     async def transport_fault(self, ck: tuple[str, str]) -> bytes | None:
         """Return a fault response, ``b""`` to drop the connection, or ``None`` to proceed."""
@@ -498,7 +502,7 @@ class _Server:
         if not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
             return _error(400, "'input' must be a string or a list of strings")
         dim = int(req.get("dimensions") or 256)
-        key = f"{model}:" + hashlib.sha1(  # noqa: S324 (not security)
+        key = f"{model}:" + hashlib.sha1(
             json.dumps(inputs, ensure_ascii=False).encode()
         ).hexdigest()[:20]
         ck = ("embeddings", key)
@@ -533,10 +537,19 @@ async def _serve(state: _State, host: str, port: int, ready: Callable[[int], Non
         await stop.wait()
 
 
-def _process_main(state: _State, host: str, port: int, conn: Any) -> None:  # pragma: no cover
+def _child_main() -> None:  # pragma: no cover (runs in the child process)
+    """Entry point of process mode: read the pickled state on stdin, print the port."""
+    import pickle
+    import sys
+
+    state, host, port = pickle.load(sys.stdin.buffer)
+
     async def main() -> None:
-        stop = asyncio.Event()
-        await _serve(state, host, port, conn.send, stop)
+        def ready(p: int) -> None:
+            sys.stdout.write(f"{p}\n")
+            sys.stdout.flush()
+
+        await _serve(state, host, port, ready, asyncio.Event())
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
@@ -560,7 +573,7 @@ class SimArena:
     rng : int, numpy.random.Generator or None, default None
         Seed of every simulated draw (answers, verdicts, faults).
     process : bool, default False
-        Serve from a separate process (spawned) instead of a background thread, so the
+        Serve from a separate process (a fresh interpreter) instead of a background thread, so the
         client does not share the CPU/GIL with the server (benchmarks).
     host : str, default "127.0.0.1"
     port : int, default 0
@@ -618,17 +631,24 @@ class SimArena:
         if self.port is not None:
             return self
         if self.process:
-            ctx = multiprocessing.get_context("spawn")
-            parent, child = ctx.Pipe()
-            self._proc = ctx.Process(
-                target=_process_main, args=(self._state, self.host, self._port_req, child),
-                daemon=True,
+            import pickle
+            import subprocess
+            import sys
+
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c",
+                 "from wizardarena.sim.server import _child_main; _child_main()"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             )
-            self._proc.start()
-            if not parent.poll(60):
-                self._proc.kill()
-                raise RuntimeError("the simulated arena process did not start within 60 s")
-            self.port = int(parent.recv())
+            assert self._proc.stdin is not None and self._proc.stdout is not None  # noqa: S101
+            pickle.dump((self._state, self.host, self._port_req), self._proc.stdin)
+            self._proc.stdin.close()
+            line = self._proc.stdout.readline()
+            if not line.strip():
+                self._proc.wait(10)
+                self._proc = None
+                raise RuntimeError("the simulated arena process failed to start")
+            self.port = int(line)
             return self
         ready = threading.Event()
         box: dict[str, Any] = {}
@@ -665,10 +685,13 @@ class SimArena:
         """Stop serving (idempotent)."""
         if self._proc is not None:
             self._proc.terminate()
-            self._proc.join(10)
-            if self._proc.is_alive():
+            try:
+                self._proc.wait(10)
+            except Exception:
                 self._proc.kill()
-                self._proc.join()
+                self._proc.wait()
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
             self._proc = None
         if self._thread is not None and self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)

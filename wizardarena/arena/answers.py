@@ -1,0 +1,334 @@
+"""Loading prompts and model answers (JSONL / JSON / Parquet / CSV / DataFrame) and the
+Arena-Hard, AlpacaEval and MT-Bench answer formats.
+
+Canonical shapes used by the runner:
+
+- prompts: DataFrame indexed by ``question_id`` (str) with ``turns`` (tuple of str, the user
+  turns) and, when the source has one, ``category`` (str);
+- answers: long DataFrame with ``model, question_id, turns`` (tuple of str, the assistant
+  turns) and ``answer`` (the last turn).
+
+Recognised record layouts (``format="auto"`` sniffs them per record):
+
+- generic: ``question_id`` (or ``uid``/``id``) with ``answer``/``output``/``response``/
+  ``turns``, and ``model`` (or ``model_id``/``generator``);
+- Arena-Hard v2: ``uid, model, messages`` whose last assistant ``content`` is
+  ``{"answer": ...}`` or a string;
+- Arena-Hard v0.1 / FastChat MT-Bench: ``question_id, model_id, choices[0].turns`` (strings,
+  or dicts with ``content``);
+- AlpacaEval: ``instruction, output, generator`` (a JSON list); AlpacaEval has no ids, so
+  ``question_id`` is the first 16 hex digits of the SHA-1 of the instruction, the same id
+  :func:`load_prompts` gives an AlpacaEval prompt set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from wizardarena.exceptions import ValidationError
+
+__all__ = [
+    "alpaca_id",
+    "answers_frame",
+    "load_answers",
+    "load_prompts",
+    "normalize_prompts",
+]
+
+_QID_KEYS = ("question_id", "uid", "id", "qid", "prompt_id")
+_MODEL_KEYS = ("model", "model_id", "generator")
+_PROMPT_KEYS = ("turns", "prompt", "question", "instruction", "text", "content")
+_ANSWER_KEYS = ("answer", "output", "response", "completion", "turns")
+
+
+def alpaca_id(instruction: str) -> str:
+    """Question id of an AlpacaEval instruction (SHA-1, 16 hex digits)."""
+    return hashlib.sha1(instruction.encode()).hexdigest()[:16]
+
+
+def _read_records(path: Path) -> list[Any]:
+    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+    if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
+        import gzip
+
+        opener: Any = gzip.open if path.suffix == ".gz" else open
+        out = []
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError as exc:
+                    raise ValidationError(f"{path}: line {lineno} is not JSON ({exc})") from None
+                if not isinstance(rec, dict):
+                    raise ValidationError(f"{path}: line {lineno} is not a JSON object")
+                out.append(rec)
+        return out
+    if suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            data = data.get("data", data.get("records", [data]))
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise ValidationError(f"{path}: expected a JSON list of objects")
+        return data
+    if suffix == ".parquet":
+        return pd.read_parquet(path).to_dict("records")
+    if suffix == ".csv":
+        return pd.read_csv(path, dtype={"question_id": str}).to_dict("records")
+    raise ValidationError(
+        f"{path}: unknown file type {suffix!r}; expected .jsonl, .json, .parquet or .csv"
+    )
+
+
+def _first(rec: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, Any]:
+    for k in keys:
+        if k in rec and rec[k] is not None and not (isinstance(rec[k], float) and rec[k] != rec[k]):
+            return k, rec[k]
+    return None, None
+
+
+def _as_turns(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and value:
+        out = []
+        for t in value:
+            if isinstance(t, dict):
+                t = t.get("content", t.get("answer"))
+            if not isinstance(t, str):
+                raise ValidationError(f"{where}: turns must be strings; got {type(t).__name__}")
+            out.append(t)
+        return tuple(out)
+    raise ValidationError(f"{where}: expected a string or a non-empty list of strings; "
+                          f"got {type(value).__name__} {str(value)[:60]!r}")
+
+
+def _prompt_record(rec: Mapping[str, Any], i: int, where: str) -> tuple[str, tuple[str, ...],
+                                                                        Any]:
+    qk, qid = _first(rec, _QID_KEYS)
+    pk, prompt = _first(rec, _PROMPT_KEYS)
+    if pk is None and isinstance(rec.get("messages"), list):  # Arena-Hard v2 style
+        prompt = [m["content"] for m in rec["messages"] if m.get("role") == "user"]
+        pk = "messages"
+    if pk is None:
+        raise ValidationError(
+            f"{where}: record {i} has none of the prompt fields {list(_PROMPT_KEYS)}; "
+            f"its keys are {sorted(rec)[:10]}"
+        )
+    turns = _as_turns(prompt, f"{where}: record {i} field {pk!r}")
+    if qk is None:
+        if pk == "instruction":
+            qid = alpaca_id(turns[0])
+        else:
+            raise ValidationError(
+                f"{where}: record {i} has none of the id fields {list(_QID_KEYS)}"
+            )
+    return str(qid), turns, rec.get("category")
+
+
+def normalize_prompts(prompts: Any) -> pd.DataFrame:
+    """Canonical prompts frame (see the module docstring) from many inputs.
+
+    Parameters
+    ----------
+    prompts : DataFrame, path, sequence of dict, mapping of id to str, or sequence of str
+        A plain sequence of strings gets ids ``"0", "1", ...``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``question_id``; columns ``turns`` and, when present, ``category``.
+    """
+    where = "prompts"
+    if isinstance(prompts, (str, os.PathLike)):
+        where = str(prompts)
+        records: list[Any] = _read_records(Path(prompts))
+    elif isinstance(prompts, pd.DataFrame):
+        frame = prompts
+        if frame.index.name in _QID_KEYS and not any(k in frame.columns for k in _QID_KEYS):
+            frame = frame.reset_index()
+        records = frame.to_dict("records")
+    elif isinstance(prompts, Mapping):
+        records = [{"question_id": k, "turns": v} for k, v in prompts.items()]
+    elif isinstance(prompts, Sequence) and all(isinstance(p, str) for p in prompts):
+        records = [{"question_id": str(i), "turns": p} for i, p in enumerate(prompts)]
+    elif isinstance(prompts, Sequence):
+        records = list(prompts)
+    else:
+        raise ValidationError(f"prompts: unsupported type {type(prompts).__name__}")
+    if not records:
+        raise ValidationError(f"{where}: no prompts")
+    ids, turns, cats = [], [], []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, Mapping):
+            raise ValidationError(f"{where}: record {i} is {type(rec).__name__}, expected dict")
+        q, t, c = _prompt_record(rec, i, where)
+        ids.append(q)
+        turns.append(t)
+        cats.append(None if c is None or (isinstance(c, float) and c != c) else str(c))
+    seen: dict[str, int] = {}
+    dups = [(i, q) for i, q in enumerate(ids) if seen.setdefault(q, i) != i]
+    if dups:
+        raise ValidationError(
+            f"{where}: question_id must be unique; rows {[i for i, _ in dups[:5]]} repeat "
+            f"{[q for _, q in dups[:5]]}"
+        )
+    frame = pd.DataFrame({"turns": turns}, index=pd.Index(ids, name="question_id", dtype=object))
+    if any(c is not None for c in cats):
+        frame["category"] = pd.Series(cats, index=frame.index, dtype=object)
+    return frame
+
+
+def load_prompts(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a prompt file (JSONL / JSON / Parquet / CSV; Arena-Hard, MT-Bench, AlpacaEval).
+
+    Returns the frame of :func:`normalize_prompts`.
+    """
+    return normalize_prompts(Path(path))
+
+
+def _answer_record(rec: Mapping[str, Any], i: int, where: str,
+                   model: str | None) -> tuple[str, str, tuple[str, ...]]:
+    mk, m = _first(rec, _MODEL_KEYS)
+    name = model if model is not None else (str(m) if mk is not None else None)
+    if name is None:
+        raise ValidationError(
+            f"{where}: record {i} has no model field {list(_MODEL_KEYS)}; pass model="
+        )
+    if isinstance(rec.get("choices"), list) and rec["choices"]:  # FastChat / Arena-Hard v0.1
+        turns = _as_turns(rec["choices"][0].get("turns"), f"{where}: record {i} choices[0]")
+    elif isinstance(rec.get("messages"), list):  # Arena-Hard v2
+        out = []
+        for msg in rec["messages"]:
+            if msg.get("role") == "assistant":
+                c = msg.get("content")
+                out.append(c.get("answer") if isinstance(c, dict) else c)
+        turns = _as_turns(out, f"{where}: record {i} messages")
+    else:
+        ak, ans = _first(rec, _ANSWER_KEYS)
+        if ak is None:
+            raise ValidationError(
+                f"{where}: record {i} has no answer field {list(_ANSWER_KEYS)}, "
+                f"'choices' or 'messages'; its keys are {sorted(rec)[:10]}"
+            )
+        turns = _as_turns(ans, f"{where}: record {i} field {ak!r}")
+    qk, qid = _first(rec, _QID_KEYS)
+    if qk is None:
+        if "instruction" in rec and isinstance(rec["instruction"], str):
+            qid = alpaca_id(rec["instruction"])
+        else:
+            raise ValidationError(f"{where}: record {i} has no id field {list(_QID_KEYS)}")
+    return name, str(qid), turns
+
+
+def _frame_from_records(records: Iterable[Any], where: str, model: str | None) -> pd.DataFrame:
+    rows = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, Mapping):
+            raise ValidationError(f"{where}: record {i} is {type(rec).__name__}, expected dict")
+        rows.append(_answer_record(rec, i, where, model))
+    frame = pd.DataFrame(rows, columns=["model", "question_id", "turns"], dtype=object)
+    frame["answer"] = [t[-1] for t in frame["turns"]]
+    return frame
+
+
+def load_answers(source: str | os.PathLike[str], *, model: str | None = None) -> pd.DataFrame:
+    """Read answers from a file or a directory of files (one or more models).
+
+    Parameters
+    ----------
+    source : path
+        A file (JSONL / JSON / Parquet / CSV) or a directory whose such files are all read
+        (the Arena-Hard ``model_answer/`` layout).
+    model : str, optional
+        Model name for records without one (a single file).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, question_id, turns, answer``.
+    """
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if p.is_file() and p.name.endswith((".jsonl", ".json", ".parquet", ".csv",
+                                                           ".jsonl.gz")))
+        if not files:
+            raise ValidationError(f"{path}: no answer files (.jsonl, .json, .parquet, .csv)")
+        frames = [_frame_from_records(_read_records(f), str(f),
+                                      model if model is not None else None) for f in files]
+        frame = pd.concat(frames, ignore_index=True)
+    elif path.is_file():
+        frame = _frame_from_records(_read_records(path), str(path), model)
+    else:
+        raise ValidationError(f"answers: {path} does not exist")
+    return _check_unique(frame, str(path))
+
+
+def _check_unique(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    dup = frame.duplicated(["model", "question_id"])
+    if dup.any():
+        rows = frame.loc[dup, ["model", "question_id"]].head(5).values.tolist()
+        raise ValidationError(
+            f"{where}: each (model, question_id) must have one answer; duplicated: {rows}"
+        )
+    return frame.reset_index(drop=True)
+
+
+def answers_frame(answers: Any) -> pd.DataFrame:
+    """Canonical long answers frame from the inputs the runner accepts.
+
+    Parameters
+    ----------
+    answers : DataFrame, path, or mapping of model to answers
+        A long DataFrame with ``model, question_id`` and an answer column; a path (see
+        :func:`load_answers`); or ``{model: x}`` where ``x`` is a DataFrame with
+        ``question_id`` and an answer column, a mapping ``question_id -> str | list[str]``, a
+        sequence of records, or a path.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, question_id, turns, answer``.
+    """
+    if isinstance(answers, (str, os.PathLike)):
+        return load_answers(answers)
+    if isinstance(answers, pd.DataFrame):
+        return _check_unique(_frame_from_records(answers.to_dict("records"), "answers", None),
+                             "answers")
+    if not isinstance(answers, Mapping):
+        raise ValidationError(
+            f"answers must be a DataFrame, a path or a mapping of model to answers; "
+            f"got {type(answers).__name__}"
+        )
+    frames = []
+    for name, x in answers.items():
+        where = f"answers[{name!r}]"
+        if isinstance(x, (str, os.PathLike)):
+            f = load_answers(x, model=str(name))
+            f["model"] = str(name)
+        elif isinstance(x, pd.DataFrame):
+            recs = x.reset_index().to_dict("records") if x.index.name in _QID_KEYS \
+                else x.to_dict("records")
+            f = _frame_from_records(recs, where, str(name))
+        elif isinstance(x, Mapping):
+            f = _frame_from_records(
+                [{"question_id": k, "turns": v} for k, v in x.items()], where, str(name))
+        elif isinstance(x, Sequence):
+            f = _frame_from_records(x, where, str(name))
+        else:
+            raise ValidationError(f"{where}: unsupported type {type(x).__name__}")
+        frames.append(f)
+    if not frames:
+        raise ValidationError("answers: no models")
+    return _check_unique(pd.concat(frames, ignore_index=True), "answers")

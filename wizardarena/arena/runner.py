@@ -1,0 +1,525 @@
+"""Orchestration: answers x prompts x pairs x orders -> judge -> store -> battle log.
+
+One entry point, :func:`run_arena` (sync, notebook-safe) / :func:`arun_arena` (async)::
+
+    result = run_arena({"model-x": answers_x, "model-y": answers_y}, prompts, judge,
+                       store="arena.sqlite", pairs="all", both_orders=True, concurrency=32)
+    result.battles          # the battle log (pandas DataFrame, contract in store.BATTLE_COLUMNS)
+    result.failed           # unparseable judgments with the judge's raw text
+    result.first_slot_win_rate, result.position_consistency, result.prompt_tokens, ...
+
+Every scheduled (question, pair, turn, order) that is not yet in the store is requested once;
+each result is committed as soon as it arrives. A rerun skips what is stored (failed
+judgments too, unless ``retry_failed=True``). Requests that still fail after the client's
+retries are counted as ``n_errors`` and not stored, so a rerun tries them again; a
+non-retryable 4xx (bad key, unknown model) aborts the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wizardarena.arena.answers import answers_frame, normalize_prompts
+from wizardarena.arena.client import AsyncClient, run_sync
+from wizardarena.arena.judges import Judge, build_messages
+from wizardarena.arena.pairing import (
+    AdaptiveSampler,
+    Match,
+    PairingMode,
+    iter_matches,
+    model_pairs,
+)
+from wizardarena.arena.store import JudgmentRecord, JudgmentStore, open_store
+from wizardarena.exceptions import (
+    ClientError,
+    HTTPStatusError,
+    JudgeParseError,
+    ValidationError,
+)
+
+__all__ = [
+    "ArenaResult",
+    "Progress",
+    "arun_arena",
+    "position_stats",
+    "run_arena",
+]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Snapshot passed to the ``progress`` callback after every finished judgment.
+
+    Attributes
+    ----------
+    done, total : int
+        Judgments finished in this run / to do in this run (stored ones excluded).
+    ok, failed, errors : int
+        Parsed verdicts, unparseable verdicts, requests that failed after retries.
+    prompt_tokens, completion_tokens : int
+        Judge tokens used in this run.
+    elapsed : float
+        Seconds since the run started.
+    """
+
+    done: int
+    total: int
+    ok: int
+    failed: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        """Judgments per second so far."""
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class ArenaResult:
+    """Outcome of :func:`run_arena`.
+
+    Attributes
+    ----------
+    battles : pandas.DataFrame
+        The battle log of this judge and template (all stored successful judgments, earlier
+        runs included); empty when run with ``load=False``.
+    failed : pandas.DataFrame
+        Stored failed judgments (raw judge text and parse error) of this judge and template.
+    n_scheduled : int
+        Judgments in the schedule.
+    n_skipped : int
+        Scheduled judgments already in the store (not requested).
+    n_ok, n_failed, n_errors : int
+        Results of this run: parsed, unparseable (stored as failed), request failures (not
+        stored; a rerun retries them).
+    requests, retries : int
+        HTTP attempts and retries of this run.
+    prompt_tokens, completion_tokens : int
+        Judge tokens of this run.
+    first_slot_win_rate : float
+        Share of decisive battles won by the model in the first slot (NaN if none); 0.5
+        means no position bias.
+    position_consistency : float
+        Share of (question, pair, turn) judged in both orders whose two verdicts name the
+        same winner (or both a tie); NaN if none.
+    elapsed : float
+        Seconds.
+    judge, template, template_hash : str
+    errors : tuple of str
+        The first few request-failure messages.
+    """
+
+    battles: pd.DataFrame
+    failed: pd.DataFrame
+    n_scheduled: int
+    n_skipped: int
+    n_ok: int
+    n_failed: int
+    n_errors: int
+    requests: int
+    retries: int
+    prompt_tokens: int
+    completion_tokens: int
+    first_slot_win_rate: float
+    position_consistency: float
+    elapsed: float
+    judge: str
+    template: str
+    template_hash: str
+    errors: tuple[str, ...] = ()
+
+    def summary(self) -> pd.Series:
+        """The scalar statistics as a Series."""
+        keys = ["n_scheduled", "n_skipped", "n_ok", "n_failed", "n_errors", "requests",
+                "retries", "prompt_tokens", "completion_tokens", "first_slot_win_rate",
+                "position_consistency", "elapsed"]
+        return pd.Series({k: getattr(self, k) for k in keys}, name="arena", dtype=object)
+
+
+def position_stats(battles: pd.DataFrame) -> tuple[float, float]:
+    """First-slot win rate and position-consistency rate of a battle log.
+
+    Parameters
+    ----------
+    battles : pandas.DataFrame
+        Columns ``question_id, model_a, model_b, winner, game`` (and ``turn`` if present).
+
+    Returns
+    -------
+    (first_slot_win_rate, position_consistency) : tuple of float
+        See :class:`ArenaResult`; NaN when undefined.
+    """
+    if len(battles) == 0:
+        return math.nan, math.nan
+    w = battles["winner"].to_numpy(dtype=object)
+    decisive = (w == "model_a") | (w == "model_b")
+    first = float(np.mean(w[decisive] == "model_a")) if decisive.any() else math.nan
+    a = battles["model_a"].to_numpy(dtype=object)
+    b = battles["model_b"].to_numpy(dtype=object)
+    named = np.where(w == "model_a", a, np.where(w == "model_b", b, "\x00tie"))
+    lo = np.where(a < b, a, b)
+    hi = np.where(a < b, b, a)
+    turn = battles["turn"].astype(str).to_numpy() if "turn" in battles else np.full(len(w), "1")
+    key = pd.Series(battles["question_id"].astype(str).to_numpy() + "\x1f" + turn + "\x1f"
+                    + lo.astype(str) + "\x1f" + hi.astype(str))
+    frame = pd.DataFrame({"key": key, "game": battles["game"].to_numpy(), "named": named})
+    g0 = frame[frame["game"] == 0].drop_duplicates("key").set_index("key")["named"]
+    g1 = frame[frame["game"] == 1].drop_duplicates("key").set_index("key")["named"]
+    both = g0.index.intersection(g1.index)
+    if len(both) == 0:
+        return first, math.nan
+    same = g0.loc[both].to_numpy() == g1.loc[both].to_numpy()
+    return first, float(np.mean(same))
+
+
+class _Run:
+    """State of one run (counters, store, client); single event-loop thread."""
+
+    def __init__(self, judge: Judge, store: JudgmentStore, client: AsyncClient,
+                 prompts: pd.DataFrame, answers: Mapping[str, Mapping[str, tuple[str, ...]]],
+                 total: int, progress: ProgressCallback | None, retry_failed: bool) -> None:
+        self.judge = judge
+        self.tpl = judge.template
+        self.store = store
+        self.client = client
+        self.turns: dict[str, tuple[str, ...]] = dict(zip(prompts.index, prompts["turns"]))
+        self.category: dict[str, str | None] = (
+            dict(zip(prompts.index, prompts["category"])) if "category" in prompts else {}
+        )
+        self.answers = answers
+        self.total = total
+        self.progress = progress
+        self.retry_failed = retry_failed
+        self.ok = self.failed = self.errors = self.done = 0
+        self.pt = self.ct = 0
+        self.error_messages: list[str] = []
+        self.t0 = time.perf_counter()
+        self.outcomes: list[tuple[str, str, str]] = []  # adaptive mode feedback
+        self.collect = False
+        self.params = {"temperature": judge.temperature, "max_tokens": judge.max_tokens,
+                       **judge.extra_params}
+
+    async def judge_one(self, m: Match) -> None:
+        msgs = build_messages(self.tpl, self.turns[m.question_id],
+                              self.answers[m.model_a][m.question_id],
+                              self.answers[m.model_b][m.question_id], turn=m.turn)
+        try:
+            r = await self.client.chat(msgs, **self.params)
+        except HTTPStatusError as exc:
+            if 400 <= exc.status_code < 500 and exc.status_code != 429:
+                raise
+            self._error(str(exc))
+            return
+        except ClientError as exc:
+            self._error(str(exc))
+            return
+        nan = math.nan
+        try:
+            v = self.tpl.parse(r.text)
+            ok, winner, verdict, sa, sb, err = True, v.winner.value, v.verdict, v.score_a, \
+                v.score_b, None
+        except JudgeParseError as exc:
+            ok, winner, verdict, sa, sb, err = False, None, None, nan, nan, str(exc)
+        rec = JudgmentRecord(
+            m.question_id, m.model_a, m.model_b, m.game, m.turn, self.judge.model,
+            self.tpl.name, self.tpl.hash, self.category.get(m.question_id), ok, winner,
+            verdict, sa, sb, r.text, err, r.prompt_tokens, r.completion_tokens, r.attempts,
+            time.time(),
+        )
+        self.store.put(rec, replace_failed=self.retry_failed)
+        self.pt += r.prompt_tokens
+        self.ct += r.completion_tokens
+        if ok:
+            self.ok += 1
+            if self.collect and winner is not None:
+                self.outcomes.append((m.model_a, m.model_b, winner))
+        else:
+            self.failed += 1
+        self._tick()
+
+    def _error(self, message: str) -> None:
+        self.errors += 1
+        if len(self.error_messages) < 10:
+            self.error_messages.append(message)
+        self._tick()
+
+    def _tick(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.snapshot())
+
+    def snapshot(self) -> Progress:
+        return Progress(self.done, self.total, self.ok, self.failed, self.errors, self.pt,
+                        self.ct, time.perf_counter() - self.t0)
+
+    async def run(self, matches: Iterator[Match], concurrency: int) -> None:
+        async def worker() -> None:
+            for m in matches:  # a shared iterator: each match is taken by one worker
+                await self.judge_one(m)
+
+        tasks = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
+        try:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for t in done:
+            exc = t.exception()
+            if exc is not None:
+                raise exc
+
+
+def _answer_map(frame: pd.DataFrame) -> dict[str, dict[str, tuple[str, ...]]]:
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for model, qid, turns in zip(frame["model"], frame["question_id"], frame["turns"]):
+        out.setdefault(str(model), {})[str(qid)] = tuple(turns)
+    return out
+
+
+def _check_coverage(answers: Mapping[str, Mapping[str, tuple[str, ...]]],
+                    prompts: pd.DataFrame, models: Sequence[str],
+                    missing: str) -> tuple[dict[str, int], int]:
+    """Question -> turns to judge; drop questions lacking answers when ``missing='skip'``."""
+    q_turns: dict[str, int] = {}
+    problems: list[str] = []
+    skipped = 0
+    for qid, turns in zip(prompts.index, prompts["turns"]):
+        need = len(turns)
+        bad = [m for m in models if len(answers.get(m, {}).get(qid, ())) < need]
+        if bad:
+            skipped += 1
+            if len(problems) < 5:
+                problems.append(f"{qid!r} ({', '.join(bad[:3])})")
+            continue
+        q_turns[str(qid)] = need
+    if skipped and missing == "raise":
+        raise ValidationError(
+            f"answers: {skipped} question(s) lack an answer (with every turn) from some model; "
+            f"first: {'; '.join(problems)}. Pass missing='skip' to judge only complete questions"
+        )
+    if not q_turns:
+        raise ValidationError("answers: no question has answers from every model")
+    return q_turns, skipped
+
+
+async def arun_arena(
+    answers: Any,
+    prompts: Any,
+    judge: Judge,
+    *,
+    store: str | os.PathLike[str] | JudgmentStore,
+    pairs: PairingMode | str = "all",
+    baseline: str | None = None,
+    target: str | None = None,
+    opponents: Sequence[str] | None = None,
+    both_orders: bool = True,
+    all_turns: bool = True,
+    budget: int | None = None,
+    concurrency: int = 32,
+    retry_failed: bool = False,
+    missing: str = "raise",
+    progress: ProgressCallback | None = None,
+    load: bool = True,
+    rng: int | np.random.Generator | None = None,
+) -> ArenaResult:
+    """Async version of :func:`run_arena` (same parameters)."""
+    if not isinstance(judge, Judge):
+        raise ValidationError(f"judge must be a wizardarena Judge; got {type(judge).__name__}")
+    if missing not in ("raise", "skip"):
+        raise ValidationError(f"missing must be 'raise' or 'skip'; got {missing!r}")
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError(f"concurrency must be an integer >= 1; got {concurrency!r}")
+    prompt_frame = normalize_prompts(prompts)
+    amap = _answer_map(answers_frame(answers))
+    try:
+        mode = PairingMode(pairs)
+    except ValueError:
+        raise ValidationError(
+            f"pairs must be one of {[m.value for m in PairingMode]}; got {pairs!r}"
+        ) from None
+    pair_list = model_pairs(sorted(amap), mode=mode, baseline=baseline, target=target,
+                            opponents=opponents)
+    involved = sorted({m for p in pair_list for m in p})
+    q_turns, _ = _check_coverage(amap, prompt_frame, involved, missing)
+    if mode is PairingMode.ADAPTIVE and (budget is None or budget < 1):
+        raise ValidationError(f"pairs='adaptive' needs budget= a positive number of "
+                              f"judgments; got {budget!r}")
+    st, owned = open_store(store)
+    tpl = judge.template
+    client = AsyncClient(judge.base_url, model=judge.model, api_key_env=judge.api_key_env,
+                         timeout=judge.timeout, concurrency=concurrency,
+                         max_retries=judge.max_retries)
+    try:
+        existing = st.existing(judge.model, tpl.hash, include_failed=not retry_failed)
+        if mode is PairingMode.ADAPTIVE and budget is not None:
+            n_sched, n_skip, run = await _run_adaptive(
+                judge, st, client, prompt_frame, amap, q_turns, existing, budget, concurrency,
+                progress, retry_failed, both_orders, all_turns, rng)
+        else:
+            def schedule() -> Iterator[Match]:
+                return iter_matches(q_turns, pair_list, both_orders=both_orders,
+                                    all_turns=all_turns)
+
+            n_sched = n_skip = 0
+            for m in schedule():
+                n_sched += 1
+                n_skip += (m.question_id, m.model_a, m.model_b, m.game, m.turn) in existing
+            todo = (m for m in schedule()
+                    if (m.question_id, m.model_a, m.model_b, m.game, m.turn) not in existing)
+            run = _Run(judge, st, client, prompt_frame, amap, n_sched - n_skip, progress,
+                       retry_failed)
+            await run.run(todo, concurrency)
+        battles = st.battles(judge=judge.model, template_hash=tpl.hash) if load else \
+            pd.DataFrame(columns=[])
+        failed = st.failed(judge=judge.model, template_hash=tpl.hash)
+        first, consistency = position_stats(battles) if load else (math.nan, math.nan)
+        return ArenaResult(
+            battles=battles, failed=failed, n_scheduled=n_sched, n_skipped=n_skip,
+            n_ok=run.ok, n_failed=run.failed, n_errors=run.errors,
+            requests=client.stats.attempts, retries=client.stats.retries,
+            prompt_tokens=run.pt, completion_tokens=run.ct, first_slot_win_rate=first,
+            position_consistency=consistency, elapsed=time.perf_counter() - run.t0,
+            judge=judge.model, template=tpl.name, template_hash=tpl.hash,
+            errors=tuple(run.error_messages),
+        )
+    finally:
+        await client.aclose()
+        if owned:
+            st.close()
+
+
+async def _run_adaptive(
+    judge: Judge, st: JudgmentStore, client: AsyncClient, prompts: pd.DataFrame,
+    amap: Mapping[str, Mapping[str, tuple[str, ...]]], q_turns: Mapping[str, int],
+    existing: set[tuple[str, str, str, int, int]], budget: int, concurrency: int,
+    progress: ProgressCallback | None, retry_failed: bool, both_orders: bool,
+    all_turns: bool, rng: int | np.random.Generator | None,
+) -> tuple[int, int, _Run]:
+    sampler = AdaptiveSampler(sorted(amap), list(q_turns), rng=rng,
+                              batch_pairs=max(1, concurrency // (2 if both_orders else 1)))
+    stored = st.battles(judge=judge.model, template_hash=judge.template.hash)
+    outcome = {(q, a, b, int(g), int(t)): w for q, a, b, g, t, w in zip(
+        stored["question_id"], stored["model_a"], stored["model_b"], stored["game"],
+        stored["turn"], stored["winner"])}
+    run = _Run(judge, st, client, prompts, amap, budget, progress, retry_failed)
+    run.collect = True
+    n_sched = n_skip = 0
+    while n_sched < budget:
+        batch = sampler.next_pairs()
+        if not batch:
+            break
+        todo: list[Match] = []
+        for a, b, q in batch:
+            sub = {q: q_turns[q]}
+            for m in iter_matches(sub, [(a, b)], both_orders=both_orders, all_turns=all_turns):
+                if n_sched >= budget:
+                    break
+                n_sched += 1
+                k = (m.question_id, m.model_a, m.model_b, m.game, m.turn)
+                if k in existing:
+                    n_skip += 1
+                    if k in outcome:
+                        sampler.record(m.model_a, m.model_b, outcome[k])
+                else:
+                    todo.append(m)
+        run.total = budget - n_skip
+        await run.run(iter(todo), concurrency)
+        for a, b, w in run.outcomes:
+            sampler.record(a, b, w)
+        run.outcomes.clear()
+    return n_sched, n_skip, run
+
+
+def run_arena(
+    answers: Any,
+    prompts: Any,
+    judge: Judge,
+    *,
+    store: str | os.PathLike[str] | JudgmentStore,
+    pairs: PairingMode | str = "all",
+    baseline: str | None = None,
+    target: str | None = None,
+    opponents: Sequence[str] | None = None,
+    both_orders: bool = True,
+    all_turns: bool = True,
+    budget: int | None = None,
+    concurrency: int = 32,
+    retry_failed: bool = False,
+    missing: str = "raise",
+    progress: ProgressCallback | None = None,
+    load: bool = True,
+    rng: int | np.random.Generator | None = None,
+) -> ArenaResult:
+    """Judge pairwise battles between models' answers and store them durably.
+
+    Parameters
+    ----------
+    answers : mapping of model to answers, DataFrame, or path
+        See :func:`wizardarena.arena.answers.answers_frame`; every model involved must have
+        answered every prompt (all turns) unless ``missing="skip"``.
+    prompts : DataFrame, path, sequence or mapping
+        See :func:`wizardarena.arena.answers.normalize_prompts` (``question_id``, ``turns`` or
+        ``prompt``, optional ``category``).
+    judge : Judge
+        Endpoint, model and template of the judge.
+    store : path or JudgmentStore
+        The SQLite judgment store; a rerun with the same store resumes.
+    pairs : {"all", "baseline", "target", "adaptive"}, default "all"
+        See :mod:`wizardarena.arena.pairing`.
+    baseline, target, opponents : optional
+        For ``pairs="baseline"`` / ``"target"``.
+    both_orders : bool, default True
+        Judge every comparison in both slot orders (game 0 and game 1).
+    all_turns : bool, default True
+        Judge every turn of multi-turn prompts (else only the last).
+    budget : int, optional
+        Number of judgments for ``pairs="adaptive"`` (required there).
+    concurrency : int, default 32
+        Judge requests in flight.
+    retry_failed : bool, default False
+        Re-request judgments stored as failed (unparseable); a success replaces them.
+    missing : {"raise", "skip"}, default "raise"
+        What to do with questions some model has no (complete) answer for.
+    progress : callable, optional
+        Called with a :class:`Progress` after every finished judgment (keep it cheap).
+    load : bool, default True
+        Read the battle log back into the result (False for very large runs: export from the
+        store instead).
+    rng : int, numpy.random.Generator or None
+        Prompt order of the adaptive sampler.
+
+    Returns
+    -------
+    ArenaResult
+
+    Notes
+    -----
+    Works from plain scripts and inside a running event loop (notebooks): there it runs in
+    a worker thread.
+    """
+    return run_sync(arun_arena(
+        answers, prompts, judge, store=store, pairs=pairs, baseline=baseline, target=target,
+        opponents=opponents, both_orders=both_orders, all_turns=all_turns, budget=budget,
+        concurrency=concurrency, retry_failed=retry_failed, missing=missing,
+        progress=progress, load=load, rng=rng,
+    ))
