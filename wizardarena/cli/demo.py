@@ -1,8 +1,19 @@
-"""``wizardarena demo``: rank a built-in synthetic battle log next to its true ratings."""
+"""``wizardarena demo``: a real end-to-end arena run against the simulated arena (no network).
+
+Starts the simulated OpenAI-compatible server on loopback, asks each simulated model to
+answer a small built-in prompt set, judges every pair in both orders with the simulated
+judge (WizardArena 1-10 template, with a position bias), stores the judgments in a temporary
+SQLite store, fits Bradley-Terry with bootstrap intervals, and prints the leaderboard next to
+the simulation's true skills with their Spearman correlation.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -16,11 +27,37 @@ DEMO_RATINGS = {
     "alpaca-7b": 900.0,
 }
 
+_TOPICS = ("sorting algorithms", "the French revolution", "photosynthesis", "tax brackets",
+           "recursion in Python", "black holes", "writing a cover letter", "SQL joins",
+           "the water cycle", "compound interest", "unit testing", "Roman architecture",
+           "vaccines", "climate models", "chess openings", "git rebase")
+_ASKS = ("Explain {} to a beginner.", "What are common mistakes with {}?",
+         "Write a short guide about {}.", "Compare two approaches to {}.",
+         "Give three examples related to {}.")
+
+
+def demo_prompts(n: int) -> list[dict[str, str]]:
+    """``n`` built-in prompts (``question_id``, ``prompt``, ``category``)."""
+    out = []
+    for i in range(n):
+        topic = _TOPICS[i % len(_TOPICS)]
+        ask = _ASKS[(i // len(_TOPICS)) % len(_ASKS)]
+        out.append({"question_id": f"demo-{i:03d}", "prompt": ask.format(topic),
+                    "category": "coding" if i % 4 == 0 else "general"})
+    return out
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the built-in demo (no network needed)")
-    p.add_argument("--battles", type=int, default=20_000, help="battles to simulate")
+    p = sub.add_parser(
+        "demo",
+        help="run the built-in end-to-end demo against a simulated arena (no network needed)",
+    )
+    p.add_argument("--prompts", type=int, default=40, help="built-in prompts to use (<= 80)")
+    p.add_argument("--battles", type=int, default=None,
+                   help="approximate number of judgments (overrides --prompts)")
     p.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds")
+    p.add_argument("--position-bias", type=float, default=60.0,
+                   help="Elo points the simulated judge gives the first slot")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(_run=run)
 
@@ -29,19 +66,47 @@ def run(args: argparse.Namespace) -> int:
     from scipy.stats import spearmanr
 
     from wizardarena.api import rank
-    from wizardarena.sim.battles import simulate_battles
+    from wizardarena.arena.client import Client
+    from wizardarena.arena.judges import Judge
+    from wizardarena.arena.runner import run_arena
+    from wizardarena.sim.server import SimArena, SimJudge, SimModel
 
-    log = simulate_battles(DEMO_RATINGS, args.battles, tie_rate=0.2, prompts=500,
-                           prompt_effect=0.5, rng=args.seed)
-    board = rank(log, rounds=args.rounds, unit="prompt",
+    n_models = len(DEMO_RATINGS)
+    per_prompt = n_models * (n_models - 1)  # pairs x 2 orders
+    n_prompts = args.prompts if args.battles is None else -(-args.battles // per_prompt)
+    n_prompts = int(min(max(n_prompts, 2), 80))
+    prompts = demo_prompts(n_prompts)
+    models = {name: SimModel(skill, verbosity=0.5 * (i % 3) - 0.5, markdown=0.3 * (i % 4))
+              for i, (name, skill) in enumerate(DEMO_RATINGS.items())}
+    t0 = time.perf_counter()
+    with SimArena(models, judge=SimJudge(position_bias=args.position_bias), rng=args.seed) \
+            as sim, tempfile.TemporaryDirectory(prefix="wizardarena-demo-") as tmp:
+        with Client(sim.base_url, api_key_env=None, concurrency=32) as client:
+            answers = {}
+            for name in models:
+                rs = client.chat_many([[{"role": "user", "content": p["prompt"]}]
+                                       for p in prompts], model=name)
+                answers[name] = {p["question_id"]: r.text for p, r in zip(prompts, rs)}
+        judge = Judge(sim.base_url, sim.judge_model, template="wizardarena", api_key_env=None)
+        store = Path(tmp) / "arena.sqlite"
+        result = run_arena(answers, prompts, judge, store=store, concurrency=32)
+        battles = result.battles
+    t_arena = time.perf_counter() - t0
+    board = rank(battles, rounds=args.rounds, unit="prompt",
                  anchor={"mixtral-8x7b": DEMO_RATINGS["mixtral-8x7b"]}, rng=args.seed)
-    t = board._display_frame()[["rating", "lower", "upper", "rank", "n_battles", "win_rate"]]
+    t = board._display_frame()[["rating", "lower", "upper", "rank"]].copy()
     t.insert(0, "true", [DEMO_RATINGS[m] for m in t.index])
     rho = spearmanr(t["true"], t["rating"]).statistic
     inside = np.mean((t["lower"] <= t["true"]) & (t["true"] <= t["upper"]))
-    print(f"wizardarena demo: {board.info.n_battles} simulated battles on 500 prompts, "
-          f"{board.info.interval_label}, anchored at mixtral-8x7b = 1114\n")
-    print(t.to_string())
+    print(f"wizardarena demo: {n_models} simulated models answered {n_prompts} prompts; the "
+          f"simulated judge (WizardArena 1-10 template, position bias "
+          f"{args.position_bias:g} Elo) judged every pair in both orders over loopback HTTP.")
+    print(f"{result.n_ok} battles, {result.n_failed} unparseable verdicts, "
+          f"{result.requests} requests in {t_arena:.1f} s; first-slot win rate "
+          f"{result.first_slot_win_rate:.3f}, position consistency "
+          f"{result.position_consistency:.3f}")
+    print(f"{board.info.interval_label}, anchored at mixtral-8x7b = 1114\n")
+    print(t.to_string(float_format=lambda x: f"{x:.1f}"))
     print(f"\nSpearman(true, fitted) = {rho:.3f}; true rating inside the interval for "
-          f"{inside:.0%} of models")
+          f"{inside:.0%} of models", file=sys.stdout)
     return 0

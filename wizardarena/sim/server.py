@@ -640,10 +640,12 @@ class SimArena:
                  "from wizardarena.sim.server import _child_main; _child_main()"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             )
-            assert self._proc.stdin is not None and self._proc.stdout is not None  # noqa: S101
-            pickle.dump((self._state, self.host, self._port_req), self._proc.stdin)
-            self._proc.stdin.close()
-            line = self._proc.stdout.readline()
+            stdin, stdout = self._proc.stdin, self._proc.stdout
+            if stdin is None or stdout is None:  # pragma: no cover (PIPE always gives both)
+                raise RuntimeError("cannot talk to the simulated arena process")
+            pickle.dump((self._state, self.host, self._port_req), stdin)
+            stdin.close()
+            line = stdout.readline()
             if not line.strip():
                 self._proc.wait(10)
                 self._proc = None

@@ -1,0 +1,122 @@
+"""``wizardarena battle``: judge pairwise battles between models' answers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "battle",
+        help="judge pairwise battles between models' answers with an LLM judge",
+        description="Judge every prompt pairwise (both orders by default) with a judge behind "
+        "an OpenAI-compatible endpoint; judgments go to a resumable SQLite store and the "
+        "battle log to Parquet.",
+    )
+    p.add_argument("--prompts", required=True, help="prompt file (.jsonl/.json/.parquet/.csv)")
+    p.add_argument("--answers", required=True, nargs="+",
+                   help="answer files or directories (Arena-Hard, AlpacaEval, MT-Bench, JSONL)")
+    p.add_argument("--judge-url", required=True, help="API root, e.g. http://localhost:8000/v1")
+    p.add_argument("--judge-model", required=True)
+    p.add_argument("--template", default="wizardarena",
+                   choices=["wizardarena", "arena-hard", "mt-bench"])
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--pairs", default="all", choices=["all", "baseline", "target", "adaptive"])
+    p.add_argument("--baseline", default=None, help="for --pairs baseline")
+    p.add_argument("--target", default=None, help="for --pairs target")
+    p.add_argument("--budget", type=int, default=None, help="judgments for --pairs adaptive")
+    p.add_argument("--one-order", action="store_true",
+                   help="judge each comparison in one order only (not recommended)")
+    p.add_argument("--last-turn-only", action="store_true",
+                   help="judge only the last turn of multi-turn prompts")
+    p.add_argument("--store", required=True, help="SQLite judgment store (resumable)")
+    p.add_argument("--out", default=None, help="write the battle log here (.parquet)")
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP attempt")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="re-request judgments stored as unparseable")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="judge only prompts every model answered (default: error)")
+    p.add_argument("--price-input", type=float, default=None,
+                   help="USD per million prompt tokens (for the cost estimate)")
+    p.add_argument("--price-output", type=float, default=None,
+                   help="USD per million completion tokens (for the cost estimate)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--seed", type=int, default=0, help="seed of the adaptive sampler")
+    p.set_defaults(_run=run)
+
+
+def _cost(args: argparse.Namespace, pt: int, ct: int) -> str:
+    if args.price_input is None and args.price_output is None:
+        return ""
+    usd = pt * (args.price_input or 0.0) / 1e6 + ct * (args.price_output or 0.0) / 1e6
+    return f"  ~${usd:,.2f}"
+
+
+class ProgressBar:
+    """Draws ``[####....] done/total rate failures tokens cost`` on stderr, at most 10x/s."""
+
+    def __init__(self, args: argparse.Namespace, width: int = 24) -> None:
+        self.args = args
+        self.width = width
+        self.last = 0.0
+        self.drawn = False
+
+    def __call__(self, p: Any, *, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last < 0.1 and p.done < p.total:
+            return
+        self.last = now
+        frac = p.done / p.total if p.total else 1.0
+        fill = int(frac * self.width)
+        tokens = p.prompt_tokens + p.completion_tokens
+        line = (f"\r[{'#' * fill}{'.' * (self.width - fill)}] {p.done}/{p.total} "
+                f"{p.rate:6.1f}/s  failed {p.failed}  errors {p.errors}  "
+                f"tokens {tokens:,}{_cost(self.args, p.prompt_tokens, p.completion_tokens)}")
+        print(line, end="", file=sys.stderr, flush=True)
+        self.drawn = True
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from wizardarena.arena.answers import load_answers
+    from wizardarena.arena.judges import Judge
+    from wizardarena.arena.runner import run_arena
+    from wizardarena.arena.store import JudgmentStore
+
+    answers = pd.concat([load_answers(a) for a in args.answers], ignore_index=True)
+    judge = Judge(args.judge_url, args.judge_model, template=args.template,
+                  api_key_env=args.api_key_env, timeout=args.timeout)
+    bar = None if args.quiet else ProgressBar(args)
+    with JudgmentStore(args.store) as store:
+        result = run_arena(
+            answers, args.prompts, judge, store=store, pairs=args.pairs,
+            baseline=args.baseline, target=args.target, budget=args.budget,
+            both_orders=not args.one_order, all_turns=not args.last_turn_only,
+            concurrency=args.concurrency, retry_failed=args.retry_failed,
+            missing="skip" if args.skip_missing else "raise", progress=bar, rng=args.seed,
+        )
+        if bar is not None and bar.drawn:
+            print(file=sys.stderr)
+        if args.out:
+            n = store.export_parquet(args.out, judge=judge.model,
+                                     template_hash=judge.template.hash)
+            print(f"wrote {n} battles to {args.out}", file=sys.stderr)
+    r = result
+    cost = _cost(args, r.prompt_tokens, r.completion_tokens)
+    print(f"judge {r.judge} ({r.template}): {r.n_scheduled} judgments scheduled, "
+          f"{r.n_skipped} already stored, {r.n_ok} judged now, {r.n_failed} unparseable, "
+          f"{r.n_errors} request errors")
+    print(f"requests {r.requests} (retries {r.retries}), tokens {r.prompt_tokens:,} in + "
+          f"{r.completion_tokens:,} out{cost}, {r.elapsed:.1f} s")
+    print(f"battle log: {len(r.battles)} battles, {len(r.failed)} failed judgments in the "
+          f"store; first-slot win rate {r.first_slot_win_rate:.3f}, position consistency "
+          f"{r.position_consistency:.3f}")
+    if r.errors:
+        print(f"first request error: {r.errors[0]}", file=sys.stderr)
+    return 0 if r.n_errors == 0 else 1
