@@ -68,21 +68,24 @@ def _enum(cls: type[Enum], value: object, name: str) -> Any:
 
 
 def _answers_frame(answers: Any) -> pd.DataFrame:
-    """answers (DataFrame or {(question_id, model): answer}) → indexed by (question_id, model)."""
-    if isinstance(answers, Mapping):
+    """Answers → DataFrame indexed by (question_id, model) with an ``answer`` column.
+
+    Accepts a DataFrame ``question_id, model, answer``, a mapping
+    ``{(question_id, model): answer}``, or anything the arena reads
+    (:func:`wizardarena.arena.answers.answers_frame`: ``{model: {question_id: answer}}``,
+    a path to answer files, Arena-Hard / MT-Bench / AlpacaEval records).
+    """
+    if isinstance(answers, Mapping) and answers and all(
+            isinstance(k, tuple) and len(k) == 2 for k in answers):
         keys = list(answers)
-        bad = [k for k in keys if not (isinstance(k, tuple) and len(k) == 2)]
-        if bad:
-            raise ValidationError(
-                f"answers mapping keys must be (question_id, model) tuples; got {bad[:3]}")
         frame = pd.DataFrame({"question_id": [k[0] for k in keys],
                               "model": [k[1] for k in keys], "answer": list(answers.values())})
-    elif isinstance(answers, pd.DataFrame):
+    elif isinstance(answers, pd.DataFrame) and {"question_id", "model"} <= set(answers.columns):
         frame = answers.reset_index(drop=True)
     else:
-        raise ValidationError(
-            "answers must be a DataFrame (question_id, model, answer) or a mapping "
-            f"{{(question_id, model): answer}}; got {type(answers).__name__}")
+        from wizardarena.arena.answers import answers_frame
+
+        frame = answers_frame(answers)
     missing = [c for c in ("question_id", "model") if c not in frame.columns]
     if missing or not ({"answer", "turns"} & set(frame.columns)):
         raise ValidationError(

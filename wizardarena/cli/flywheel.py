@@ -1,0 +1,105 @@
+"""``wizardarena flywheel``: export SFT and preference data from the battles a target lost.
+
+Example::
+
+    wizardarena flywheel battles.parquet --answers answers/ --target my-model \\
+        --sft-margin 3 --dpo-margin 2 --out data/
+
+writes ``data/sft.jsonl`` (chat ``messages``), ``data/dpo.jsonl`` (``prompt``, ``chosen``,
+``rejected``) and ``data/flywheel_stats.md``, and prints the selection statistics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "flywheel",
+        help="export SFT / DPO training data from the battles a target model lost",
+        description="Select the prompts a target model lost (by a judge margin, both orders "
+        "combined) and export the winners' answers as TRL-ready SFT and preference data.",
+    )
+    p.add_argument("battles", help="battle log (.parquet, .jsonl, .json, .csv)")
+    p.add_argument("--answers", required=True,
+                   help="answers: a file or a directory of answer files (one per model)")
+    p.add_argument("--target", required=True, help="the model to improve")
+    p.add_argument("--opponents", default=None,
+                   help="comma-separated opponents (default: every other model)")
+    p.add_argument("--prompts", default=None,
+                   help="prompt file with question_id and prompt/turns (default: a 'prompt' "
+                   "column of the answers)")
+    p.add_argument("--eval-prompts", default=None,
+                   help="evaluation test set: training prompts that nearly copy it are removed")
+    p.add_argument("--sft-margin", type=float, default=3.0, help="minimum loss margin for SFT")
+    p.add_argument("--dpo-margin", type=float, default=2.0,
+                   help="minimum loss margin for preference pairs")
+    p.add_argument("--no-sft", action="store_true", help="skip the SFT export")
+    p.add_argument("--no-dpo", action="store_true", help="skip the preference export")
+    p.add_argument("--round", type=int, default=1, help="flywheel round written to the data")
+    p.add_argument("--combine", default="both", choices=["both", "mean"],
+                   help="both orders must show the loss (min margin), or their mean margin")
+    p.add_argument("--keep-inconsistent", action="store_true",
+                   help="keep position-inconsistent prompts (excluded by default)")
+    p.add_argument("--allow-single-order", action="store_true",
+                   help="keep prompts judged in one order only")
+    p.add_argument("--per-prompt", default="best", choices=["best", "all"],
+                   help="one example per prompt (largest margin) or one per opponent")
+    p.add_argument("--margin-source", default="auto",
+                   choices=["auto", "scores", "labels", "winner"])
+    p.add_argument("--plain", action="store_true",
+                   help="preference data as plain strings instead of message lists")
+    p.add_argument("--system-prompt", default=None, help="system message for every example")
+    p.add_argument("--format", default="jsonl", choices=["jsonl", "parquet", "both"])
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(_run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wizardarena.arena.answers import load_answers
+    from wizardarena.battles import read_battles
+    from wizardarena.flywheel import Flywheel
+
+    battles = read_battles(args.battles)
+    answers = load_answers(args.answers)
+    opponents = None
+    if args.opponents:
+        opponents = [o.strip() for o in args.opponents.split(",") if o.strip()]
+    fw = Flywheel(
+        args.target, opponents, iteration=args.round, combine=args.combine,
+        exclude_inconsistent=not args.keep_inconsistent,
+        require_both_orders=not args.allow_single_order, margin_source=args.margin_source,
+        per_prompt=args.per_prompt, prompts=args.prompts, eval_prompts=args.eval_prompts,
+        conversational=not args.plain, system_prompt=args.system_prompt,
+    )
+    out = Path(args.out)
+    formats = ["jsonl", "parquet"] if args.format == "both" else [args.format]
+    report: list[str] = [f"# Flywheel round {args.round}: target {args.target}", ""]
+    written: list[Path] = []
+    jobs = []
+    if not args.no_sft:
+        jobs.append(("sft", fw.sft, args.sft_margin))
+    if not args.no_dpo:
+        jobs.append(("dpo", fw.preference_pairs, args.dpo_margin))
+    for name, select, margin in jobs:
+        data = select(battles, answers, margin=margin)
+        for fmt in formats:
+            path = out / f"{name}.{fmt}"
+            written.append(data.to_jsonl(path) if fmt == "jsonl" else data.to_parquet(path))
+        report += [f"## {name} (margin ≥ {margin:g}): {len(data)} examples", "",
+                   data.stats.to_markdown(), ""]
+        if len(data.removed):
+            report += [f"Removed by the decontamination guard: "
+                       f"{', '.join(map(str, data.removed['question_id']))}", ""]
+    text = "\n".join(report)
+    from wizardarena.flywheel.data import _atomic_write
+
+    written.append(_atomic_write(out / "flywheel_stats.md",
+                                 lambda fh: fh.write(text.encode("utf-8"))))
+    sys.stdout.write(text + "\n")
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
