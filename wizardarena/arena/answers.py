@@ -45,7 +45,7 @@ __all__ = [
 _QID_KEYS = ("question_id", "uid", "id", "qid", "prompt_id")
 _MODEL_KEYS = ("model", "model_id", "generator")
 _PROMPT_KEYS = ("turns", "prompt", "question", "instruction", "text", "content")
-_ANSWER_KEYS = ("answer", "output", "response", "completion", "turns")
+_ANSWER_KEYS = ("turns", "answer", "output", "response", "completion")
 
 
 def alpaca_id(instruction: str) -> str:
