@@ -346,23 +346,20 @@ def generate(seed: int = 20240731, per_topic: int = 10) -> list[dict[str, str]]:
     """Build the prompt records (deterministic given ``seed``)."""
     rng = np.random.default_rng(seed)
     out: list[dict[str, str]] = []
-    seen: set[tuple[int, int, int]] = set()
     for t_idx, (topic, words) in enumerate(TOPICS.items()):
+        used: set[frozenset[str]] = set()  # no two prompts of a topic share all 5 words
         made = 0
         while made < per_topic:
-            i, j = rng.choice(len(words), size=2, replace=False)
+            picked = [str(w) for w in rng.choice(words, size=5, replace=False)]
             k = int(rng.integers(len(TEMPLATES)))
-            key = (int(i), int(j), k)
-            if key in seen:
+            ctx_k = int(rng.integers(len(CONTEXTS)))
+            if frozenset(picked) in used:
                 continue
-            seen.add(key)
-            rest = [w for n, w in enumerate(words) if n not in (i, j)]
-            c, d, e = (str(x) for x in rng.choice(rest, 3, replace=False))
-            ctx = CONTEXTS[int(rng.integers(len(CONTEXTS)))].format(c=c, d=d, e=e)
-            text = TEMPLATES[k].format(a=words[i], b=words[j]) + " " + ctx
+            used.add(frozenset(picked))
+            a, b, c, d, e = picked
+            text = TEMPLATES[k].format(a=a, b=b) + " " + CONTEXTS[ctx_k].format(c=c, d=d, e=e)
             out.append({"prompt_id": f"syn{t_idx:02d}_{made:02d}", "topic": topic, "prompt": text})
             made += 1
-        seen.clear()
     return out
 
 

@@ -108,7 +108,7 @@ def test_battle_difficulty_without_game_uses_repeats_and_validates() -> None:
     with pytest.raises(ValidationError, match="order_weight"):
         BattleDifficulty(log, order_weight=2.0)
     with pytest.raises(ValidationError, match="ratings lack"):
-        BattleDifficulty(log, ratings={"s": 1.0}).table
+        BattleDifficulty(log, ratings={"s": 1.0})
     with pytest.raises(ValidationError, match="'game' must be 0 or 1"):
         BattleDifficulty(log.assign(game=[0, 2, 1]))
 

@@ -25,7 +25,9 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
-def _blobs(rng: np.random.Generator, k: int = 5, m: int = 20, d: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def _blobs(
+    rng: np.random.Generator, k: int = 5, m: int = 20, d: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
     centers = rng.normal(size=(k, d)) * 5
     labels = np.repeat(np.arange(k), m)
     x = centers[labels] + rng.normal(size=(k * m, d)) * 0.3
