@@ -129,7 +129,15 @@ def _show(rows: np.ndarray, values: Sequence[Any]) -> str:
 def _encode_strings(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Dictionary-encode a string column: (codes with -1 for null, unique values)."""
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        if pa.types.is_dictionary(arr.type) and arr.num_chunks > 1:
+            arr = arr.unify_dictionaries()
+            dictionary = arr.chunk(0).dictionary
+            indices = pa.concat_arrays([c.indices for c in arr.chunks])
+            return _codes_from_indices(indices), np.asarray(dictionary.to_pylist(), dtype=object)
+        if arr.num_chunks == 0:
+            arr = pa.array([], type=arr.type)
+        else:
+            arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     if pa.types.is_dictionary(arr.type):
         dictionary = arr.dictionary
         indices = arr.indices
@@ -141,10 +149,14 @@ def _encode_strings(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.nda
                 raise TypeError(str(arr.type))
         enc = pc.dictionary_encode(arr)
         dictionary, indices = enc.dictionary, enc.indices
+    return _codes_from_indices(indices), np.asarray(dictionary.to_pylist(), dtype=object)
+
+
+def _codes_from_indices(indices: pa.Array) -> np.ndarray:
     codes = indices.to_numpy(zero_copy_only=False)
     if indices.null_count:
         codes = np.where(indices.is_null().to_numpy(zero_copy_only=False), -1, codes)
-    return codes.astype(np.int64, copy=False), np.asarray(dictionary.to_pylist(), dtype=object)
+    return codes.astype(np.int32, copy=False)
 
 
 def _column_to_arrow(values: Any, name: str) -> pa.Array | pa.ChunkedArray:
@@ -181,20 +193,28 @@ def _model_codes(
                 + _show(nulls, [None] * min(nulls.size, _MAX_SHOWN))
                 + "; every battle needs two named models"
             )
-        blank = np.array([not str(u).strip() for u in uniq], dtype=bool)
+        used = np.bincount(codes, minlength=len(uniq)) > 0  # a dictionary may hold unused values
+        blank = np.array([not str(u).strip() for u in uniq], dtype=bool) & used
         if blank.any():
             bad_rows = np.flatnonzero(blank[codes])
             raise ValidationError(
                 f"column {name!r} has empty model names at "
                 + _show(bad_rows, [uniq[codes[r]] for r in bad_rows[:_MAX_SHOWN]])
             )
+        uniq = np.where(used, uniq, None)
         encoded.append((codes, uniq))
     (ca, ua), (cb, ub) = encoded
-    models = np.array(sorted(set(ua.tolist()) | set(ub.tolist())), dtype=object)
-    map_a = np.searchsorted(models, ua).astype(np.int32)
-    map_b = np.searchsorted(models, ub).astype(np.int32)
-    a = map_a[ca] if ca.size else np.zeros(0, np.int32)
-    b = map_b[cb] if cb.size else np.zeros(0, np.int32)
+    models = sorted((set(ua.tolist()) | set(ub.tolist())) - {None})
+    pos = {name: k for k, name in enumerate(models)}
+    map_a = np.array([pos.get(u, -1) for u in ua.tolist()], dtype=np.int32)
+    map_b = np.array([pos.get(u, -1) for u in ub.tolist()], dtype=np.int32)
+
+    def remap(codes: np.ndarray, mapping: np.ndarray) -> np.ndarray:
+        if mapping.size == len(models) and np.array_equal(mapping, np.arange(mapping.size)):
+            return codes  # the dictionary already is the sorted model list
+        return mapping[codes] if codes.size else np.zeros(0, np.int32)
+
+    a, b = remap(ca, map_a), remap(cb, map_b)
     return a, b, tuple(str(m) for m in models)
 
 
@@ -699,7 +719,11 @@ def _read_table(path: Path, format: str | None) -> pa.Table:
         if format == "parquet":
             import pyarrow.parquet as pq
 
-            return pq.read_table(path)
+            schema = pq.read_schema(path)
+            text = [f.name for f in schema if pa.types.is_string(f.type)
+                    or pa.types.is_large_string(f.type)]
+            # dictionary pages decode straight to codes: no per-row strings are built
+            return pq.read_table(path, read_dictionary=text)
         if format == "jsonl":
             return pa.Table.from_pandas(
                 pd.read_json(path, lines=True, dtype=False), preserve_index=False

@@ -14,17 +14,20 @@ Two resampling units:
     judged in several pairings and both orders), so battle-level intervals are too narrow
     for an offline arena where every prompt is played many times.
 
-Replicates are drawn in fixed chunks, each with its own child generator spawned from
-``rng``, so the result depends on the seed only (not on the number of threads); chunks run
-on a small thread pool because numpy's samplers release the GIL.
+Replicates are processed in chunks whose size depends only on the data (not on the
+machine); each chunk has its own child generator spawned from ``rng``, so a seed gives
+bit-identical results everywhere. Chunks run on a small thread pool (numpy's samplers,
+element-wise kernels and LAPACK release the GIL), with BLAS limited to one thread per
+worker so that the workers do not oversubscribe the cores.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,47 +35,167 @@ import scipy.sparse as sp
 from wizardarena.battles import Counts
 from wizardarena.ratings.bradley_terry import PairData
 
-__all__ = ["battle_replicates", "prompt_replicates"]
+__all__ = [
+    "BattleSampler",
+    "PromptSampler",
+    "battle_replicates",
+    "chunk_sizes",
+    "multinomial",
+    "prompt_replicates",
+    "run_chunks",
+]
 
-_CHUNK = 50  # replicates per child generator (fixed: part of the seeded stream's definition)
+T = TypeVar("T")
+Stats = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+#: target number of (replicate, pair) cells per chunk: small enough to stay in cache
+_CELLS_PER_CHUNK = 1 << 18
 
 
-def _threads() -> int:
+def chunk_sizes(rounds: int, n_pairs: int) -> list[int]:
+    """Replicates per chunk: a function of the data size only (part of the seeded stream)."""
+    size = int(min(250, max(8, _CELLS_PER_CHUNK // max(n_pairs, 1))))
+    return [min(size, rounds - s) for s in range(0, rounds, size)]
+
+
+#: below this many categories numpy's own multinomial is faster
+_POISSON_MIN_CATEGORIES = 4096
+
+
+def multinomial(
+    g: np.random.Generator,
+    total: int,
+    probs: np.ndarray,
+    size: int,
+    *,
+    poisson_mean: float | None = None,
+) -> np.ndarray:
+    """Exact multinomial draws, shape (size, K); about twice as fast as numpy's for large K.
+
+    Independent Poisson counts ``x_k ~ Poisson(μ p_k)`` are, given their sum ``s``, a
+    multinomial sample of ``s`` i.i.d. categorical items, whatever ``μ``. The sum is then
+    corrected to ``total`` exactly: when ``s < total``, ``total − s`` more i.i.d. items are
+    added; when ``s > total``, ``s − total`` of the ``s`` items are removed uniformly without
+    replacement (the remaining items are still i.i.d. categorical). Either way the result is
+    ``Multinomial(total, p)`` in distribution. With ``μ = total − 2√total`` the sum almost
+    always falls short, and the additions (≈ 2√total items per replicate) are vectorised.
+    For fewer than 4096 categories numpy's sequential-binomial multinomial is used.
+    ``poisson_mean`` overrides ``μ`` (tests use it to exercise the removal branch).
+    """
+    probs = np.asarray(probs, dtype=float)
+    k = probs.shape[0]
+    if k < _POISSON_MIN_CATEGORIES and poisson_mean is None:
+        return g.multinomial(total, probs, size=size)
+    mu = max(total - 2.0 * np.sqrt(total), 0.0) if poisson_mean is None else poisson_mean
+    x = g.poisson(mu * probs, size=(size, k))
+    short = total - x.sum(axis=1)
+    add = np.clip(short, 0, None)
+    if add.any():
+        cum = np.cumsum(probs)
+        cum /= cum[-1]
+        cats = np.minimum(np.searchsorted(cum, g.random(int(add.sum())), side="right"), k - 1)
+        rows = np.repeat(np.arange(size), add)
+        x += np.bincount(rows * k + cats, minlength=size * k).reshape(size, k)
+    for r in np.flatnonzero(short < 0):  # rare: about 2% of replicates
+        pos = g.choice(int(total - short[r]), size=int(-short[r]), replace=False)
+        which = np.searchsorted(np.cumsum(x[r]), pos, side="right")
+        x[r] -= np.bincount(which, minlength=k)
+    return x
+
+
+class BattleSampler:
+    """Draws per-pair (i wins, j wins, ties) of battle-bootstrap replicates."""
+
+    def __init__(self, pairs: PairData, count: np.ndarray) -> None:
+        table = np.column_stack([pairs.row_pair, pairs.row_win, pairs.row_loss, pairs.row_tie])
+        uniq, inverse = np.unique(table, axis=0, return_inverse=True)
+        merged = np.bincount(inverse.ravel(), weights=count, minlength=uniq.shape[0])
+        self.pairs = pairs
+        self.categories = PairData(
+            n_models=pairs.n_models,
+            i=pairs.i,
+            j=pairs.j,
+            row_pair=uniq[:, 0].astype(np.int64),
+            row_win=uniq[:, 1],
+            row_loss=uniq[:, 2],
+            row_tie=uniq[:, 3],
+        )
+        self.total = int(round(merged.sum()))
+        self.probs = merged / merged.sum()
+
+    def __call__(self, g: np.random.Generator, n: int) -> Stats:
+        return self.categories.stats(multinomial(g, self.total, self.probs, n))
+
+
+class PromptSampler:
+    """Draws per-pair (i wins, j wins, ties) of prompt (cluster) bootstrap replicates."""
+
+    def __init__(self, pairs: PairData, counts: Counts) -> None:
+        if counts.group is None:
+            raise ValueError("prompt bootstrap needs counts grouped by question_id")
+        self.n_groups = counts.n_groups
+        self.mats = [
+            sp.csr_matrix(
+                (contrib * counts.count, (counts.group, pairs.row_pair)),
+                shape=(counts.n_groups, pairs.n_pairs),
+            ).T.tocsr()
+            for contrib in (pairs.row_win, pairs.row_loss, pairs.row_tie)
+        ]
+
+    def __call__(self, g: np.random.Generator, n: int) -> Stats:
+        q = self.n_groups
+        mult = g.multinomial(q, np.full(q, 1.0 / q), size=n).astype(float)  # (n, Q)
+        w, l_, t = (np.ascontiguousarray((mat @ mult.T).T) for mat in self.mats)
+        return w, l_, t
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _categories(pairs: PairData, count: np.ndarray) -> tuple[np.ndarray, np.ndarray, PairData]:
-    """Merge unique rows whose contributions to the pair statistics are identical."""
-    table = np.column_stack([pairs.row_pair, pairs.row_win, pairs.row_loss, pairs.row_tie])
-    uniq, inverse = np.unique(table, axis=0, return_inverse=True)
-    merged = np.bincount(inverse.ravel(), weights=count, minlength=uniq.shape[0])
-    cats = PairData(
-        n_models=pairs.n_models,
-        i=pairs.i,
-        j=pairs.j,
-        row_pair=uniq[:, 0].astype(np.int64),
-        row_win=uniq[:, 1],
-        row_loss=uniq[:, 2],
-        row_tie=uniq[:, 3],
-    )
-    return merged.astype(np.int64), inverse.ravel(), cats
+def run_chunks(
+    sampler: Callable[[np.random.Generator, int], Stats],
+    rounds: int,
+    n_pairs: int,
+    rng: np.random.Generator,
+    work: Callable[[Stats], T],
+) -> list[T]:
+    """Draw replicates chunk by chunk and apply ``work`` to each chunk, on a thread pool.
 
-
-def _draw_chunks(
-    rounds: int, rng: np.random.Generator, draw: Callable[[np.random.Generator, int], Any]
-) -> list[Any]:
-    sizes = [min(_CHUNK, rounds - s) for s in range(0, rounds, _CHUNK)]
+    Returns the per-chunk results in chunk order (deterministic given ``rng``).
+    """
+    sizes = chunk_sizes(rounds, n_pairs)
     children = rng.spawn(len(sizes))
-    jobs = list(zip(children, sizes))
-    if len(jobs) == 1 or _threads() == 1:
-        return [draw(g, n) for g, n in jobs]
-    with ThreadPoolExecutor(_threads()) as pool:
-        return list(pool.map(lambda job: draw(job[0], job[1]), jobs))
+
+    def job(idx: int) -> T:
+        return work(sampler(children[idx], sizes[idx]))
+
+    with _single_threaded_blas():
+        if len(sizes) == 1 or _workers() == 1:
+            return [job(k) for k in range(len(sizes))]
+        with ThreadPoolExecutor(_workers()) as pool:
+            return list(pool.map(job, range(len(sizes))))
+
+
+def _concat(parts: list[Stats]) -> Stats:
+    w, l_, t = (np.concatenate([p[k] for p in parts], axis=0) for k in range(3))
+    return w, l_, t
 
 
 def battle_replicates(
     pairs: PairData, count: np.ndarray, rounds: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Stats:
     """Per-pair (i wins, j wins, ties) of ``rounds`` battle-bootstrap replicates.
 
     Parameters
@@ -88,42 +211,16 @@ def battle_replicates(
     -------
     win, loss, tie : ndarray, shape (rounds, P)
     """
-    cat_count, _, cats = _categories(pairs, count)
-    total = int(cat_count.sum())
-    probs = cat_count / total
-
-    def draw(g: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return cats.stats(g.multinomial(total, probs, size=n))
-
-    parts = _draw_chunks(rounds, rng, draw)
-    w, l_, t = (np.concatenate([p[k] for p in parts], axis=0) for k in range(3))
-    return w, l_, t
+    sampler = BattleSampler(pairs, count)
+    return _concat(run_chunks(sampler, rounds, pairs.n_pairs, rng, lambda s: s))
 
 
 def prompt_replicates(
     pairs: PairData, counts: Counts, rounds: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Stats:
     """Per-pair (i wins, j wins, ties) of ``rounds`` prompt (cluster) bootstrap replicates.
 
     ``counts`` must have been built with ``group="question_id"``.
     """
-    if counts.group is None:
-        raise ValueError("prompt bootstrap needs counts grouped by question_id")
-    q = counts.n_groups
-    mats = []
-    for contrib in (pairs.row_win, pairs.row_loss, pairs.row_tie):
-        mats.append(
-            sp.csr_matrix(
-                (contrib * counts.count, (counts.group, pairs.row_pair)),
-                shape=(q, pairs.n_pairs),
-            )
-        )
-    uniform = np.full(q, 1.0 / q)
-
-    def draw(g: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
-        mult = g.multinomial(q, uniform, size=n).astype(float)  # (n, Q)
-        return tuple(np.asarray((mat.T @ mult.T).T) for mat in mats)
-
-    parts = _draw_chunks(rounds, rng, draw)
-    w, l_, t = (np.concatenate([p[k] for p in parts], axis=0) for k in range(3))
-    return w, l_, t
+    sampler = PromptSampler(pairs, counts)
+    return _concat(run_chunks(sampler, rounds, pairs.n_pairs, rng, lambda s: s))

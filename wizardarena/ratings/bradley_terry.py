@@ -303,6 +303,39 @@ def fit_batch(
     return SolveResult(theta=theta, n_iter=n_iter, converged=converged)
 
 
+def _grad_hess_bt(
+    theta: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    inc: sp.csr_matrix,
+    inc_abs: sp.csr_matrix,
+    s: np.ndarray,
+    n: np.ndarray,
+    ridge: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_grad_hess` for the Bernoulli model on precomputed scores ``s`` and totals ``n``.
+
+    Same numbers as the general function with ``ties="half"`` or ``"drop"``, fewer passes
+    over the (B, P) arrays (this is the hot loop of the bootstrap).
+    """
+    bsz, m = theta.shape
+    d = theta[:, i]
+    d -= theta[:, j]
+    p = expit(d, out=d)
+    npr = n * p
+    gp = npr - s  # d(NLL)/dd
+    p -= 1.0
+    npr *= p
+    hp = np.negative(npr, out=npr)  # n p (1 - p)
+    grad = np.asarray((inc.T @ gp.T).T)
+    grad += ridge * theta
+    hess = np.zeros((bsz, m * m))
+    hess[:, i * m + j] = -hp
+    hess[:, j * m + i] = -hp
+    hess[:, np.arange(m) * (m + 1)] = np.asarray((inc_abs.T @ hp.T).T) + ridge
+    return grad, hess.reshape(bsz, m, m)
+
+
 def _newton(
     theta: np.ndarray,
     pairs: PairData,
@@ -325,11 +358,21 @@ def _newton(
     m = pairs.n_models
     # gradient floor set by float64 round-off of sums over all battles
     gtol = 1e-12 * (1.0 + (win + loss + tie).sum(axis=1))
+    dav = ties is Ties.DAVIDSON
+    if not dav:
+        s_all = win + 0.5 * tie if ties is Ties.HALF else win
+        n_all = win + loss + tie if ties is Ties.HALF else win + loss
+        inc_abs = abs(inc)
     for _ in range(max_iter):
         if active.size == 0:
             break
         th = theta[active]
-        g, h = _grad_hess(th, i, j, inc, win[active], loss[active], tie[active], ties, ridge)
+        if dav:
+            g, h = _grad_hess(th, i, j, inc, win[active], loss[active], tie[active], ties, ridge)
+        else:
+            every = active.size == bsz
+            g, h = _grad_hess_bt(th, i, j, inc, inc_abs, s_all if every else s_all[active],
+                                 n_all if every else n_all[active], ridge)
         try:
             step = np.linalg.solve(h, g[..., None])[..., 0]
         except np.linalg.LinAlgError:

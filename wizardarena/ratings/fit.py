@@ -14,13 +14,14 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import norm
 
 from wizardarena.battles import BattleLog, Outcome
 from wizardarena.exceptions import ConvergenceWarning, RidgeWarning, ValidationError
 from wizardarena.leaderboard import FitInfo, Leaderboard, as_anchor, build_table
-from wizardarena.ratings.bootstrap import battle_replicates, prompt_replicates
+from wizardarena.ratings.bootstrap import BattleSampler, PromptSampler, run_chunks
 from wizardarena.ratings.bradley_terry import PairData, Ties, fit_batch, pair_data
 from wizardarena.ratings.elo import online_elo, online_elo_replicates
 from wizardarena.ratings.sandwich import sandwich_covariance
@@ -116,6 +117,14 @@ def ridge_diagnosis(pairs: PairData, win: np.ndarray, loss: np.ndarray, tie: np.
     return out
 
 
+def _abs_incidence(pairs: PairData) -> sp.csr_matrix:
+    """(P, M) matrix with a 1 at both models of each pair."""
+    p = pairs.n_pairs
+    rows = np.concatenate([np.arange(p), np.arange(p)])
+    cols = np.concatenate([pairs.i, pairs.j])
+    return sp.csr_matrix((np.ones(2 * p), (rows, cols)), shape=(p, pairs.n_models))
+
+
 def _to_elo(theta: np.ndarray, present: np.ndarray | None, anchor_idx: int | None,
             anchor_value: float, factor: float, init: float) -> np.ndarray:
     """Natural log-strengths (B, M) → Elo, centred on present models or pinned by the anchor."""
@@ -208,23 +217,31 @@ def fit_ratings(
     b_iter, b_conv = 0, 1.0
     alpha = 1.0 - float(level)
     if ci_ is CI.BOOTSTRAP:
-        if unit_ is Unit.PROMPT:
-            bw, bl, bt = prompt_replicates(pairs, counts, int(rounds), gen)
-        else:
-            bw, bl, bt = battle_replicates(pairs, counts.count, int(rounds), gen)
-        sol = fit_batch(pairs, bw, bl, bt, ties=tie_model, ridge=ridge, init=theta_full,
-                        tol=tol, max_iter=max_iter)
-        b_iter = int(sol.n_iter.max())
-        b_conv = float(sol.converged.mean())
+        sampler = (PromptSampler(pairs, counts) if unit_ is Unit.PROMPT
+                   else BattleSampler(pairs, counts.count))
+        incidence = _abs_incidence(pairs)
+        with_ties = tie_model is not Ties.DROP
+
+        def work(stats: tuple[np.ndarray, np.ndarray, np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            bw, bl, bt = stats
+            sol = fit_batch(pairs, bw, bl, bt, ties=tie_model, ridge=ridge, init=theta_full,
+                            tol=tol, max_iter=max_iter)
+            games = (bw + bl + (bt if with_ties else 0.0)) @ incidence  # (n, M) battles played
+            return sol.theta[:, :m], sol.n_iter, sol.converged, games > 0
+
+        parts = run_chunks(sampler, int(rounds), pairs.n_pairs, gen, work)
+        theta_b = np.concatenate([p[0] for p in parts])
+        n_iter_b = np.concatenate([p[1] for p in parts])
+        conv_b = np.concatenate([p[2] for p in parts])
+        present = np.concatenate([p[3] for p in parts])
+        b_iter = int(n_iter_b.max())
+        b_conv = float(conv_b.mean())
         if b_conv < 1.0:
             warnings.warn(
-                f"{int((~sol.converged).sum())} of {rounds} bootstrap fits did not converge in "
+                f"{int((~conv_b).sum())} of {rounds} bootstrap fits did not converge in "
                 f"{max_iter} iterations", ConvergenceWarning, stacklevel=3)
-        games = np.zeros((bw.shape[0], m))
-        tot = bw + bl + (bt if tie_model is not Ties.DROP else 0.0)
-        np.add.at(games.T, pairs.i, tot.T)
-        np.add.at(games.T, pairs.j, tot.T)
-        reps = _to_elo(sol.theta[:, :m], games > 0, anchor_idx, anchor_value, factor, init)
+        reps = _to_elo(theta_b, present, anchor_idx, anchor_value, factor, init)
         lower = np.nanquantile(reps, alpha / 2, axis=0)
         upper = np.nanquantile(reps, 1 - alpha / 2, axis=0)
         if point_ is Point.MEDIAN:
