@@ -209,8 +209,20 @@ def plot_agreement(
         for name, xi, yi in zip(m.index, x, y):
             ax.annotate(str(name), (xi, yi), xytext=(3, 3), textcoords="offset points",
                         fontsize=6.5, color="0.25")
-    ax.set_xlabel(f"reference rating ({report.reference.format}, {report.reference.date or ''})")
+    ax.margins(x=0.1, y=0.06)
+    ax.set_xlabel(f"{report.reference_label} rating")
     ax.set_ylabel(f"{report.ours_label} rating")
+    if bad:
+        from matplotlib.lines import Line2D
+
+        ax.legend(
+            handles=[
+                Line2D([], [], marker="o", ls="", color="C0", label="consistent"),
+                Line2D([], [], marker="o", ls="", color="C3",
+                       label="in a pair ordered against the reference"),
+            ],
+            loc="upper left", fontsize=7, frameon=False,
+        )
     ax.grid(alpha=0.3)
     s = {str(k): {c: float(x) for c, x in row.items()}
          for k, row in report.summary[["value", "lower", "upper"]].iterrows()}
@@ -262,10 +274,10 @@ def plot_pair_verdicts(report: AgreementReport, *, ax: Any = None, title: str | 
             ["+1 agree", "0 we cannot separate", "-1 contradict", "reference not separated"],
         )
     ]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7,
-              frameon=False)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7,
+              frameon=False, ncol=4, handlelength=1.0, columnspacing=1.0)
     v = float(report.summary["value"].to_dict()["agreement_ci"])
     ax.set_title(title or (f"agreement with CI = {v:.3f}" if np.isfinite(v) else
-                           "pair verdicts (reference has no intervals)"), fontsize=9)
+                           "pair verdicts (reference has no intervals)"), fontsize=9, pad=20)
     return ax
 

@@ -145,8 +145,9 @@ class Reference:
             if self.requested_date and self.requested_date != self.date:
                 when += f" (requested {self.requested_date})"
             parts.append(when)
-        if self.snapshot:
-            parts.append(str(self.snapshot)[:12])
+        if self.snapshot and self.snapshot != self.source.rsplit("/", 1)[-1]:
+            snap = str(self.snapshot)
+            parts.append(snap[:12] if re.fullmatch(r"[0-9a-f]{40}", snap) else snap)
         parts.append(f"{len(self.table)} models")
         parts.append(
             f"{100 * self.level:g}% intervals" if self.has_intervals and self.level else

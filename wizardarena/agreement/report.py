@@ -96,6 +96,8 @@ class AgreementReport:
         Replicates used for the metric intervals (0: none).
     notes : tuple of str
     title : str
+    ours_label, reference_label : str
+        Names of the two leaderboards in plots and tables.
     """
 
     summary: pd.DataFrame
@@ -109,6 +111,7 @@ class AgreementReport:
     notes: tuple[str, ...] = field(default=())
     title: str = "Agreement with the reference leaderboard"
     ours_label: str = "ours"
+    reference_label: str = "reference"
 
     def value(self, metric: str) -> float:
         """The value of one metric, e.g. ``report.value("spearman")``."""
@@ -209,7 +212,9 @@ class AgreementReport:
             f"<h1>{esc(self.title)}</h1>",
             "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in self._header_lines()) + "</ul>",
             "<h2>Metrics</h2>",
-            self._summary_display().to_html(classes="wa-table", border=0, na_rep=""),
+            self._summary_display().reset_index().to_html(
+                classes="wa-table", border=0, na_rep="", index=False
+            ),
         ]
         if figures:
             imgs = _figures_base64(self)
@@ -226,7 +231,9 @@ class AgreementReport:
                              "'wizardarena[plot]').</i></p>")
         parts += [
             "<h2>Models</h2>",
-            self._models_display().to_html(classes="wa-table", border=0, na_rep=""),
+            self._models_display().reset_index().to_html(
+                classes="wa-table", border=0, na_rep="", index=False
+            ),
         ]
         contra = self.pairs[self.pairs["verdict"] == -1]
         if len(contra):
@@ -298,7 +305,10 @@ def _figures_base64(report: AgreementReport) -> list[tuple[str, str]]:
     out = []
     fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     plot_agreement(report, ax=fig.subplots())
-    out.append((f"{report.ours_label} vs reference ratings", figure_png_base64(fig)))
+    out.append((f"{report.ours_label} vs {report.reference_label} ratings",
+                figure_png_base64(fig)))
+    if report.pairs["verdict"].isna().all():
+        return out  # no verdicts to show (the reference has no intervals)
     n = len(report.models)
     side = min(9.0, 3.0 + 0.18 * n)
     fig = Figure(figsize=(side + 1.0, side), layout="constrained")
@@ -373,6 +383,7 @@ def agreement(
     reference_order_only: bool = False,
     rounds: int = 1000,
     title: str | None = None,
+    labels: tuple[str, str] = ("ours", "reference"),
     rng: int | np.random.Generator | None = None,
 ) -> AgreementReport:
     """Compare our leaderboard with a reference leaderboard (e.g. LMSYS Chatbot Arena).
@@ -402,6 +413,8 @@ def agreement(
         Gaussian draws when the board has a covariance but no replicates.
     title : str, optional
         Title of the report.
+    labels : (str, str), default ("ours", "reference")
+        Names of the two leaderboards in plots (e.g. ``("GPT-4 judge", "LMSYS")``).
     rng : int, numpy Generator or None
         Only used for those Gaussian draws.
 
@@ -548,6 +561,8 @@ def agreement(
         n_replicates=n_rep,
         notes=tuple(notes),
         title=title or "Agreement with the reference leaderboard",
+        ours_label=str(labels[0]),
+        reference_label=str(labels[1]),
     )
 
 

@@ -88,8 +88,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {w.message}", file=sys.stderr)
     if isinstance(board, dict):  # pragma: no cover - rank without by= returns one board
         raise ValidationError("expected one leaderboard")
+    from pathlib import Path
+
     report = agreement(board, reference, aliases=aliases, level=args.level, top_k=args.top_k,
-                       reference_order_only=args.order_only, rng=args.seed)
+                       reference_order_only=args.order_only, rng=args.seed,
+                       title=f"Agreement of {Path(args.battles).name} with "
+                       f"{Path(args.reference).name}",
+                       labels=(Path(args.battles).stem, "reference"))
     fmt = args.format or ("html" if args.out and args.out.lower().endswith((".html", ".htm"))
                           else "md")
     text = report.to_html() if fmt == "html" else report.to_markdown()
