@@ -201,7 +201,7 @@ def _model_codes(
                 f"column {name!r} has empty model names at "
                 + _show(bad_rows, [uniq[codes[r]] for r in bad_rows[:_MAX_SHOWN]])
             )
-        uniq = np.where(used, uniq, None)
+        uniq = np.array([u if k else None for u, k in zip(uniq, used)], dtype=object)
         encoded.append((codes, uniq))
     (ca, ua), (cb, ub) = encoded
     models = sorted((set(ua.tolist()) | set(ub.tolist())) - {None})

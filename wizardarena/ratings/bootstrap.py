@@ -120,7 +120,7 @@ class BattleSampler:
             row_loss=uniq[:, 2],
             row_tie=uniq[:, 3],
         )
-        self.total = int(round(merged.sum()))
+        self.total = round(float(merged.sum()))
         self.probs = merged / merged.sum()
 
     def __call__(self, g: np.random.Generator, n: int) -> Stats:
