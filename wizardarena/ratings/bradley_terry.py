@@ -358,6 +358,7 @@ def _newton(
     m = pairs.n_models
     # gradient floor set by float64 round-off of sums over all battles
     gtol = 1e-12 * (1.0 + (win + loss + tie).sum(axis=1))
+    prev_big = np.full(bsz, np.inf)
     dav = ties is Ties.DAVIDSON
     if not dav:
         s_all = win + 0.5 * tie if ties is Ties.HALF else win
@@ -406,7 +407,11 @@ def _newton(
         new[:, :m] -= new[:, :m].mean(axis=1, keepdims=True)
         theta[active] = new
         n_iter[active] += 1
-        done = (big < tol) | small_grad
+        # in the quadratic regime (this step ≤ 10 × previous step²) the error left after a
+        # step of size δ is about 10 δ², so δ < 1e-6 already leaves < 1e-11: stop there
+        quadratic = (big < 1e-6) & (big <= 10.0 * prev_big[active] ** 2)
+        prev_big[active] = big
+        done = (big < tol) | small_grad | quadratic
         converged[active[done]] = True
         active = active[~done]
     return theta, n_iter, converged
