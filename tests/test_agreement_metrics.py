@@ -243,3 +243,27 @@ def test_bad_inputs_rejected() -> None:
         brier([1.0, 2.0], [2.0, 1.0], covariance=np.zeros((3, 3)))
     with pytest.raises(ValidationError, match="scale must be one of"):
         agreement_with_ci(iv(a=(0, 1), b=(2, 3)), iv(a=(0, 1), b=(2, 3)), scale="percent")
+
+
+# ----------------------------------------------------------------------------- purity
+def test_metric_and_matching_modules_are_pure() -> None:
+    import ast
+    from pathlib import Path
+
+    import wizardarena.agreement as pkg
+
+    forbidden = {"httpx", "socket", "urllib", "requests", "asyncio", "sqlite3", "http",
+                 "tenacity", "subprocess", "tempfile", "io", "gzip", "pathlib", "os"}
+    root = Path(pkg.__file__).parent
+    for name in ("metrics.py", "matching.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            mods: list[str] = []
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                mods = [node.module]
+            for mod in mods:
+                assert mod.split(".")[0] not in forbidden, f"{name} imports {mod}"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id != "open", f"{name} opens a file"
