@@ -1,11 +1,11 @@
 """Agreement of our leaderboard with a reference leaderboard (LMSYS Chatbot Arena, ...).
 
-* :mod:`~wizardarena.agreement.reference`: :class:`Reference` snapshots and their readers
-  (:func:`load_reference`, :func:`fetch_reference`);
+* :mod:`~wizardarena.agreement.reference`: :class:`Reference` snapshots;
+  :mod:`~wizardarena.agreement.readers`: :func:`load_reference`, :func:`fetch_reference`;
 * :mod:`~wizardarena.agreement.matching`: model-name matching (:func:`match_models`);
 * :mod:`~wizardarena.agreement.metrics`: the metrics, each a function of its own (pure);
-* :mod:`~wizardarena.agreement.report`: :func:`agreement` -> :class:`AgreementReport`, and
-  :func:`agreement_by_category`.
+* :mod:`~wizardarena.agreement.report`: :func:`agreement` -> :class:`AgreementReport`;
+  :mod:`~wizardarena.agreement.categories`: :func:`agreement_by_category`.
 
 >>> import wizardarena as wa
 >>> from wizardarena.agreement import agreement, load_reference
@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from wizardarena.agreement.categories import CategoryAgreement, agreement_by_category
 from wizardarena.agreement.matching import MATCH_RULES, ModelMatch, match_models, normalize_name
 from wizardarena.agreement.metrics import (
     AgreementScale,
@@ -30,21 +31,14 @@ from wizardarena.agreement.metrics import (
     spearman,
     top_k_overlap,
 )
+from wizardarena.agreement.readers import fetch_reference, load_reference
 from wizardarena.agreement.reference import (
     DEFAULT_REFERENCE_URL,
     Reference,
     ReferenceFormat,
-    fetch_reference,
-    load_reference,
     reference_from_table,
 )
-from wizardarena.agreement.report import (
-    METRICS,
-    AgreementReport,
-    CategoryAgreement,
-    agreement,
-    agreement_by_category,
-)
+from wizardarena.agreement.report import METRICS, AgreementReport, agreement
 
 __all__ = [
     "DEFAULT_REFERENCE_URL",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wizardarena.agreement._render import (
+    _CSS,
+    _atomic_write_text,
+    _figures_base64,
+    _md_table,
+)
 from wizardarena.agreement.matching import ModelMatch, match_models
 from wizardarena.agreement.metrics import (
     _covariance,
@@ -31,11 +36,12 @@ from wizardarena.agreement.metrics import (
     spearman,
     top_k_overlap,
 )
-from wizardarena.agreement.reference import Reference, load_reference
+from wizardarena.agreement.readers import load_reference
+from wizardarena.agreement.reference import Reference
 from wizardarena.exceptions import ReferenceMatchError, ValidationError
 from wizardarena.leaderboard import Leaderboard
 
-__all__ = ["METRICS", "AgreementReport", "CategoryAgreement", "agreement", "agreement_by_category"]
+__all__ = ["METRICS", "AgreementReport", "agreement"]
 
 #: rows of :attr:`AgreementReport.summary`, in order
 METRICS: tuple[str, ...] = (
@@ -261,73 +267,8 @@ class AgreementReport:
         _atomic_write_text(target, text)
 
 
-_CSS = (
-    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
-    "table.wa-table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}"
-    ".wa-table th,.wa-table td{padding:3px 9px;border-bottom:1px solid #ddd;text-align:right}"
-    ".wa-table th{background:#f3f3f3}"
-    ".wa-figs{display:flex;flex-wrap:wrap;gap:1em}"
-    "figure{margin:0}figure img{max-width:540px;border:1px solid #eee}"
-)
-
-
 def _num(x: Any) -> float:
     return float(x)
-
-
-def _md_table(frame: pd.DataFrame) -> str:
-    def fmt(v: Any) -> str:
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            return ""
-        if isinstance(v, float):
-            return f"{v:g}"
-        return str(v).replace("|", "\\|")
-
-    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    sep = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(False)]
-    return "\n".join([head, sep, *rows])
-
-
-def _figures_base64(report: AgreementReport) -> list[tuple[str, str]]:
-    from wizardarena.plots import (
-        _matplotlib,
-        figure_png_base64,
-        plot_agreement,
-        plot_pair_verdicts,
-    )
-
-    try:
-        _matplotlib()  # MissingExtraError (an ImportError) when matplotlib is absent
-        from matplotlib.figure import Figure
-    except ImportError:
-        return []
-    out = []
-    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
-    plot_agreement(report, ax=fig.subplots())
-    out.append((f"{report.ours_label} vs {report.reference_label} ratings",
-                figure_png_base64(fig)))
-    if report.pairs["verdict"].isna().all():
-        return out  # no verdicts to show (the reference has no intervals)
-    n = len(report.models)
-    side = min(9.0, 3.0 + 0.18 * n)
-    fig = Figure(figsize=(side + 1.0, side), layout="constrained")
-    plot_pair_verdicts(report, ax=fig.subplots())
-    out.append(("per-pair verdicts", figure_png_base64(fig)))
-    return out
-
-
-def _atomic_write_text(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ----------------------------------------------------------------------------- compute
@@ -564,94 +505,3 @@ def agreement(
         ours_label=str(labels[0]),
         reference_label=str(labels[1]),
     )
-
-
-# ----------------------------------------------------------------------------- categories
-@dataclass(frozen=True, eq=False)
-class CategoryAgreement:
-    """Agreement of per-category boards with the matching reference categories.
-
-    Attributes
-    ----------
-    reports : dict of str to AgreementReport
-        One report per category that could be compared.
-    summary : DataFrame
-        Indexed by ``category``; columns: each metric's value, ``n_models`` and
-        ``reference_category``.
-    skipped : dict of str to str
-        Categories left out, with the reason.
-    """
-
-    reports: dict[str, AgreementReport]
-    summary: pd.DataFrame
-    skipped: dict[str, str] = field(default_factory=dict)
-
-
-def agreement_by_category(
-    boards: Mapping[str, Leaderboard],
-    references: Mapping[str, ReferenceLike] | Callable[[str], ReferenceLike],
-    *,
-    categories: Mapping[str, str] | None = None,
-    aliases: Mapping[str, str | None] | None = None,
-    level: float | None = None,
-    top_k: int | None = None,
-    reference_order_only: bool = False,
-    rng: int | np.random.Generator | None = None,
-) -> CategoryAgreement:
-    """:func:`agreement` for every board of ``rank(..., by="category")``.
-
-    Parameters
-    ----------
-    boards : mapping category -> Leaderboard
-        e.g. ``wa.rank(log, by="category")``.
-    references : mapping reference category -> Reference, or callable
-        A callable gets the reference category name, e.g.
-        ``lambda c: load_reference(path, date="2025-05-06", category=c)``.
-    categories : mapping, optional
-        Our category -> reference category (default: the same name).
-    aliases, level, top_k, reference_order_only, rng
-        As in :func:`agreement`.
-
-    Returns
-    -------
-    CategoryAgreement
-        Categories without a reference, or with fewer than 2 matched models, are listed in
-        ``skipped`` with the reason (never dropped silently). Other errors propagate.
-    """
-    if not isinstance(boards, Mapping) or not boards:
-        raise ValidationError("boards must be a non-empty mapping category -> Leaderboard")
-    cmap = dict(categories or {})
-    gen = np.random.default_rng(rng)
-    reports: dict[str, AgreementReport] = {}
-    skipped: dict[str, str] = {}
-    rows = []
-    for cat, board in boards.items():
-        ref_cat = cmap.get(cat, cat)
-        try:
-            if callable(references) and not isinstance(references, Mapping):
-                ref: ReferenceLike = references(ref_cat)
-            elif ref_cat in references:
-                ref = references[ref_cat]
-            else:
-                skipped[cat] = f"no reference for category {ref_cat!r}"
-                continue
-            rep = agreement(board, ref, aliases=aliases, level=level, top_k=top_k,
-                            reference_order_only=reference_order_only, rng=gen,
-                            title=f"Agreement, category {cat}")
-        except ReferenceMatchError as exc:
-            if "need at least 2" in str(exc) or "not in" in str(exc):
-                skipped[cat] = str(exc)
-                continue
-            raise
-        reports[cat] = rep
-        values = rep.summary["value"].to_dict()
-        row: dict[str, Any] = {m: _num(values[m]) for m in METRICS}
-        row["n_models"] = len(rep.models)
-        row["reference_category"] = ref_cat
-        rows.append((cat, row))
-    summary = pd.DataFrame(
-        [r for _, r in rows],
-        index=pd.Index([c for c, _ in rows], name="category"),
-        columns=[*METRICS, "n_models", "reference_category"],
-    )
-    return CategoryAgreement(reports=reports, summary=summary, skipped=skipped)

@@ -1,0 +1,80 @@
+"""Rendering helpers of :class:`~wizardarena.agreement.AgreementReport` (internal)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wizardarena.agreement.report import AgreementReport
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
+    "table.wa-table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}"
+    ".wa-table th,.wa-table td{padding:3px 9px;border-bottom:1px solid #ddd;text-align:right}"
+    ".wa-table th{background:#f3f3f3}"
+    ".wa-figs{display:flex;flex-wrap:wrap;gap:1em}"
+    "figure{margin:0}figure img{max-width:540px;border:1px solid #eee}"
+)
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    def fmt(v: Any) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, float):
+            return f"{v:g}"
+        return str(v).replace("|", "\\|")
+
+    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    sep = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join([head, sep, *rows])
+
+
+def _figures_base64(report: AgreementReport) -> list[tuple[str, str]]:
+    from wizardarena.plots import (
+        _matplotlib,
+        figure_png_base64,
+        plot_agreement,
+        plot_pair_verdicts,
+    )
+
+    try:
+        _matplotlib()  # MissingExtraError (an ImportError) when matplotlib is absent
+        from matplotlib.figure import Figure
+    except ImportError:
+        return []
+    out = []
+    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
+    plot_agreement(report, ax=fig.subplots())
+    out.append((f"{report.ours_label} vs {report.reference_label} ratings",
+                figure_png_base64(fig)))
+    if report.pairs["verdict"].isna().all():
+        return out  # no verdicts to show (the reference has no intervals)
+    n = len(report.models)
+    side = min(9.0, 3.0 + 0.18 * n)
+    fig = Figure(figsize=(side + 1.0, side), layout="constrained")
+    plot_pair_verdicts(report, ax=fig.subplots())
+    out.append(("per-pair verdicts", figure_png_base64(fig)))
+    return out
+
+
+def _atomic_write_text(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
