@@ -10,7 +10,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +31,7 @@ N_JUDGMENTS = len(PROMPTS) * 6 * 2  # prompts x pairs x orders
 SECRET = "sk-wizardarena-test-SECRET-7f3a9"
 
 
-def _answers(sim: SimArena, models: dict[str, object] | None = None) -> dict[str, dict]:
+def _answers(sim: SimArena, models: Mapping[str, object] | None = None) -> dict[str, dict]:
     out = {}
     with Client(sim.base_url, api_key_env=None, concurrency=16) as c:
         for m in models or MODELS:
@@ -48,7 +50,7 @@ def test_every_judgment_requested_stored_exported_once(tmp_path: Path, template:
     with SimArena(MODELS, rng=1) as sim:
         answers = _answers(sim)
         judge = Judge(sim.base_url, sim.judge_model, template=template, api_key_env=None)
-        seen = []
+        seen: list[Any] = []
         r = run_arena(answers, PROMPTS, judge, store=tmp_path / "s.sqlite", concurrency=8,
                       progress=seen.append)
         counts = _judge_counts(sim)
@@ -215,10 +217,9 @@ def test_sigkill_midway_then_resume(tmp_path: Path) -> None:
     # judgments stored before the kill were never requested again
     tpl = get_template("mt-bench")
     prompt_of = {p["question_id"]: p["prompt"] for p in PROMPTS}
-    for row in stored_before.itertuples():
-        msgs = build_messages(tpl, [prompt_of[row.question_id]],
-                              [answers[row.model_a][row.question_id]],
-                              [answers[row.model_b][row.question_id]])
+    for q, a, b in zip(stored_before["question_id"], stored_before["model_a"],
+                       stored_before["model_b"]):
+        msgs = build_messages(tpl, [prompt_of[q]], [answers[a][q]], [answers[b][q]])
         assert counts[request_key(sim.judge_model, msgs)] == 1
     # only calls in flight at the kill (concurrency 4) could be requested twice
     assert (counts == 2).sum() <= 4 and counts.max() <= 2

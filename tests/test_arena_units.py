@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -175,14 +176,15 @@ def test_adaptive_sampler_prefers_uncertain_pairs() -> None:
 
 # -- store ----------------------------------------------------------------------------------
 def _rec(q: str = "q1", ok: bool = True, game: int = 0, **kw: object) -> JudgmentRecord:
-    base = dict(question_id=q, model_a="a", model_b="b", game=game, turn=1, judge="j",
+    base: dict[str, Any] = dict(
+        question_id=q, model_a="a", model_b="b", game=game, turn=1, judge="j",
                 template="mt-bench", template_hash="h", category=None, ok=ok,
                 winner="model_a" if ok else None, verdict="A" if ok else None,
                 score_a=math.nan, score_b=math.nan, raw="[[A]]" if ok else "??",
                 error=None if ok else "no verdict", prompt_tokens=10, completion_tokens=2,
                 attempts=1, tstamp=1.0)
     base.update(kw)
-    return JudgmentRecord(**base)  # type: ignore[arg-type]
+    return JudgmentRecord(**base)
 
 
 def test_store_writes_once_and_exports(tmp_path: Path) -> None:
@@ -257,7 +259,7 @@ def test_real_arena_hard_and_mt_bench_formats() -> None:
 SECRET = "sk-test-SECRET-0123456789"
 
 
-def _mock(handler):  # type: ignore[no-untyped-def]
+def _mock(handler: Any) -> httpx.MockTransport:
     return httpx.MockTransport(handler)
 
 

@@ -1,0 +1,37 @@
+"""The arena: judged pairwise battles over any OpenAI-compatible endpoint.
+
+Modules: :mod:`~wizardarena.arena.client` (httpx client, chat + embeddings),
+:mod:`~wizardarena.arena.judges` (templates, verdict parsing, :class:`Judge`),
+:mod:`~wizardarena.arena.pairing`, :mod:`~wizardarena.arena.store` (SQLite judgment store),
+:mod:`~wizardarena.arena.answers` (prompt / answer loaders),
+:mod:`~wizardarena.arena.generate` (answer generation) and
+:mod:`~wizardarena.arena.runner` (:func:`run_arena`).
+"""
+
+from __future__ import annotations
+
+from wizardarena.arena.answers import answers_frame, load_answers, load_prompts
+from wizardarena.arena.client import AsyncClient, ChatResult, Client
+from wizardarena.arena.generate import generate_answers
+from wizardarena.arena.judges import Judge, Template, Verdict, Winner
+from wizardarena.arena.runner import ArenaResult, Progress, arun_arena, run_arena
+from wizardarena.arena.store import JudgmentStore
+
+__all__ = [
+    "ArenaResult",
+    "AsyncClient",
+    "ChatResult",
+    "Client",
+    "Judge",
+    "JudgmentStore",
+    "Progress",
+    "Template",
+    "Verdict",
+    "Winner",
+    "answers_frame",
+    "arun_arena",
+    "generate_answers",
+    "load_answers",
+    "load_prompts",
+    "run_arena",
+]
