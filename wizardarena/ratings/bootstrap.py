@@ -127,26 +127,51 @@ class BattleSampler:
         return self.categories.stats(multinomial(g, self.total, self.probs, n))
 
 
-class PromptSampler:
-    """Draws per-pair (i wins, j wins, ties) of prompt (cluster) bootstrap replicates."""
+#: per-prompt tables up to this many cells are held dense (BLAS products), else sparse
+_DENSE_PROMPT_CELLS = 20_000_000
 
-    def __init__(self, pairs: PairData, counts: Counts) -> None:
+
+class PromptSampler:
+    """Draws per-pair statistics of prompt (cluster) bootstrap replicates.
+
+    A replicate's pair statistics are ``m @ S`` where ``m`` (length Q) holds how often each
+    prompt was drawn and ``S`` (Q, P) the per-prompt pair statistics. With ``ties="half"``
+    only the scores ``w + t/2`` and totals ``w + l + t`` are needed, returned as
+    ``(s, n − s, 0)`` (the half-tie likelihood is the same), which saves one product; with
+    ``"drop"`` ``(w, l, 0)``; with ``"davidson"`` ``(w, l, t)``.
+    """
+
+    def __init__(self, pairs: PairData, counts: Counts, ties: str = "half") -> None:
         if counts.group is None:
             raise ValueError("prompt bootstrap needs counts grouped by question_id")
-        self.n_groups = counts.n_groups
-        self.mats = [
-            sp.csr_matrix(
-                (contrib * counts.count, (counts.group, pairs.row_pair)),
-                shape=(counts.n_groups, pairs.n_pairs),
-            ).T.tocsr()
-            for contrib in (pairs.row_win, pairs.row_loss, pairs.row_tie)
-        ]
+        q, p = counts.n_groups, pairs.n_pairs
+        self.n_groups = q
+        c = counts.count.astype(float)
+        if ties == "half":
+            s = (pairs.row_win + 0.5 * pairs.row_tie) * c
+            cols = [s, (pairs.row_loss + 0.5 * pairs.row_tie) * c]
+        elif ties == "drop":
+            cols = [pairs.row_win * c, pairs.row_loss * c]
+        else:
+            cols = [pairs.row_win * c, pairs.row_loss * c, pairs.row_tie * c]
+        dense = q * p <= _DENSE_PROMPT_CELLS
+        self.mats: list[np.ndarray | sp.csr_matrix] = []
+        for col in cols:
+            mat = sp.csr_matrix((col, (counts.group, pairs.row_pair)), shape=(q, p))
+            self.mats.append(mat.toarray() if dense else mat.T.tocsr())
+        self.dense = dense
+        self.n_pairs = p
 
     def __call__(self, g: np.random.Generator, n: int) -> Stats:
         q = self.n_groups
         mult = g.multinomial(q, np.full(q, 1.0 / q), size=n).astype(float)  # (n, Q)
-        w, l_, t = (np.ascontiguousarray((mat @ mult.T).T) for mat in self.mats)
-        return w, l_, t
+        if self.dense:
+            out = [mult @ mat for mat in self.mats]
+        else:
+            out = [np.ascontiguousarray((mat @ mult.T).T) for mat in self.mats]
+        if len(out) == 2:
+            out.append(np.zeros((n, self.n_pairs)))
+        return out[0], out[1], out[2]
 
 
 @contextmanager
@@ -222,5 +247,5 @@ def prompt_replicates(
 
     ``counts`` must have been built with ``group="question_id"``.
     """
-    sampler = PromptSampler(pairs, counts)
+    sampler = PromptSampler(pairs, counts, ties="davidson")  # (w, l, t) separately
     return _concat(run_chunks(sampler, rounds, pairs.n_pairs, rng, lambda s: s))

@@ -217,7 +217,7 @@ def fit_ratings(
     b_iter, b_conv = 0, 1.0
     alpha = 1.0 - float(level)
     if ci_ is CI.BOOTSTRAP:
-        sampler = (PromptSampler(pairs, counts) if unit_ is Unit.PROMPT
+        sampler = (PromptSampler(pairs, counts, ties=tie_model.value) if unit_ is Unit.PROMPT
                    else BattleSampler(pairs, counts.count))
         incidence = _abs_incidence(pairs)
         with_ties = tie_model is not Ties.DROP
