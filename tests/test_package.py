@@ -31,6 +31,13 @@ def test_public_api_is_locked() -> None:
         "StoreError", "ValidationError", "Vocabulary", "WizardArenaError",
         "WizardArenaWarning", "__version__", "rank", "ranks_from_intervals", "read_battles",
         "simulate_battles",
+        # agreement (issue 5)
+        "AgreementReport", "Reference", "agreement", "agreement_by_category",
+        "fetch_reference", "load_reference", "match_models",
+        # arena and simulated arena (issue 3)
+        "ArenaResult", "AsyncClient", "Client", "Judge", "JudgmentStore", "Template",
+        "generate_answers", "load_answers", "load_prompts", "run_arena", "SimArena",
+        "SimJudge", "SimModel",
     }
     assert set(wa.__all__) == expected
 
@@ -42,7 +49,8 @@ def test_validation_error_is_a_value_error() -> None:
 
 FORBIDDEN = {"httpx", "socket", "urllib", "requests", "asyncio", "sqlite3", "http", "tenacity",
              "subprocess"}
-PURE = ["ratings", "leaderboard.py", "sim/battles.py", "api.py"]
+PURE = ["ratings", "leaderboard.py", "sim/battles.py", "api.py", "agreement/metrics.py",
+        "agreement/matching.py"]
 
 
 def test_core_modules_do_no_network_io() -> None:

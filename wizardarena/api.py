@@ -43,6 +43,11 @@ def rank(  # type: ignore[misc]
     base: float = 10.0,
     init: float = 1000.0,
     ridge: float = 1e-6,
+    prompts: Any = None,
+    judge: Any = None,
+    store: Any = None,
+    pairs: str = "all",
+    arena_options: Mapping[str, Any] | None = None,
     rng: int | np.random.Generator | None = None,
 ) -> Leaderboard | dict[str, Leaderboard]:
     """Rank models from a battle log: Bradley-Terry (or Elo) ratings with intervals.
@@ -87,6 +92,15 @@ def rank(  # type: ignore[misc]
     ridge : float, default 1e-6
         Tiny L2 penalty that keeps undefeated, winless or disconnected models finite; such
         models are listed in ``board.info.ridge_models`` and a ``RidgeWarning`` is issued.
+    prompts, judge, store, pairs, arena_options
+        Run the battles first: with ``judge`` (a :class:`wizardarena.arena.Judge`),
+        ``battles`` is the models' answers (``{model: answers}``, a DataFrame or a path, see
+        :func:`wizardarena.arena.answers.answers_frame`), ``prompts`` the test set and
+        ``store`` the SQLite judgment store (a rerun resumes). ``pairs`` is ``"all"``,
+        ``"baseline"``, ``"target"`` or ``"adaptive"``; ``arena_options`` go to
+        :func:`wizardarena.arena.runner.run_arena` (``baseline=``, ``concurrency=``, ...).
+        Use ``run_arena`` directly for the arena's statistics (failures, tokens, position
+        consistency).
     rng : int, numpy Generator or None
         Seed for the bootstrap. With None a seed is drawn and recorded in
         ``board.info.seed``.
@@ -103,6 +117,21 @@ def rank(  # type: ignore[misc]
     >>> board.table.index[0]
     'a'
     """
+    if judge is not None:
+        from wizardarena.arena.runner import run_arena
+
+        if store is None:
+            raise ValidationError("running battles needs store= (the path of the judgment store)")
+        if prompts is None:
+            raise ValidationError("running battles needs prompts= (the test set)")
+        result = run_arena(battles, prompts, judge, store=store, pairs=pairs,
+                           **dict(arena_options or {}))
+        battles = result.battles
+    elif isinstance(battles, Mapping):
+        raise ValidationError(
+            "a mapping of model answers needs judge= (and prompts=, store=) to run battles; "
+            "to rank an existing battle log pass a path, a DataFrame or a list of dicts"
+        )
     log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight)
     options: dict[str, Any] = dict(
         method=method, ci=ci, rounds=rounds, unit=unit, level=level, anchor=anchor, ties=ties,
