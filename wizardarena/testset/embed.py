@@ -75,11 +75,15 @@ def check_embeddings(arr: np.ndarray, n: int, where: str) -> np.ndarray:
     return l2_normalize(a)
 
 
-def _tfidf_block(counts: sp.csr_matrix, min_df: int) -> sp.csr_matrix:
-    """Sublinear TF x smooth IDF on the columns with document frequency >= min_df, L2 rows."""
+def _tfidf_block(counts: sp.csr_matrix, min_df: int, max_features: int) -> sp.csr_matrix:
+    """Sublinear TF x smooth IDF on the columns with document frequency >= min_df (at most
+    the ``max_features`` most frequent), L2-normalised rows."""
     counts = counts.tocsc()
     df = np.diff(counts.indptr)
     cols = np.flatnonzero(df >= min_df)
+    if len(cols) > max_features:
+        top = np.argsort(-df[cols], kind="stable")[:max_features]
+        cols = np.sort(cols[top])
     mat = counts[:, cols].tocsr()
     n = mat.shape[0]
     idf = (np.log((1.0 + n) / (1.0 + df[cols])) + 1.0).astype(np.float32)
@@ -133,10 +137,13 @@ class TfidfEmbedder:
         Hash buckets per block.
     min_df : int, default 2
         Minimum document frequency of a kept bucket (1 when fewer than 10 texts).
+    max_features : int, default 2**17
+        At most this many buckets per block are kept (the most frequent ones); bounds the
+        SVD's dense work matrices.
     fit_sample : int, default 20000
         Rows used to fit the SVD.
-    n_iter : int, default 4
-        Power iterations of the randomized SVD.
+    n_iter : int, default 2
+        Power iterations of the randomized SVD (<= 2 skips the LU renormalisation).
     exact_below : int, default 3000
         With at most this many fitting rows the SVD is computed exactly (eigendecomposition
         of the row Gram matrix), which is faster than the randomized solver for small inputs.
@@ -159,8 +166,9 @@ class TfidfEmbedder:
         char_max_chars: int = 500,
         n_features: int = 2**20,
         min_df: int = 2,
+        max_features: int = 2**17,
         fit_sample: int = 20_000,
-        n_iter: int = 4,
+        n_iter: int = 2,
         exact_below: int = 3000,
         rng: int | np.random.Generator | None = 0,
     ) -> None:
@@ -182,6 +190,7 @@ class TfidfEmbedder:
         self.char_max_chars = char_max_chars
         self.n_features = n_features
         self.min_df = min_df
+        self.max_features = max_features
         self.fit_sample = fit_sample
         self.n_iter = n_iter
         self.exact_below = exact_below
@@ -209,6 +218,7 @@ class TfidfEmbedder:
                 _tfidf_block(
                     hashed_counts(np.concatenate(hs), np.concatenate(ds), n, self.n_features),
                     min_df,
+                    self.max_features,
                 )
             )
         if self.char_ngrams is not None:
@@ -222,6 +232,7 @@ class TfidfEmbedder:
                 _tfidf_block(
                     hashed_counts(np.concatenate(hs), np.concatenate(ds), n, self.n_features),
                     min_df,
+                    self.max_features,
                 )
             )
         if len(blocks) == 1:

@@ -388,7 +388,7 @@ def example_prompts() -> pd.DataFrame:
     """
     from importlib.resources import files
 
-    path = files("wizardarena").joinpath("data", "testset_prompts.jsonl")
+    path = files("wizardarena").joinpath("data").joinpath("testset_prompts.jsonl")
     with path.open("r", encoding="utf-8") as fh:
         records = [json.loads(line) for line in fh if line.strip()]
     return normalize_prompts(records)

@@ -84,6 +84,7 @@ def cluster_embeddings(
     *,
     method: ClusterMethod | str = ClusterMethod.AUTO,
     n_init: int = 3,
+    n_init_minibatch: int | None = None,
     batch_size: int = 4096,
     max_iter: int = 100,
     rng: int | np.random.Generator | None = None,
@@ -97,7 +98,10 @@ def cluster_embeddings(
         Clamped to ``n`` with a :class:`~wizardarena.exceptions.DataWarning` when larger.
     method : {"auto", "kmeans", "minibatch"}, default "auto"
     n_init : int, default 3
-        Restarts (the best inertia is kept).
+        KMeans restarts (the best inertia is kept).
+    n_init_minibatch : int, optional
+        MiniBatchKMeans restarts (default 1: one k-means++ start; its epochs are capped at
+        20, with early stopping after 10 mini-batches without improvement).
     batch_size : int, default 4096
         MiniBatchKMeans batch size.
     max_iter : int, default 100
@@ -136,10 +140,10 @@ def cluster_embeddings(
         else:
             model = MiniBatchKMeans(
                 n_clusters=k,
-                n_init=n_init,
+                n_init=1 if n_init_minibatch is None else n_init_minibatch,
                 batch_size=max(batch_size, k),
                 init_size=min(n, max(3 * batch_size, 3 * k)),
-                max_iter=max_iter,
+                max_iter=min(max_iter, 20),
                 max_no_improvement=10,
                 random_state=seed,
                 reassignment_ratio=0.01,
