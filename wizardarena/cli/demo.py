@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
         result = run_arena(answers, prompts, judge, store=store, concurrency=32)
         battles = result.battles
     t_arena = time.perf_counter() - t0
-    board = rank(battles, rounds=args.rounds, unit="prompt",
-                 anchor={"mixtral-8x7b": DEMO_RATINGS["mixtral-8x7b"]}, rng=args.seed)
+    # mean-centred on the true ratings' mean, so both columns share one scale
+    centre = sum(DEMO_RATINGS.values()) / len(DEMO_RATINGS)
+    board = rank(battles, rounds=args.rounds, unit="prompt", init=centre, rng=args.seed)
     t = board._display_frame()[["rating", "lower", "upper", "rank"]].copy()
     t.insert(0, "true", [DEMO_RATINGS[m] for m in t.index])
     rho = spearmanr(t["true"], t["rating"]).statistic
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
           f"{result.requests} requests in {t_arena:.1f} s; first-slot win rate "
           f"{result.first_slot_win_rate:.3f}, position consistency "
           f"{result.position_consistency:.3f}")
-    print(f"{board.info.interval_label}, anchored at mixtral-8x7b = 1114\n")
+    print(f"{board.info.interval_label}; ratings centred on the true mean ({centre:.1f})\n")
     print(t.to_string(float_format=lambda x: f"{x:.1f}"))
     print(f"\nSpearman(true, fitted) = {rho:.3f}; true rating inside the interval for "
           f"{inside:.0%} of models", file=sys.stdout)
