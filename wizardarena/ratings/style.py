@@ -270,11 +270,11 @@ def _grad_hess(theta: np.ndarray, rows: StyleRows, counts: np.ndarray, ridge: fl
     idx = np.arange(m)
     hess[:, idx, idx] = diag.T + ridge
     # cross block: per-pair Σ w x, then ± onto the pair's two models
-    cross = np.zeros((f, m, bsz))
-    per_pair = sums[n_pairs:].reshape(f, n_pairs, bsz)
-    np.add.at(cross, (slice(None), pi), per_pair)
-    np.subtract.at(cross, (slice(None), pj), per_pair)
-    cross_b = cross.transpose(2, 1, 0)  # (B, M, F)
+    cross = np.zeros((m, f, bsz))
+    per_pair = sums[n_pairs:].reshape(f, n_pairs, bsz).transpose(1, 0, 2)  # (P, F, B)
+    np.add.at(cross, pi, per_pair)
+    np.subtract.at(cross, pj, per_pair)
+    cross_b = cross.transpose(2, 0, 1)  # (B, M, F)
     hess[:, :m, m:] = cross_b
     hess[:, m:, :m] = cross_b.transpose(0, 2, 1)
     hess[:, m:, m:] = (w.T @ rows.xx).reshape(bsz, f, f) + l2 * np.eye(f)
