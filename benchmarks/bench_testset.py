@@ -216,7 +216,7 @@ def quality_table() -> str:
             t0 = time.perf_counter()
             try:
                 vecs = (emb or TfidfEmbedder(rng=0))(texts)  # type: ignore[operator]
-            except Exception as exc:  # noqa: BLE001 - report and continue
+            except Exception as exc:
                 rows.append(f"| {name} | failed: {exc} |")
                 continue
             t_emb = time.perf_counter() - t0
