@@ -28,8 +28,9 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 import pandas as pd
@@ -348,7 +349,8 @@ class BattleLog:
     weight : ndarray of float64, shape (N,), or None
         Row weights; None means every row weighs 1.
     extra : DataFrame or None
-        The other columns (``question_id``, ``judge``, ``game``, ``category``, ...), row-aligned.
+        The other columns (``question_id``, ``judge``, ``game``, ``category``, ...), row-aligned
+        (converted from Arrow on first use; :meth:`column` converts one column only).
     """
 
     models: tuple[str, ...]
@@ -356,7 +358,22 @@ class BattleLog:
     b: np.ndarray
     outcome: np.ndarray
     weight: np.ndarray | None = None
-    extra: pd.DataFrame | None = field(default=None, repr=False)
+    _extra: pd.DataFrame | pa.Table | None = field(default=None, repr=False)
+
+    @cached_property
+    def extra(self) -> pd.DataFrame | None:
+        if isinstance(self._extra, pa.Table):
+            return self._extra.to_pandas()
+        return self._extra
+
+    @property
+    def extra_columns(self) -> list[str]:
+        """Names of the optional columns, without converting them."""
+        if self._extra is None:
+            return []
+        if isinstance(self._extra, pa.Table):
+            return list(self._extra.column_names)
+        return [str(c) for c in self._extra.columns]
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -412,8 +429,8 @@ class BattleLog:
         if vocab is Vocabulary.LEFT_RIGHT:
             drop |= {"model_a", "model_b"} & set(names)
         keep = [c for c in names if c not in drop]
-        extra = table.select(keep).to_pandas() if keep else None
-        return cls(models=models, a=a, b=b, outcome=outcome, weight=weight, extra=extra)
+        extra = table.select(keep) if keep else None
+        return cls(models=models, a=a, b=b, outcome=outcome, weight=weight, _extra=extra)
 
     @classmethod
     def from_frame(
@@ -447,7 +464,8 @@ class BattleLog:
         keep = [c for c in frame.columns if str(c) not in drop]
         extra = frame[keep].copy() if keep else None
         return cls(
-            models=log.models, a=log.a, b=log.b, outcome=log.outcome, weight=log.weight, extra=extra
+            models=log.models, a=log.a, b=log.b, outcome=log.outcome, weight=log.weight,
+            _extra=extra,
         )
 
     # ------------------------------------------------------------------ basic views
@@ -464,20 +482,22 @@ class BattleLog:
         return self.n_battles
 
     def __repr__(self) -> str:
-        cols = [] if self.extra is None else list(self.extra.columns)
+        cols = self.extra_columns
         return f"BattleLog({self.n_battles} battles, {self.n_models} models, extra columns {cols})"
 
     def column(self, name: str) -> pd.Series:
         """An optional column (``question_id``, ``category``, ...), raising when absent."""
-        if self.extra is None or name not in self.extra.columns:
-            have = [] if self.extra is None else list(self.extra.columns)
+        if name not in self.extra_columns:
             raise ValidationError(
-                f"the battle log has no column {name!r}; its optional columns are {have}"
+                f"the battle log has no column {name!r}; its optional columns are "
+                f"{self.extra_columns}"
             )
-        return self.extra[name]
+        if isinstance(self._extra, pa.Table) and "extra" not in self.__dict__:
+            return self._extra.column(name).to_pandas().rename(name)
+        return cast(pd.DataFrame, self.extra)[name]
 
     def has_column(self, name: str) -> bool:
-        return self.extra is not None and name in self.extra.columns
+        return name in self.extra_columns
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame with canonical columns (``winner`` in FastChat labels)."""
@@ -509,14 +529,18 @@ class BattleLog:
         present = np.unique(np.concatenate([a, b]))
         remap = np.full(self.n_models, -1, dtype=np.int32)
         remap[present] = np.arange(present.size, dtype=np.int32)
-        extra = None if self.extra is None else self.extra.loc[mask].reset_index(drop=True)
+        extra: pd.DataFrame | pa.Table | None
+        if isinstance(self._extra, pa.Table) and "extra" not in self.__dict__:
+            extra = self._extra.filter(pa.array(mask))
+        else:
+            extra = None if self.extra is None else self.extra.loc[mask].reset_index(drop=True)
         return BattleLog(
             models=tuple(self.models[i] for i in present),
             a=remap[a],
             b=remap[b],
             outcome=self.outcome[mask],
             weight=None if self.weight is None else self.weight[mask],
-            extra=extra,
+            _extra=extra,
         )
 
     # ------------------------------------------------------------------ aggregation

@@ -154,28 +154,29 @@ class PromptSampler:
             cols = [pairs.row_win * c, pairs.row_loss * c]
         else:
             cols = [pairs.row_win * c, pairs.row_loss * c, pairs.row_tie * c]
-        dense = q * p <= _DENSE_PROMPT_CELLS
         self.mats: list[np.ndarray | sp.csr_matrix] = []
         for col in cols:
             mat = sp.csr_matrix((col, (counts.group, pairs.row_pair)), shape=(q, p))
-            self.mats.append(mat.toarray() if dense else mat.T.tocsr())
-        self.dense = dense
+            # dense BLAS wins only when the per-prompt table is mostly filled
+            dense = q * p <= _DENSE_PROMPT_CELLS and mat.nnz >= 0.25 * q * p
+            self.mats.append(mat.toarray() if dense else mat)
         self.n_pairs = p
 
     def __call__(self, g: np.random.Generator, n: int) -> Stats:
         q = self.n_groups
-        mult = g.multinomial(q, np.full(q, 1.0 / q), size=n).astype(float)  # (n, Q)
-        if self.dense:
-            out = [mult @ mat for mat in self.mats]
-        else:
-            out = [np.ascontiguousarray((mat @ mult.T).T) for mat in self.mats]
+        # how often each prompt is drawn: Q draws with replacement per replicate
+        draws = g.integers(0, q, size=(n, q)) + (np.arange(n) * q)[:, None]
+        mult = np.bincount(draws.ravel(), minlength=n * q).reshape(n, q).astype(float)
+        out = [np.asarray(mult @ mat) for mat in self.mats]
         if len(out) == 2:
             out.append(np.zeros((n, self.n_pairs)))
         return out[0], out[1], out[2]
 
 
 @contextmanager
-def _single_threaded_blas() -> Iterator[None]:
+def single_threaded_blas() -> Iterator[None]:
+    """Limit BLAS/LAPACK to one thread: the systems here are small (M × M), and a
+    multi-threaded BLAS on them is slower, up to 10× when other processes load the cores."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
@@ -206,7 +207,7 @@ def run_chunks(
     def job(idx: int) -> T:
         return work(sampler(children[idx], sizes[idx]))
 
-    with _single_threaded_blas():
+    with single_threaded_blas():
         if len(sizes) == 1 or _workers() == 1:
             return [job(k) for k in range(len(sizes))]
         with ThreadPoolExecutor(_workers()) as pool:

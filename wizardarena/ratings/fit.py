@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,12 @@ from scipy.stats import norm
 from wizardarena.battles import BattleLog, Outcome
 from wizardarena.exceptions import ConvergenceWarning, RidgeWarning, ValidationError
 from wizardarena.leaderboard import FitInfo, Leaderboard, as_anchor, build_table
-from wizardarena.ratings.bootstrap import BattleSampler, PromptSampler, run_chunks
+from wizardarena.ratings.bootstrap import (
+    BattleSampler,
+    PromptSampler,
+    run_chunks,
+    single_threaded_blas,
+)
 from wizardarena.ratings.bradley_terry import PairData, Ties, fit_batch, pair_data
 from wizardarena.ratings.elo import online_elo, online_elo_replicates
 from wizardarena.ratings.sandwich import sandwich_covariance
@@ -137,7 +142,17 @@ def _to_elo(theta: np.ndarray, present: np.ndarray | None, anchor_idx: int | Non
     return anchor_value + factor * (theta - theta[:, [anchor_idx]])
 
 
-def fit_ratings(
+def fit_ratings(log: BattleLog, **options: Any) -> Leaderboard:
+    """Fit ratings and intervals on a validated :class:`BattleLog`; see :func:`wizardarena.rank`.
+
+    Runs with BLAS limited to one thread (see
+    :func:`~wizardarena.ratings.bootstrap.single_threaded_blas`).
+    """
+    with single_threaded_blas():
+        return _fit_ratings(log, **options)
+
+
+def _fit_ratings(
     log: BattleLog,
     *,
     method: str = "bt",
@@ -157,7 +172,6 @@ def fit_ratings(
     max_iter: int = 200,
     rng: int | np.random.Generator | None = None,
 ) -> Leaderboard:
-    """Fit ratings and intervals on a validated :class:`BattleLog`; see :func:`wizardarena.rank`."""
     meth = _enum(Method, method, "method")
     ci_ = _enum(CI, ci, "ci")
     unit_ = _enum(Unit, unit, "unit")
