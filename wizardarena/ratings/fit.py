@@ -213,14 +213,14 @@ def _fit_ratings(
             f"held finite only by the ridge ({ridge:g}); their ratings and intervals are not "
             f"meaningful: {shown}",
             RidgeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     full = fit_batch(pairs, win[None], loss[None], tie[None], ties=tie_model, ridge=ridge,
                      tol=tol, max_iter=max_iter)
     theta_full = full.theta[0]
     if not full.converged[0]:
         warnings.warn(f"the Bradley-Terry fit did not converge in {max_iter} iterations",
-                      ConvergenceWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=4)
     m = log.n_models
     rating = _to_elo(theta_full[None, :m], None, anchor_idx, anchor_value, factor, init)[0]
     tie_param = float(np.exp(theta_full[m])) if tie_model is Ties.DAVIDSON else None
@@ -254,7 +254,7 @@ def _fit_ratings(
         if b_conv < 1.0:
             warnings.warn(
                 f"{int((~conv_b).sum())} of {rounds} bootstrap fits did not converge in "
-                f"{max_iter} iterations", ConvergenceWarning, stacklevel=3)
+                f"{max_iter} iterations", ConvergenceWarning, stacklevel=4)
         reps = _to_elo(theta_b, present, anchor_idx, anchor_value, factor, init)
         lower = np.nanquantile(reps, alpha / 2, axis=0)
         upper = np.nanquantile(reps, 1 - alpha / 2, axis=0)
