@@ -232,3 +232,15 @@ def test_llm_scorer_accepts_judge_like_object(sim_client: Any) -> None:
         LLMDifficulty(object())
     with pytest.raises(ValidationError, match="\\{query\\}"):
         LLMDifficulty(sim_client, template="no placeholder")
+
+
+def test_llm_difficulty_takes_the_arena_judge() -> None:
+    """`wa.LLMDifficulty(judge)` with the arena's Judge, as the issue's example writes it."""
+    server = pytest.importorskip("wizardarena.sim.server")
+    from wizardarena.arena.judges import Judge
+
+    with server.SimArena({"m": 1000.0}, extra_models={"rater": rater}, rng=0) as sim:
+        judge = Judge(sim.base_url, "rater", api_key_env=None)
+        res = LLMDifficulty(judge)(_llm_prompts())
+    assert res.scores["e1"] == 2.0 and res.scores["h1"] == 9.0
+    assert np.isnan(res.scores["b1"]) and res.n_failed == 1

@@ -248,15 +248,29 @@ class _LLMScorer:
         temperature: float | None,
     ) -> None:
         client = judge_or_client
+        self._endpoint: dict[str, Any] | None = None
         if not callable(getattr(client, "chat_many", None)):
             inner = getattr(judge_or_client, "client", None)
             if inner is not None and callable(getattr(inner, "chat_many", None)):
                 client = inner
                 model = model or getattr(judge_or_client, "model", None)
+            elif isinstance(getattr(judge_or_client, "base_url", None), str) and isinstance(
+                getattr(judge_or_client, "model", None), str
+            ):
+                # an arena Judge: open a client on its endpoint for each scoring run
+                self._endpoint = {
+                    "base_url": judge_or_client.base_url,
+                    "api_key_env": getattr(judge_or_client, "api_key_env", "OPENAI_API_KEY"),
+                    "timeout": getattr(judge_or_client, "timeout", 120.0),
+                    "max_retries": getattr(judge_or_client, "max_retries", 6),
+                }
+                model = model or judge_or_client.model
+                client = None
             else:
                 raise ValidationError(
                     "judge_or_client must be a wizardarena.arena.client.Client (with "
-                    "chat_many) or a judge object with .client and .model; got "
+                    "chat_many), a wizardarena Judge (with .base_url and .model), or an "
+                    "object with .client and .model; got "
                     f"{type(judge_or_client).__name__}"
                 )
         if batch_size < 1:
@@ -282,12 +296,22 @@ class _LLMScorer:
             kwargs["model"] = self.model
         if self.max_tokens is not None:
             kwargs["max_tokens"] = self.max_tokens
+        if progress is not None:
+            progress(self.stage, 0, len(convs))
+        if self._endpoint is not None:
+            from wizardarena.arena.client import Client
+
+            endpoint = dict(self._endpoint)
+            with Client(endpoint.pop("base_url"), **endpoint) as client:
+                return self._ask_with(client, convs, kwargs, progress)
+        return self._ask_with(self.client, convs, kwargs, progress)
+
+    def _ask_with(self, client: Any, convs: list[list[dict[str, str]]], kwargs: dict[str, Any],
+                  progress: ProgressCallback | None) -> list[str]:
         texts: list[str] = []
         total = len(convs)
-        if progress is not None:
-            progress(self.stage, 0, total)
         for s in range(0, total, self.batch_size):
-            results = self.client.chat_many(convs[s : s + self.batch_size], **kwargs)
+            results = client.chat_many(convs[s : s + self.batch_size], **kwargs)
             texts.extend(r.text for r in results)
             if progress is not None:
                 progress(self.stage, len(texts), total)
