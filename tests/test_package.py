@@ -38,6 +38,10 @@ def test_public_api_is_locked() -> None:
         "ArenaResult", "AsyncClient", "Client", "Judge", "JudgmentStore", "Template",
         "generate_answers", "load_answers", "load_prompts", "run_arena", "SimArena",
         "SimJudge", "SimModel",
+        # test sets (issue 4)
+        "APIEmbedder", "BattleDifficulty", "CriteriaDifficulty", "DecontaminationResult",
+        "LLMDifficulty", "Precomputed", "SentenceTransformerEmbedder", "TestSet",
+        "TfidfEmbedder", "build_testset", "decontaminate", "normalize_prompts", "read_prompts",
     }
     assert set(wa.__all__) == expected
 
