@@ -48,8 +48,10 @@ FULL_ROUNDS = 1000
 class Case:
     """One benchmark case: a function ``module.func(path, *, rounds, seed) -> Series``.
 
-    ``rounds`` maps a log name to the rounds actually run (bootstrap cases; fewer than 1000
-    means the time is extrapolated linearly); 0 for point fits and sandwich.
+    ``rounds`` maps a log name to the rounds actually run (bootstrap cases); 0 for point fits
+    and sandwich. With fewer than 1000 rounds the time is extrapolated linearly: ``fixed +
+    (measured − fixed) · 1000 / rounds``, where ``fixed`` is the median of the ``base`` case
+    (the same tool's own point fit, which the bootstrap call also performs) or 0.
     """
 
     name: str
@@ -58,7 +60,7 @@ class Case:
     func: str
     kind: str  # "point", "bootstrap" (battle unit), "prompt bootstrap", "sandwich"
     rounds: dict[str, int] = field(default_factory=lambda: {"small": 0, "large": 0})
-    note: str = ""
+    base: str = ""  # case whose time is the fixed (non-replicate) part, for extrapolation
 
 
 def _boot(small: int = FULL_ROUNDS, large: int = FULL_ROUNDS) -> dict[str, int]:
@@ -77,11 +79,26 @@ CASES: dict[str, Case] = {
         Case("fastchat.point", "FastChat `compute_bt` (L-BFGS)", "peers_fastchat",
              "current_point", "point"),
         Case("fastchat.bootstrap", "FastChat `compute_bootstrap_bt` (L-BFGS, process pool)",
-             "peers_fastchat", "current_bootstrap", "bootstrap", _boot(1000, 100)),
+             "peers_fastchat", "current_bootstrap", "bootstrap", _boot(1000, 100),
+             base="fastchat.point"),
         Case("fastchat_lr.point", "FastChat old `compute_mle_elo` (sklearn LR)",
              "peers_fastchat", "lr_point", "point"),
         Case("fastchat_lr.bootstrap", "FastChat old LR + row bootstrap", "peers_fastchat",
-             "lr_bootstrap", "bootstrap", _boot(20, 5)),
+             "lr_bootstrap", "bootstrap", _boot(10, 3), base="fastchat_lr.point"),
+        Case("arena_rank.sandwich", "arena-rank sandwich", "peers_libs", "arena_rank_sandwich",
+             "sandwich"),
+        Case("arena_rank.bootstrap", "arena-rank bootstrap (L-BFGS, process pool)",
+             "peers_libs", "arena_rank_bootstrap", "bootstrap", _boot(200, 50),
+             base="arena_rank.sandwich"),
+        Case("evalica.point", "evalica `bradley_terry`", "peers_libs", "evalica_point",
+             "point"),
+        Case("evalica.bootstrap", "evalica `bootstrap` (percentile)", "peers_libs",
+             "evalica_bootstrap", "bootstrap", _boot(10, 3), base="evalica.point"),
+        Case("choix.point", "choix `ilsr_pairwise`", "peers_libs", "choix_point", "point"),
+        Case("skilled.point", "skilled user: numpy + `ilsr_pairwise_dense`", "peers_libs",
+             "skilled_point", "point"),
+        Case("skilled.bootstrap", "skilled user: multinomial + dense ILSR loop", "peers_libs",
+             "skilled_bootstrap", "bootstrap", _boot(1000, 100), base="skilled.point"),
     ]
 }
 
@@ -233,9 +250,12 @@ def table(data: dict[str, dict]) -> str:
         for v in rows:
             case = CASES[v["case"]]
             boot = case.kind in ("bootstrap", "prompt bootstrap")
-            at_full = v["median"] * FULL_ROUNDS / v["rounds"] if boot and v["rounds"] else (
-                v["median"])
             extrap = boot and v["rounds"] not in (0, FULL_ROUNDS)
+            at_full = v["median"]
+            if extrap:
+                base = data.get(f"{case.base}|{log}")
+                fixed = min(base["median"], v["median"]) if base else 0.0
+                at_full = fixed + (v["median"] - fixed) * FULL_ROUNDS / v["rounds"]
             ref_key = f"{ours_ref[case.kind]}|{log}"
             ratio = ""
             if ref_key in data and not case.name.startswith("ours.") and not v.get("tag"):
