@@ -64,3 +64,16 @@ def test_console_script_help_lists_commands() -> None:
                          capture_output=True, text=True, check=True)
     for cmd in ("demo", "rank", "simulate"):
         assert cmd in res.stdout
+
+
+def test_rank_style_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wizardarena.ratings.style_features import simulate_style_battles
+
+    log = simulate_style_battles({"a": {"skill": 1100.0}, "b": {"skill": 1000.0, "verbosity": 1.0},
+                                  "c": {"skill": 950.0, "markdown": 1.0}}, 3000,
+                                 style_bias={"tokens": 1.0}, rng=0)
+    path = tmp_path / "style.parquet"
+    log.to_parquet(path)
+    assert main(["rank", str(path), "--style", "--ci", "sandwich", "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    assert "Style coefficients" in out and "| tokens |" in out

@@ -42,6 +42,9 @@ def test_public_api_is_locked() -> None:
         "APIEmbedder", "BattleDifficulty", "CriteriaDifficulty", "DecontaminationResult",
         "LLMDifficulty", "Precomputed", "SentenceTransformerEmbedder", "TestSet",
         "TfidfEmbedder", "build_testset", "decontaminate", "normalize_prompts", "read_prompts",
+        # flywheel and style control (issue 6)
+        "Comparison", "Flywheel", "FlywheelStats", "TrainingData", "compare", "StyleFit",
+        "fit_style", "STYLE_FEATURES", "answer_style",
     }
     assert set(wa.__all__) == expected
 

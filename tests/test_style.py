@@ -11,11 +11,13 @@ from scipy.optimize import minimize
 from scipy.stats import spearmanr
 
 from wizardarena.api import rank
+from wizardarena.battles import read_battles
 from wizardarena.exceptions import ValidationError
 from wizardarena.leaderboard import Leaderboard
 from wizardarena.ratings.style import (
     StyleFit,
     _collapse,
+    _feature_matrix,
     fit_style,
     solve_style_batch,
 )
@@ -326,7 +328,7 @@ def test_ties_half_and_drop() -> None:
         ({"features": ["label"]}, "must be numeric"),
         ({"features": ["const"]}, "constant"),
         ({"ties": "davidson"}, "ties must be"),
-        ({"ci": "sandwich"}, "ci must be"),
+        ({"ci": "jackknife"}, "ci must be"),
         ({"standardize": "minmax"}, "standardize must be"),
         ({"l2": -1.0}, "l2 must be"),
         ({"ridge": 0.0}, "ridge must be"),
@@ -361,3 +363,75 @@ def test_missing_sources_and_answers_are_reported() -> None:
     nan_log["cites"] = np.nan
     with pytest.raises(ValidationError, match="must be finite"):
         fit_style(nan_log, features=["cites"], ci="none")
+
+
+# --------------------------------------------------------------------------- sandwich
+
+
+def test_style_sandwich_matches_an_explicit_per_battle_loop() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 1500, style_bias={"tokens": 1.0}, prompts=80,
+                                 rng=8)
+    for unit in ("battle", "prompt"):
+        fit = fit_style(log, ci="sandwich", unit=unit, l2=0.0)
+        battles = read_battles(log)
+        models = list(battles.models)
+        m = len(models)
+        names = list(fit.coefficients.index)
+        theta = np.r_[((fit.table["rating"] - 1000) * np.log(10) / 400).reindex(models),
+                      fit.coefficients.loc[names, "coef"]]
+        spread = fit.coefficients.loc[names, "spread"].to_numpy()
+        center = fit.coefficients.loc[names, "center"].to_numpy()
+        raw, _ = _feature_matrix(battles, True, None, None)
+        x = (raw - center) / spread
+        score = np.where(battles.outcome == 0, 1.0, np.where(battles.outcome == 1, 0.0, 0.5))
+        k = m + len(names)
+        hess = np.zeros((k, k))
+        sums: dict[object, np.ndarray] = {}
+        qids = battles.column("question_id").to_numpy()
+        for r in range(battles.n_battles):
+            xt = np.zeros(k)
+            xt[battles.a[r]], xt[battles.b[r]] = 1.0, -1.0
+            xt[m:] = x[r]
+            p = 1 / (1 + np.exp(-(xt @ theta)))
+            hess += p * (1 - p) * np.outer(xt, xt)
+            key = qids[r] if unit == "prompt" else r
+            sums[key] = sums.get(key, np.zeros(k)) + (score[r] - p) * xt
+        meat = sum(np.outer(s, s) for s in sums.values())
+        hinv = np.linalg.pinv(hess, rcond=1e-10)
+        cov = hinv @ meat @ hinv
+        se_coef = np.sqrt(np.diag(cov)[m:])
+        ours = (fit.coefficients["upper"] - fit.coefficients["coef"]) / 1.959963984540054
+        np.testing.assert_allclose(ours.to_numpy(), se_coef, rtol=1e-5)
+        se_r = 400 / np.log(10) * np.sqrt(np.diag(cov)[:m])
+        ours_r = (fit.table["upper"] - fit.table["rating"]).reindex(models) / 1.959963984540054
+        np.testing.assert_allclose(ours_r.to_numpy(), se_r, rtol=1e-5)
+
+
+def test_style_sandwich_bars_and_agreement_with_bootstrap() -> None:
+    hits = []
+    for seed in range(10):
+        log = simulate_style_battles(BIASED_MODELS, 3000, rng=100 + seed)
+        c = fit_style(log, ci="sandwich").coefficients
+        hits.extend(((c["lower"] < 0) & (c["upper"] > 0)).tolist())
+    assert sum(hits) >= 35, sum(hits)
+    log = simulate_style_battles(BIASED_MODELS, 20_000, style_bias={"tokens": 2.0}, rng=11)
+    sw = fit_style(log, ci="sandwich")
+    bs = fit_style(log, rounds=200, rng=0)
+    assert sw.coefficients.loc["tokens", "lower"] > 0
+    width_sw = sw.coefficients["upper"] - sw.coefficients["lower"]
+    width_bs = bs.coefficients["upper"] - bs.coefficients["lower"]
+    assert ((width_sw / width_bs).between(0.8, 1.25)).all()
+    rw = (sw.table["upper"] - sw.table["lower"]) / (bs.table["upper"] - bs.table["lower"])
+    assert rw.between(0.8, 1.25).all()
+
+
+def test_rank_with_style_returns_a_board_with_coefficients() -> None:
+    log = simulate_style_battles(BIASED_MODELS, 5000, style_bias={"tokens": 2.0}, rng=3)
+    board = rank(log, style=True, ci="sandwich")
+    assert isinstance(board, Leaderboard) and board.style is not None
+    assert board.info.method == "bradley-terry+style"
+    assert list(board.style.index) == list(STYLE_FEATURES)
+    assert board.style.loc["tokens", "lower"] > 0
+    assert "Style coefficients" in board.to_markdown()
+    with pytest.raises(ValidationError, match="method='bt'"):
+        rank(log, style=True, method="elo")

@@ -45,7 +45,10 @@ from wizardarena.exceptions import (
     WizardArenaError,
     WizardArenaWarning,
 )
+from wizardarena.flywheel import Comparison, Flywheel, FlywheelStats, TrainingData, compare
 from wizardarena.leaderboard import FitInfo, Leaderboard, ranks_from_intervals
+from wizardarena.ratings.style import StyleFit, fit_style
+from wizardarena.ratings.style_features import STYLE_FEATURES, answer_style
 from wizardarena.sim import SimArena, SimJudge, SimModel, simulate_battles
 from wizardarena.testset import (
     APIEmbedder,
@@ -66,6 +69,7 @@ from wizardarena.testset import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "STYLE_FEATURES",
     "WINNER_LABELS",
     "APIEmbedder",
     "AgreementReport",
@@ -76,12 +80,15 @@ __all__ = [
     "BattleLog",
     "Client",
     "ClientError",
+    "Comparison",
     "ConvergenceError",
     "ConvergenceWarning",
     "CriteriaDifficulty",
     "DataWarning",
     "DecontaminationResult",
     "FitInfo",
+    "Flywheel",
+    "FlywheelStats",
     "HTTPStatusError",
     "Judge",
     "JudgeParseError",
@@ -99,9 +106,11 @@ __all__ = [
     "SimJudge",
     "SimModel",
     "StoreError",
+    "StyleFit",
     "Template",
     "TestSet",
     "TfidfEmbedder",
+    "TrainingData",
     "ValidationError",
     "Vocabulary",
     "WizardArenaError",
@@ -109,9 +118,12 @@ __all__ = [
     "__version__",
     "agreement",
     "agreement_by_category",
+    "answer_style",
     "build_testset",
+    "compare",
     "decontaminate",
     "fetch_reference",
+    "fit_style",
     "generate_answers",
     "load_answers",
     "load_prompts",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, overload
 
 import numpy as np
@@ -43,6 +44,8 @@ def rank(  # type: ignore[misc]
     base: float = 10.0,
     init: float = 1000.0,
     ridge: float = 1e-6,
+    style: bool | str | Sequence[str] | None = None,
+    answers: Any = None,
     prompts: Any = None,
     judge: Any = None,
     store: Any = None,
@@ -92,6 +95,14 @@ def rank(  # type: ignore[misc]
     ridge : float, default 1e-6
         Tiny L2 penalty that keeps undefeated, winless or disconnected models finite; such
         models are listed in ``board.info.ridge_models`` and a ``RidgeWarning`` is issued.
+    style : True, "style" or list of str, optional
+        Style control (contextual Bradley-Terry, as LMSYS): fit ratings jointly with style
+        coefficients — ``True`` for answer length, markdown headers, lists and bold (from
+        ``answers`` or the log's count/text columns), or a list of numeric feature columns.
+        The board's ratings are then style-controlled and ``board.style`` holds the
+        coefficients with intervals. See :func:`wizardarena.ratings.style.fit_style`.
+    answers : DataFrame or mapping, optional
+        The answers style features are computed from (``question_id, model, answer``).
     prompts, judge, store, pairs, arena_options
         Run the battles first: with ``judge`` (a :class:`wizardarena.arena.Judge`),
         ``battles`` is the models' answers (``{model: answers}``, a DataFrame or a path, see
@@ -133,6 +144,21 @@ def rank(  # type: ignore[misc]
             "to rank an existing battle log pass a path, a DataFrame or a list of dicts"
         )
     log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight)
+    if style is not None and style is not False:
+        if by is not None:
+            raise ValidationError("style= and by= cannot be combined; split the log first")
+        if method not in ("bt", "bradley-terry"):
+            raise ValidationError("style control fits Bradley-Terry; use method='bt'")
+        if point != "mle":
+            raise ValidationError("style control reports the full-data fit (point='mle')")
+        from wizardarena.ratings.style import fit_style
+
+        fit = fit_style(
+            log, features=style, answers=answers, ci=ci, rounds=rounds, unit=unit,
+            level=level, anchor=anchor, ties=ties, ridge=ridge, scale=scale, base=base,
+            init=init, rng=rng,
+        )
+        return replace(fit.board, style=fit.coefficients)
     options: dict[str, Any] = dict(
         method=method, ci=ci, rounds=rounds, unit=unit, level=level, anchor=anchor, ties=ties,
         point=point, k=k, scale=scale, base=base, init=init, ridge=ridge,

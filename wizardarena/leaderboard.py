@@ -156,12 +156,18 @@ class Leaderboard:
         a model).
     covariance : DataFrame or None
         Covariance of the ratings (Elo units squared), from the sandwich or the bootstrap.
+    style : DataFrame or None
+        With style control (``wa.rank(..., style=True)``): the style coefficients indexed by
+        feature (``coef``, ``lower``, ``upper``, ``se``, ``elo``, ``center``, ``spread``; see
+        :class:`wizardarena.ratings.style.StyleFit`). The ratings are then the
+        style-controlled ones.
     """
 
     table: pd.DataFrame
     info: FitInfo
     replicates: pd.DataFrame | None = field(default=None, repr=False)
     covariance: pd.DataFrame | None = field(default=None, repr=False)
+    style: pd.DataFrame | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ views
     @property
@@ -227,7 +233,16 @@ class Leaderboard:
         sep = "|" + "|".join("---:" if i else ":---" for i in range(t.shape[1])) + "|"
         rows = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in t.itertuples(False)]
         note = f"\n\n{self.info.interval_label}; {self.info.n_battles} battles."
-        return "\n".join([head, sep, *rows]) + note
+        text = "\n".join([head, sep, *rows]) + note
+        if self.style is not None:
+            c = self.style.reset_index()
+            chead = "| " + " | ".join(str(x) for x in c.columns) + " |"
+            csep = "|" + "|".join("---:" if i else ":---" for i in range(c.shape[1])) + "|"
+            crows = ["| " + " | ".join(_fmt(round(v, 4) if isinstance(v, float) else v)
+                                       for v in row) + " |" for row in c.itertuples(False)]
+            text += "\n\nStyle coefficients (log-odds per standardised unit):\n\n"
+            text += "\n".join([chead, csep, *crows])
+        return text
 
     def to_html(self) -> str:
         """An HTML table with a caption saying how the intervals were made."""

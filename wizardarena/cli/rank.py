@@ -24,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strong-weight", type=float, default=1.0,
                    help="weight of strong Arena-Hard verdicts A>>B (Arena-Hard uses 3)")
     p.add_argument("--by", default=None, help="one board per value of this column")
+    p.add_argument("--style", action="store_true",
+                   help="style control: length, headers, lists, bold (from --answers or the "
+                   "log's count/text columns)")
+    p.add_argument("--style-columns", default=None, metavar="COL,COL",
+                   help="style control on these numeric feature columns of the log instead")
+    p.add_argument("--answers", default=None,
+                   help="answers file or directory for --style (question_id, model, answer)")
     p.add_argument("--format", default="table", choices=["table", "md", "csv", "json", "html"])
     p.add_argument("--out", default=None, help="write here instead of standard output")
     p.set_defaults(_run=run)
@@ -32,13 +39,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from wizardarena.api import rank
 
+    style = None
+    if args.style_columns:
+        style = [c.strip() for c in args.style_columns.split(",") if c.strip()]
+    elif args.style:
+        style = True
+    answers = None
+    if args.answers:
+        from wizardarena.arena.answers import load_answers
+
+        answers = load_answers(args.answers)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = rank(
             args.battles, method=args.method, ci=args.ci, rounds=args.rounds, unit=args.unit,
             level=args.level, anchor=parse_anchor(args.anchor), ties=args.ties,
             point=args.point, outcomes=args.outcomes, strong_weight=args.strong_weight,
-            by=args.by, rng=args.seed,
+            by=args.by, style=style, answers=answers, rng=args.seed,
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)

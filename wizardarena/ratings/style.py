@@ -41,10 +41,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.stats import norm
 
 from wizardarena.battles import BattleLog, BattleSource, Outcome, Vocabulary, read_battles
 from wizardarena.exceptions import ConvergenceWarning, ValidationError
 from wizardarena.leaderboard import FitInfo, Leaderboard, as_anchor, build_table
+from wizardarena.ratings.fit import _enum, _seed, _to_elo
 from wizardarena.ratings.style_features import (
     STYLE_FEATURES,
     answer_style,
@@ -80,21 +82,13 @@ class _Ties(str, Enum):
 
 class _CI(str, Enum):
     BOOTSTRAP = "bootstrap"
+    SANDWICH = "sandwich"
     NONE = "none"
 
 
 class _Unit(str, Enum):
     BATTLE = "battle"
     PROMPT = "prompt"
-
-
-def _enum(cls: type[Enum], value: object, name: str) -> Any:
-    try:
-        return cls(value)
-    except ValueError:
-        raise ValidationError(
-            f"{name} must be one of {[m.value for m in cls]}; got {value!r}"
-        ) from None
 
 
 # --------------------------------------------------------------------------- sufficient statistics
@@ -574,27 +568,6 @@ class StyleFit:
 # --------------------------------------------------------------------------- the fit
 
 
-def _seed(rng: int | np.random.Generator | None) -> tuple[np.random.Generator, int | None]:
-    if isinstance(rng, np.random.Generator):
-        return rng, None
-    if rng is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
-        return np.random.default_rng(seed), seed
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng)), int(rng)
-    raise ValidationError(f"rng must be an int, a numpy Generator or None; got {rng!r}")
-
-
-def _to_elo(theta: np.ndarray, present: np.ndarray | None, anchor_idx: int | None,
-            anchor_value: float, factor: float, init: float) -> np.ndarray:
-    r = np.array(theta, dtype=float, copy=True)
-    if present is not None:
-        r[~present] = np.nan
-    if anchor_idx is None:
-        return init + factor * (r - np.nanmean(r, axis=1, keepdims=True))
-    return anchor_value + factor * (r - r[:, [anchor_idx]])
-
-
 def _draw_counts(rows: StyleRows, gens: Sequence[np.random.Generator], unit: _Unit) -> np.ndarray:
     """Bootstrap counts (R, len(gens)), one column per replicate generator."""
     out = np.empty((len(rows), len(gens)))
@@ -620,6 +593,41 @@ def _games(rows: StyleRows, counts: np.ndarray) -> np.ndarray:
     np.add.at(games, rows.pair_i, per_pair)
     np.add.at(games, rows.pair_j, per_pair)
     return games.T
+
+
+def _sandwich(theta: np.ndarray, rows: StyleRows, *, l2: float, cluster: bool) -> np.ndarray:
+    """Robust covariance ``H⁺ J H⁺`` of (log-strengths, coefficients), shape (K, K).
+
+    With design rows ``x̃ = [e_lo − e_hi, x]``, ``H = Σ count · t p (1 − p) x̃ x̃ᵀ`` (+ ``l2`` on
+    the coefficients) and ``J = Σ count (s − t p)² x̃ x̃ᵀ``, or with ``cluster`` the outer
+    products of the per-prompt sums of ``count (s − t p) x̃``. The pseudo-inverse drops the
+    shift direction of the ratings (mean-centred ratings live in its complement).
+    """
+    m, f = rows.n_models, rows.n_features
+    n = len(rows)
+    r = np.arange(n)
+    design = sp.csr_matrix(
+        (np.concatenate([np.ones(n), -np.ones(n), rows.x.T.ravel()]),
+         (np.concatenate([r, r, np.tile(r, f)]),
+          np.concatenate([rows.lo, rows.hi, np.repeat(np.arange(m, m + f), n)]))),
+        shape=(n, m + f),
+    )
+    p = _sigmoid(_logits(theta[None, :], rows)[:, 0].copy())
+    resid = rows.s - rows.t * p  # score of one battle of the row along x̃
+    count = rows.count.astype(float)
+    hess = (design.T @ sp.diags(count * rows.t * p * (1.0 - p)) @ design).toarray()
+    hess[m:, m:] += l2 * np.eye(f)
+    if cluster:
+        if rows.group is None:
+            raise ValidationError("a cluster sandwich needs question_id groups")
+        agg = sp.csr_matrix((count * resid, (rows.group, r)), shape=(rows.n_groups, n))
+        g = (agg @ design).toarray()
+        meat = g.T @ g
+    else:
+        meat = (design.T @ sp.diags(count * resid**2) @ design).toarray()
+    hinv = np.linalg.pinv(hess, rcond=1e-10, hermitian=True)
+    cov = hinv @ meat @ hinv
+    return 0.5 * (cov + cov.T)
 
 
 def fit_style(
@@ -674,7 +682,10 @@ def fit_style(
         its mean loss corresponds to ``l2 = reg · N``).
     ties : {"half", "drop"}, default "half"
         A tie is half a win each way (LMSYS), or is left out.
-    ci : {"bootstrap", "none"}, default "bootstrap"
+    ci : {"bootstrap", "sandwich", "none"}, default "bootstrap"
+        Percentile bootstrap (each replicate refitted), or the closed-form sandwich
+        ``H⁺ J H⁺`` at the fit (cluster-robust by ``question_id`` with ``unit="prompt"``):
+        one pass over the rows instead of ``rounds`` refits.
     rounds : int, default 1000
         Bootstrap replicates.
     unit : {"battle", "prompt"}, default "battle"
@@ -755,7 +766,7 @@ def fit_style(
     if not keep.any():
         raise ValidationError("ties='drop' leaves no battles: every battle is a tie")
     group, n_groups = None, 0
-    if unit_ is _Unit.PROMPT and ci_ is _CI.BOOTSTRAP:
+    if unit_ is _Unit.PROMPT and ci_ is not _CI.NONE:
         col = log.column("question_id")
         if col.isna().any():
             raise ValidationError(
@@ -819,6 +830,19 @@ def fit_style(
         c_upper = np.quantile(beta, 1 - alpha / 2, axis=0)
         c_se = beta.std(axis=0, ddof=1)
         coef_reps = pd.DataFrame(beta, columns=pd.Index(names, name="feature"))
+    if ci_ is _CI.SANDWICH:
+        cov = _sandwich(theta, rows, l2=l2, cluster=unit_ is _Unit.PROMPT)
+        if anchor_idx is not None:
+            e = np.eye(m + f)
+            e[:m, anchor_idx] -= 1.0  # ratings relative to the anchor
+            cov = e @ cov @ e.T
+        z = float(norm.ppf(1 - (1.0 - float(level)) / 2))
+        se_r = factor * np.sqrt(np.clip(np.diag(cov)[:m], 0.0, None))
+        lower, upper = rating - z * se_r, rating + z * se_r
+        c_se = np.sqrt(np.clip(np.diag(cov)[m:], 0.0, None))
+        c_lower, c_upper = theta[m:] - z * c_se, theta[m:] + z * c_se
+        covariance = pd.DataFrame(cov[:m, :m] * factor**2, index=list(log.models),
+                                  columns=list(log.models))
     coefs = pd.DataFrame(
         {"coef": theta[m:], "lower": c_lower, "upper": c_upper, "se": c_se,
          "elo": theta[m:] * factor, "center": center, "spread": spread},
