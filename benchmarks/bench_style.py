@@ -118,6 +118,10 @@ def main() -> int:
     t_point = time.perf_counter() - t0
     rows.append(("wizardarena fit_style, point fit (no CI)", t_point, point.info.n_iter))
     t0 = time.perf_counter()
+    sw = fit_style(log, standardize="zscore", l2=l2, ci="sandwich")
+    rows.append(("wizardarena fit_style, fit + sandwich CI", time.perf_counter() - t0,
+                 sw.info.n_iter))
+    t0 = time.perf_counter()
     boot = fit_style(log, standardize="zscore", l2=l2, rounds=args.rounds, rng=0)
     t_boot = time.perf_counter() - t0
     rows.append((f"wizardarena fit_style, {args.rounds} bootstrap rounds", t_boot,
