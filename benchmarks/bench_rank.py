@@ -2,7 +2,8 @@
 
 Every case runs end to end from the Parquet file (read, encode, fit, intervals) in a fresh
 subprocess, once per repetition; the child times the call (imports excluded) and reports its
-own peak resident memory (``ru_maxrss``) and the point ratings, which are compared with an
+own peak resident memory (``ru_maxrss``; for tools with a process pool, also the largest
+worker's), and the point ratings, which are compared with an
 independent, tightly converged MLE (:mod:`exact_mle`). Results accumulate in
 ``benchmarks/_work/results_rank.json`` (so peers can be added one at a time) and the table is
 printed as markdown.
@@ -115,9 +116,12 @@ def _child(case_name: str, log: str, rounds: int, seed: int) -> None:
     ratings = func(path, rounds=rounds, seed=seed)
     seconds = time.perf_counter() - t0
     maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # worker processes (FastChat's and arena-rank's pools) have ended by now
+    workers_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({
         "seconds": seconds,
         "maxrss_mib": maxrss_kib / 1024.0,
+        "workers_maxrss_mib": workers_kib / 1024.0,
         "ratings": {str(k): float(v) for k, v in ratings.items()},
     }))
 
@@ -179,10 +183,10 @@ CORE = ("wizardarena/api.py", "wizardarena/battles.py", "wizardarena/ratings")
 
 
 def core_version() -> str:
-    """``HEAD`` commit of the repository, with ``+dirty`` if the ratings core has local edits."""
+    """Last commit touching the ratings core, ``+dirty`` if the core has uncommitted edits."""
     root = HERE.parent
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+        head = subprocess.run(["git", "log", "-1", "--format=%h", "--", *CORE], cwd=root,
                               capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", *CORE], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
@@ -216,6 +220,7 @@ def run_case(case: Case, log: str, repeats: int, seed: int, timeout: float) -> d
         "case": case.name, "log": log, "rounds": rounds, "repeats": repeats,
         "seconds": secs, "median": statistics.median(secs),
         "maxrss_mib": max(r["maxrss_mib"] for r in runs),
+        "workers_maxrss_mib": max(r.get("workers_maxrss_mib", 0.0) for r in runs),
         "max_diff_elo": _max_diff(runs[0]["ratings"], exact),
         "load1": [r["load1"] for r in runs],
         "warnings": sorted({r["stderr"] for r in runs if r["stderr"]}),
@@ -266,10 +271,13 @@ def table(data: dict[str, dict]) -> str:
             loads = "–".join(f"{x:.1f}" for x in (min(v["load1"]), max(v["load1"])))
             diff = v["max_diff_elo"]
             tag = f" [{v['tag']}]" if v.get("tag") else ""
+            mem = f"{v['maxrss_mib']:.0f}"
+            if v.get("workers_maxrss_mib", 0) > 1:
+                mem += f" + workers ≤ {v['workers_maxrss_mib']:.0f} each"
             lines.append(
                 f"| {case.label}{tag} | {case.kind} | {v['rounds'] or ''} | "
                 f"{_fmt_s(v['median'])} ({runs}) | {full_txt} | {ratio} | "
-                f"{v['maxrss_mib']:.0f} | {diff:.2g} | {loads} | {v.get('core') or '?'} |"
+                f"{mem} | {diff:.2g} | {loads} | {v.get('core') or '?'} |"
             )
         lines.append("")
     return "\n".join(lines)
