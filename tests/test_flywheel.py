@@ -255,13 +255,13 @@ def test_export_jsonl_and_parquet_round_trip(tmp_path: object) -> None:
     assert back == dpo.records()
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temp files
     # a failing writer leaves no file behind
-    from wizardarena.flywheel import data as fwmod
+    from wizardarena._io import atomic_write
 
-    def boom(fh: object) -> None:
+    def boom(tmp: str) -> None:
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        fwmod._atomic_write(out / "x.jsonl", boom)
+        atomic_write(out / "x.jsonl", boom)
     assert not (out / "x.jsonl").exists()
     assert [p.name for p in out.iterdir() if p.suffix == ".tmp"] == []
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
@@ -37,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from wizardarena._io import atomic_write
 from wizardarena.exceptions import ValidationError
 
 __all__ = [
@@ -620,19 +620,19 @@ class BattleLog:
     def to_parquet(self, path: str | os.PathLike[str]) -> None:
         """Write the log (canonical columns plus extras) to Parquet, atomically."""
         frame = self.to_frame()
-        _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
     def to_jsonl(self, path: str | os.PathLike[str]) -> None:
         """Write the log as JSON Lines, atomically."""
         frame = self.to_frame()
-        _atomic_write(
+        atomic_write(
             path, lambda tmp: frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
         )
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the log as CSV, atomically."""
         frame = self.to_frame()
-        _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def _vocabulary(outcomes: str | Vocabulary) -> Vocabulary:
@@ -642,20 +642,6 @@ def _vocabulary(outcomes: str | Vocabulary) -> Vocabulary:
         raise ValidationError(
             f"outcomes must be one of {[v.value for v in Vocabulary]}; got {outcomes!r}"
         ) from None
-
-
-def _atomic_write(path: str | os.PathLike[str], write: Any) -> None:
-    """Write through a temporary file in the target directory, then rename over the target."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- readers

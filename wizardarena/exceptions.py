@@ -3,15 +3,15 @@
 ::
 
     WizardArenaError (Exception)
-    ├── ValidationError (ValueError)        bad input: names the column, rows, values, expectation
-    ├── ConvergenceError (RuntimeError)     an iterative solver did not converge and was asked to raise
-    ├── MissingExtraError (ImportError)     an optional extra (plot, embeddings, bench) is not installed
-    ├── ArenaError                           anything that goes wrong while running battles
-    │   ├── ClientError                      a request to an OpenAI-compatible endpoint failed
-    │   │   └── HTTPStatusError              non-retryable status (4xx other than 429), or retries exhausted
-    │   ├── JudgeParseError (ValueError)     a judge's text did not contain a verdict (fail closed)
-    │   └── StoreError                       the judgment store is unusable (schema, corruption, lock)
-    └── ReferenceError_ (LookupError)        a reference leaderboard cannot be read or matched
+    ├── ValidationError (ValueError)      bad input: names column, rows, values, expectation
+    ├── ConvergenceError (RuntimeError)   a solver did not converge and was asked to raise
+    ├── MissingExtraError (ImportError)   an optional extra (plot, embeddings) is missing
+    ├── ArenaError                        anything that goes wrong while running battles
+    │   ├── ClientError                   a request to an OpenAI-compatible endpoint failed
+    │   │   └── HTTPStatusError           a status that is not retried, or retries ran out
+    │   ├── JudgeParseError (ValueError)  a judge's text held no verdict (fail closed)
+    │   └── StoreError                    the judgment store is unusable
+    └── ReferenceMatchError (LookupError) a reference board cannot be read or matched
 
 Warnings::
 
@@ -22,6 +22,11 @@ Warnings::
 """
 
 from __future__ import annotations
+
+from enum import Enum
+from typing import TypeVar
+
+E = TypeVar("E", bound=Enum)
 
 __all__ = [
     "ArenaError",
@@ -38,6 +43,8 @@ __all__ = [
     "ValidationError",
     "WizardArenaError",
     "WizardArenaWarning",
+    "missing_extra",
+    "parse_enum",
 ]
 
 
@@ -114,6 +121,15 @@ class ConvergenceWarning(WizardArenaWarning):
 
 class DataWarning(WizardArenaWarning):
     """Input was accepted, but something about it deserves attention."""
+
+
+def parse_enum(cls: type[E], value: object, name: str) -> E:
+    """``cls(value)`` for a closed vocabulary, or a ValidationError listing what is allowed."""
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = [m.value for m in cls]
+        raise ValidationError(f"{name} must be one of {allowed}; got {value!r}") from None
 
 
 def missing_extra(package: str, extra: str, purpose: str) -> MissingExtraError:

@@ -257,15 +257,15 @@ class Leaderboard:
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the table to CSV, atomically."""
-        from wizardarena.battles import _atomic_write
+        from wizardarena._io import atomic_write
 
-        _atomic_write(path, lambda tmp: self.table.to_csv(tmp))
+        atomic_write(path, lambda tmp: self.table.to_csv(tmp))
 
     def to_parquet(self, path: str | os.PathLike[str]) -> None:
         """Write the table to Parquet, atomically."""
-        from wizardarena.battles import _atomic_write
+        from wizardarena._io import atomic_write
 
-        _atomic_write(path, lambda tmp: self.table.to_parquet(tmp))
+        atomic_write(path, lambda tmp: self.table.to_parquet(tmp))
 
     def to_dict(self) -> dict[str, Any]:
         """The table as records plus ``info``, for JSON."""

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wizardarena._io import atomic_write_text
 from wizardarena.agreement._render import (
     _CSS,
-    _atomic_write_text,
     _figures_base64,
     _md_table,
 )
@@ -264,7 +264,7 @@ class AgreementReport:
         if fmt not in ("html", "md"):
             raise ValidationError(f"format must be 'html' or 'md'; got {format!r}")
         text = self.to_html() if fmt == "html" else self.to_markdown()
-        _atomic_write_text(target, text)
+        atomic_write_text(target, text)
 
 
 def _num(x: Any) -> float:

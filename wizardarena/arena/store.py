@@ -19,7 +19,6 @@ import json
 import math
 import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from wizardarena._io import atomic_write
 from wizardarena.exceptions import StoreError, ValidationError
 
 __all__ = ["BATTLE_COLUMNS", "JudgmentRecord", "JudgmentStore", "open_store"]
@@ -310,20 +310,6 @@ class JudgmentStore:
         frame["turns"] = [json.loads(t) for t in frame["turns"]]
         frame.insert(3, "answer", [t[-1] if t else "" for t in frame["turns"]])
         return frame
-
-
-def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
-    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it over ``path``."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def open_store(store: str | os.PathLike[str] | JudgmentStore) -> tuple[JudgmentStore, bool]:

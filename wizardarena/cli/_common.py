@@ -43,9 +43,9 @@ def write_or_print(text: str, out: str | None) -> None:
         return
     from pathlib import Path
 
-    from wizardarena.battles import _atomic_write
+    from wizardarena._io import atomic_write
 
-    _atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     print(f"wrote {out}", file=sys.stderr)
 
 

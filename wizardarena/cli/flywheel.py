@@ -95,10 +95,9 @@ def run(args: argparse.Namespace) -> int:
             report += [f"Removed by the decontamination guard: "
                        f"{', '.join(map(str, data.removed['question_id']))}", ""]
     text = "\n".join(report)
-    from wizardarena.flywheel.data import _atomic_write
+    from wizardarena._io import atomic_write_bytes
 
-    written.append(_atomic_write(out / "flywheel_stats.md",
-                                 lambda fh: fh.write(text.encode("utf-8"))))
+    written.append(atomic_write_bytes(out / "flywheel_stats.md", text.encode("utf-8")))
     sys.stdout.write(text + "\n")
     for path in written:
         print(f"wrote {path}", file=sys.stderr)

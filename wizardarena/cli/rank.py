@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from wizardarena.api import rank
 
-    style = None
+    style: bool | list[str] | None = None
     if args.style_columns:
         style = [c.strip() for c in args.style_columns.split(",") if c.strip()]
     elif args.style:

@@ -139,9 +139,10 @@ def _client(args: argparse.Namespace, what: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Build the test set and write it; returns the exit code."""
+    from wizardarena._io import atomic_write
     from wizardarena.testset.difficulty import BattleDifficulty, CriteriaDifficulty, LLMDifficulty
     from wizardarena.testset.embed import APIEmbedder
-    from wizardarena.testset.testset import _atomic_write, build_testset
+    from wizardarena.testset.testset import build_testset
 
     fmt = _format(args.out)
     if args.decontaminate and not args.decontaminated_out:
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         getattr(ts, f"to_{fmt}")(args.out, which=args.which)
         if args.dropped:
             report = ts.dropped.reset_index()
-            _atomic_write(args.dropped, lambda tmp: report.to_csv(tmp, index=False))
+            atomic_write(args.dropped, lambda tmp: report.to_csv(tmp, index=False))
 
         summary = ts.summary()
         print(f"test set written to {args.out} ({len(ts.subset(args.which))} rows, {args.which})")
@@ -221,11 +222,11 @@ def run(args: argparse.Namespace) -> int:
             kept["turns"] = kept["turns"].map(list)
             dfmt = _format(args.decontaminated_out)
             if dfmt == "parquet":
-                _atomic_write(args.decontaminated_out, lambda t: kept.to_parquet(t, index=False))
+                atomic_write(args.decontaminated_out, lambda t: kept.to_parquet(t, index=False))
             elif dfmt == "csv":
-                _atomic_write(args.decontaminated_out, lambda t: kept.to_csv(t, index=False))
+                atomic_write(args.decontaminated_out, lambda t: kept.to_csv(t, index=False))
             else:
-                _atomic_write(
+                atomic_write(
                     args.decontaminated_out,
                     lambda t: kept.to_json(t, orient="records", lines=True, force_ascii=False),
                 )

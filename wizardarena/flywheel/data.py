@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from wizardarena._io import atomic_write, atomic_write_bytes
 
 __all__ = ["FlywheelStats", "TrainingData"]
 
@@ -89,7 +89,7 @@ class TrainingData:
     def to_jsonl(self, path: str | os.PathLike[str]) -> Path:
         """Write JSON Lines atomically (temporary file, then rename); returns the path."""
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records())
-        return _atomic_write(path, lambda fh: fh.write(lines.encode("utf-8")))
+        return atomic_write_bytes(path, lines.encode("utf-8"))
 
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
         """Write Parquet atomically (list-of-struct message columns); returns the path."""
@@ -97,7 +97,7 @@ class TrainingData:
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pylist(self.records())
-        return _atomic_write(path, lambda fh: pq.write_table(table, fh))
+        return atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _json_value(v: Any) -> Any:
@@ -106,20 +106,6 @@ def _json_value(v: Any) -> Any:
     if isinstance(v, np.generic):
         return _json_value(v.item())
     return v
-
-
-def _atomic_write(path: str | os.PathLike[str], write: Callable[[Any], Any]) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def _markdown(t: pd.DataFrame) -> str:

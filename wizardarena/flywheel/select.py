@@ -12,6 +12,7 @@ import pandas as pd
 
 from wizardarena.battles import BattleSource, read_battles
 from wizardarena.exceptions import ValidationError
+from wizardarena.exceptions import parse_enum as _enum
 from wizardarena.flywheel.compare import Comparison, compare
 from wizardarena.flywheel.data import FlywheelStats, TrainingData
 from wizardarena.leaderboard import Leaderboard
@@ -52,15 +53,6 @@ class PerPrompt(str, Enum):
 
     BEST = "best"
     ALL = "all"
-
-
-def _enum(cls: type[Enum], value: object, name: str) -> Any:
-    try:
-        return cls(value)
-    except ValueError:
-        raise ValidationError(
-            f"{name} must be one of {[m.value for m in cls]}; got {value!r}"
-        ) from None
 
 
 

@@ -19,7 +19,12 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import norm
 
 from wizardarena.battles import BattleLog, Outcome
-from wizardarena.exceptions import ConvergenceWarning, RidgeWarning, ValidationError
+from wizardarena.exceptions import (
+    ConvergenceWarning,
+    RidgeWarning,
+    ValidationError,
+    parse_enum,
+)
 from wizardarena.leaderboard import FitInfo, Leaderboard, as_anchor, build_table
 from wizardarena.ratings.bootstrap import (
     BattleSampler,
@@ -62,12 +67,7 @@ def _enum(cls: type[E], value: object, name: str) -> E:
     aliases = {"bradley-terry": "bt", "bradley_terry": "bt", "bt": "bt"}
     if cls is Method and isinstance(value, str):
         value = aliases.get(value.lower(), value)
-    try:
-        return cls(value)
-    except ValueError:
-        raise ValidationError(
-            f"{name} must be one of {[m.value for m in cls]}; got {value!r}"
-        ) from None
+    return parse_enum(cls, value, name)
 
 
 def _seed(rng: int | np.random.Generator | None) -> tuple[np.random.Generator, int | None]:

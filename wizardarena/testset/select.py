@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wizardarena.exceptions import DataWarning, ValidationError
+from wizardarena.exceptions import parse_enum as _enum
 
 __all__ = [
     "ClusterMethod",
@@ -42,14 +43,6 @@ class PickMethod(str, enum.Enum):
 
     RANDOM = "random"  #: seeded uniform sample of the cluster
     CENTROID = "centroid"  #: the prompts nearest the cluster centroid
-
-
-def _enum(cls: type[enum.Enum], value: object, name: str) -> enum.Enum:
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in cls)
-        raise ValidationError(f"{name} must be one of {allowed}; got {value!r}") from None
 
 
 @dataclass(frozen=True)

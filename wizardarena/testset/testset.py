@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import enum
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from wizardarena._io import atomic_write
 from wizardarena.exceptions import ValidationError
 from wizardarena.testset.clean import (
     DropReason,
@@ -185,12 +184,12 @@ class TestSet:
         :func:`~wizardarena.testset.prompts.normalize_prompts` reads it back.
         """
         frame = self._records(which)
-        _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
     def to_jsonl(self, path: str | os.PathLike[str], *, which: str = "mix") -> None:
         """Write a subset (default the mix) as JSON lines, atomically."""
         frame = self._records(which)
-        _atomic_write(
+        atomic_write(
             path,
             lambda tmp: frame.to_json(tmp, orient="records", lines=True, force_ascii=False),
         )
@@ -201,21 +200,10 @@ class TestSet:
 
         frame = self._records(which)
         frame["turns"] = frame["turns"].map(lambda t: json.dumps(t, ensure_ascii=False))
-        _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
-def _atomic_write(path: str | os.PathLike[str], write: Callable[[str], Any]) -> None:
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
 
 
 def build_testset(
