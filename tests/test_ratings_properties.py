@@ -198,3 +198,17 @@ def test_by_category_gives_one_board_per_value() -> None:
     boards = wa.rank(df, by="category", rounds=30, rng=0)
     assert isinstance(boards, dict) and list(boards) == ["coding", "writing"]
     assert boards["coding"].info.n_battles == 300
+
+
+def test_replicates_lacking_a_model_give_nan_not_a_fake_rating() -> None:
+    df = wa.simulate_battles({"a": 1000, "b": 1050, "c": 950}, 600, prompts=60, rng=0)
+    rare = pd.DataFrame({"model_a": ["rare", "a", "rare"], "model_b": ["a", "rare", "b"],
+                         "winner": ["model_a", "model_a", "tie"],
+                         "question_id": ["q0000", "q0000", "q0000"]})
+    board = wa.rank(pd.concat([df, rare], ignore_index=True), unit="prompt", rounds=300, rng=1)
+    assert board.replicates is not None
+    missing = board.replicates["rare"].isna()
+    assert 0.2 < missing.mean() < 0.5  # prompt q0000 is left out of ~1/e of the replicates
+    assert board.replicates.drop(columns="rare").notna().all().all()
+    row = board.table.loc["rare"]
+    assert np.isfinite(row["lower"]) and np.isfinite(row["upper"])
