@@ -271,13 +271,14 @@ def table(data: dict[str, dict]) -> str:
             loads = "–".join(f"{x:.1f}" for x in (min(v["load1"]), max(v["load1"])))
             diff = v["max_diff_elo"]
             tag = f" [{v['tag']}]" if v.get("tag") else ""
+            core = (v.get("core") or "?") if case.name.startswith("ours.") else "–"
             mem = f"{v['maxrss_mib']:.0f}"
             if v.get("workers_maxrss_mib", 0) > 1:
                 mem += f" + workers ≤ {v['workers_maxrss_mib']:.0f} each"
             lines.append(
                 f"| {case.label}{tag} | {case.kind} | {v['rounds'] or ''} | "
                 f"{_fmt_s(v['median'])} ({runs}) | {full_txt} | {ratio} | "
-                f"{mem} | {diff:.2g} | {loads} | {v.get('core') or '?'} |"
+                f"{mem} | {diff:.2g} | {loads} | {core} |"
             )
         lines.append("")
     return "\n".join(lines)
