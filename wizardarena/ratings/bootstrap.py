@@ -24,14 +24,14 @@ worker so that the workers do not oversubscribe the cores.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
+from wizardarena._blas import single_threaded_blas
 from wizardarena.battles import Counts
 from wizardarena.ratings.bradley_terry import PairData
 
@@ -171,19 +171,6 @@ class PromptSampler:
         if len(out) == 2:
             out.append(np.zeros((n, self.n_pairs)))
         return out[0], out[1], out[2]
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Limit BLAS/LAPACK to one thread: the systems here are small (M × M), and a
-    multi-threaded BLAS on them is slower, up to 10× when other processes load the cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _workers() -> int:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import norm
 
+from wizardarena._blas import single_threaded_blas
 from wizardarena.battles import BattleLog, Outcome
 from wizardarena.exceptions import (
     ConvergenceWarning,
@@ -30,7 +31,6 @@ from wizardarena.ratings.bootstrap import (
     BattleSampler,
     PromptSampler,
     run_chunks,
-    single_threaded_blas,
 )
 from wizardarena.ratings.bradley_terry import PairData, Ties, fit_batch, pair_data
 from wizardarena.ratings.elo import online_elo, online_elo_replicates

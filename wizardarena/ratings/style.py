@@ -43,6 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import norm
 
+from wizardarena._blas import with_single_threaded_blas
 from wizardarena.battles import BattleLog, BattleSource, Outcome, Vocabulary, read_battles
 from wizardarena.exceptions import ConvergenceWarning, ValidationError
 from wizardarena.leaderboard import FitInfo, Leaderboard, as_anchor, build_table
@@ -630,6 +631,7 @@ def _sandwich(theta: np.ndarray, rows: StyleRows, *, l2: float, cluster: bool) -
     return 0.5 * (cov + cov.T)
 
 
+@with_single_threaded_blas
 def fit_style(
     battles: BattleSource,
     *,

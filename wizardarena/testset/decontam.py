@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wizardarena._blas import with_single_threaded_blas
 from wizardarena.exceptions import ValidationError
 from wizardarena.testset._ngrams import ngram_hashes, word_tokens
 from wizardarena.testset.embed import Precomputed, check_embeddings, resolve_embedder
@@ -148,6 +149,7 @@ def _nearest_and_topk(
     return best, best_sim, in_top
 
 
+@with_single_threaded_blas
 def decontaminate(
     train_prompts: Any,
     against: Any,

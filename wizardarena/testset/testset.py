@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wizardarena._blas import with_single_threaded_blas
 from wizardarena._io import atomic_write
 from wizardarena.exceptions import ValidationError
 from wizardarena.testset.clean import (
@@ -206,6 +207,7 @@ class TestSet:
 
 
 
+@with_single_threaded_blas
 def build_testset(
     prompts: PromptsLike,
     *,
