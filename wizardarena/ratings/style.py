@@ -160,8 +160,16 @@ def _collapse(a: np.ndarray, b: np.ndarray, score: np.ndarray, weight: np.ndarra
     pair = lo * n_models + hi
     cols = [pair.astype(float), sc, weight] + ([group.astype(float)] if group is not None else [])
     table = np.column_stack([*cols, xo])
-    uniq, inverse = np.unique(table, axis=0, return_inverse=True)
-    count = np.bincount(inverse.ravel(), minlength=uniq.shape[0]).astype(np.int64)
+    # unique rows, sorted lexicographically (pair first); lexsort is ~10x faster than
+    # np.unique(axis=0), which sorts the rows as opaque byte strings
+    order = np.lexsort(table.T[::-1])
+    ordered = table[order]
+    new = np.ones(ordered.shape[0], dtype=bool)
+    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    uniq = ordered[new]
+    inverse = np.empty(ordered.shape[0], dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    count = np.bincount(inverse, minlength=uniq.shape[0]).astype(np.int64)
     k = 3 + (1 if group is not None else 0)
     pair_u = uniq[:, 0].astype(np.int64)
     starts = np.flatnonzero(np.r_[True, pair_u[1:] != pair_u[:-1]])
