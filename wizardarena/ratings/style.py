@@ -47,7 +47,7 @@ from wizardarena._blas import with_single_threaded_blas
 from wizardarena.battles import BattleLog, BattleSource, Outcome, Vocabulary, read_battles
 from wizardarena.exceptions import ConvergenceWarning, ValidationError
 from wizardarena.leaderboard import FitInfo, Leaderboard, as_anchor, build_table
-from wizardarena.ratings.fit import _enum, _seed, _to_elo
+from wizardarena.ratings.fit import CI, Unit, _enum, _seed, _to_elo
 from wizardarena.ratings.style_features import (
     STYLE_FEATURES,
     answer_style,
@@ -79,17 +79,6 @@ class Standardize(str, Enum):
 class _Ties(str, Enum):
     HALF = "half"
     DROP = "drop"
-
-
-class _CI(str, Enum):
-    BOOTSTRAP = "bootstrap"
-    SANDWICH = "sandwich"
-    NONE = "none"
-
-
-class _Unit(str, Enum):
-    BATTLE = "battle"
-    PROMPT = "prompt"
 
 
 # --------------------------------------------------------------------------- sufficient statistics
@@ -577,10 +566,10 @@ class StyleFit:
 # --------------------------------------------------------------------------- the fit
 
 
-def _draw_counts(rows: StyleRows, gens: Sequence[np.random.Generator], unit: _Unit) -> np.ndarray:
+def _draw_counts(rows: StyleRows, gens: Sequence[np.random.Generator], unit: Unit) -> np.ndarray:
     """Bootstrap counts (R, len(gens)), one column per replicate generator."""
     out = np.empty((len(rows), len(gens)))
-    if unit is _Unit.PROMPT:
+    if unit is Unit.PROMPT:
         assert rows.group is not None  # internal invariant (built with groups)
         q = rows.n_groups
         for c, g in enumerate(gens):
@@ -745,11 +734,11 @@ def fit_style(
     """
     how = _enum(Standardize, standardize, "standardize")
     tie_rule = _enum(_Ties, ties, "ties")
-    ci_ = _enum(_CI, ci, "ci")
-    unit_ = _enum(_Unit, unit, "unit")
+    ci_ = _enum(CI, ci, "ci")
+    unit_ = _enum(Unit, unit, "unit")
     if not (0.0 < float(level) < 1.0):
         raise ValidationError(f"level must be strictly between 0 and 1; got {level!r}")
-    if ci_ is _CI.BOOTSTRAP and (not isinstance(rounds, (int, np.integer)) or rounds < 2):
+    if ci_ is CI.BOOTSTRAP and (not isinstance(rounds, (int, np.integer)) or rounds < 2):
         raise ValidationError(f"rounds must be an integer ≥ 2 for bootstrap CIs; got {rounds!r}")
     for name, val in (("ridge", ridge), ("l2", l2)):
         if not np.isfinite(val) or val < 0 or (name == "ridge" and val == 0):
@@ -776,7 +765,7 @@ def fit_style(
     if not keep.any():
         raise ValidationError("ties='drop' leaves no battles: every battle is a tie")
     group, n_groups = None, 0
-    if unit_ is _Unit.PROMPT and ci_ is not _CI.NONE:
+    if unit_ is Unit.PROMPT and ci_ is not CI.NONE:
         col = log.column("question_id")
         if col.isna().any():
             raise ValidationError(
@@ -804,7 +793,7 @@ def fit_style(
     c_se = np.full(f, np.nan)
     replicates = coef_reps = covariance = None
     b_iter, b_conv = 0, 1.0
-    if ci_ is _CI.BOOTSTRAP:
+    if ci_ is CI.BOOTSTRAP:
         children = gen.spawn(int(rounds))
         per_block = max(1, min(int(rounds), int(block_elements) // max(len(rows), 1)))
         blocks = [children[s:s + per_block] for s in range(0, int(rounds), per_block)]
@@ -840,8 +829,8 @@ def fit_style(
         c_upper = np.quantile(beta, 1 - alpha / 2, axis=0)
         c_se = beta.std(axis=0, ddof=1)
         coef_reps = pd.DataFrame(beta, columns=pd.Index(names, name="feature"))
-    if ci_ is _CI.SANDWICH:
-        cov = _sandwich(theta, rows, l2=l2, cluster=unit_ is _Unit.PROMPT)
+    if ci_ is CI.SANDWICH:
+        cov = _sandwich(theta, rows, l2=l2, cluster=unit_ is Unit.PROMPT)
         if anchor_idx is not None:
             e = np.eye(m + f)
             e[:m, anchor_idx] -= 1.0  # ratings relative to the anchor
@@ -860,8 +849,8 @@ def fit_style(
     )
     info = FitInfo(
         method="bradley-terry+style", ties=tie_rule.value, ci=ci_.value, unit=unit_.value,
-        rounds=int(rounds) if ci_ is _CI.BOOTSTRAP else 0, level=float(level),
-        seed=seed if ci_ is _CI.BOOTSTRAP else None, anchor=anchor_, point="mle",
+        rounds=int(rounds) if ci_ is CI.BOOTSTRAP else 0, level=float(level),
+        seed=seed if ci_ is CI.BOOTSTRAP else None, anchor=anchor_, point="mle",
         n_iter=int(it_full[0]), converged=bool(conv_full[0]), bootstrap_max_iter=b_iter,
         bootstrap_converged=b_conv, ridge=float(ridge), ridge_models={}, scale=float(scale),
         base=float(base), init=float(init), n_battles=log.n_battles, n_models=m,

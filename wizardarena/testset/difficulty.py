@@ -281,8 +281,18 @@ class _LLMScorer:
         self.max_tokens = max_tokens
         self.temperature = temperature
 
-    def messages(self, turns: Sequence[str]) -> list[dict[str, str]]:  # pragma: no cover
-        raise NotImplementedError
+    def _set_template(self, template: str, system: str | None) -> None:
+        if "{query}" not in template:
+            raise ValidationError("template must contain the placeholder {query}")
+        self.template = template
+        self.system = system
+
+    def messages(self, turns: Sequence[str]) -> list[dict[str, str]]:
+        """The chat messages sent for one prompt."""
+        msgs = [] if self.system is None else [{"role": "system", "content": self.system}]
+        content = self.template.replace("{query}", _query_text(turns))
+        msgs.append({"role": "user", "content": content})
+        return msgs
 
     def __call__(
         self, prompts: pd.DataFrame, *, progress: ProgressCallback | None = None
@@ -359,20 +369,10 @@ class LLMDifficulty(_LLMScorer):
             judge_or_client, model=model, batch_size=batch_size, max_tokens=max_tokens,
             temperature=temperature,
         )
-        if "{query}" not in template:
-            raise ValidationError("template must contain the placeholder {query}")
-        self.template = template
-        self.system = system
+        self._set_template(template, system)
 
     def __repr__(self) -> str:
         return f"LLMDifficulty(model={self.model!r})"
-
-    def messages(self, turns: Sequence[str]) -> list[dict[str, str]]:
-        """The chat messages sent for one prompt."""
-        msgs = [] if self.system is None else [{"role": "system", "content": self.system}]
-        content = self.template.replace("{query}", _query_text(turns))
-        msgs.append({"role": "user", "content": content})
-        return msgs
 
     def __call__(
         self, prompts: pd.DataFrame, *, progress: ProgressCallback | None = None
@@ -415,20 +415,10 @@ class CriteriaDifficulty(_LLMScorer):
             judge_or_client, model=model, batch_size=batch_size, max_tokens=max_tokens,
             temperature=temperature,
         )
-        if "{query}" not in template:
-            raise ValidationError("template must contain the placeholder {query}")
-        self.template = template
-        self.system = system
+        self._set_template(template, system)
 
     def __repr__(self) -> str:
         return f"CriteriaDifficulty(model={self.model!r})"
-
-    def messages(self, turns: Sequence[str]) -> list[dict[str, str]]:
-        """The chat messages sent for one prompt."""
-        msgs = [] if self.system is None else [{"role": "system", "content": self.system}]
-        content = self.template.replace("{query}", _query_text(turns))
-        msgs.append({"role": "user", "content": content})
-        return msgs
 
     def __call__(
         self, prompts: pd.DataFrame, *, progress: ProgressCallback | None = None
