@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile, without importing scipy.stats
 
 from wizardarena._blas import single_threaded_blas
 from wizardarena.battles import BattleLog, Outcome
@@ -272,7 +272,7 @@ def _fit_ratings(
             cov = e @ cov @ e.T
         cov = cov * factor**2
         se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-        z = float(norm.ppf(1 - alpha / 2))
+        z = float(ndtri(1 - alpha / 2))
         lower, upper = rating - z * se, rating + z * se
         covariance = pd.DataFrame(cov, index=list(log.models), columns=list(log.models))
     info = FitInfo(

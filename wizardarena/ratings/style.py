@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from wizardarena._blas import with_single_threaded_blas
 from wizardarena.battles import BattleLog, BattleSource, Outcome, Vocabulary, read_battles
@@ -835,7 +835,7 @@ def fit_style(
             e = np.eye(m + f)
             e[:m, anchor_idx] -= 1.0  # ratings relative to the anchor
             cov = e @ cov @ e.T
-        z = float(norm.ppf(1 - (1.0 - float(level)) / 2))
+        z = float(ndtri(1 - (1.0 - float(level)) / 2))
         se_r = factor * np.sqrt(np.clip(np.diag(cov)[:m], 0.0, None))
         lower, upper = rating - z * se_r, rating + z * se_r
         c_se = np.sqrt(np.clip(np.diag(cov)[m:], 0.0, None))
