@@ -248,9 +248,8 @@ def test_bad_inputs_rejected() -> None:
 # ----------------------------------------------------------------------------- purity
 def test_metric_and_matching_modules_are_pure() -> None:
     import ast
-    from pathlib import Path
-
     import importlib
+    from pathlib import Path
 
     # `wizardarena.agreement` the attribute is the function wa.agreement; the package is in
     # sys.modules
