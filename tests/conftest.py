@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (CI must not depend on luck), and write
+# no example database into the checkout.
+settings.register_profile("wizardarena", derandomize=True, database=None, deadline=None)
+settings.load_profile("wizardarena")
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
