@@ -202,6 +202,17 @@ class TfidfEmbedder:
             f"char_ngrams={self.char_ngrams})"
         )
 
+    def _block(self, values: np.ndarray, offsets: np.ndarray, ngrams: tuple[int, int],
+               salt: int, n: int, min_df: int) -> sp.csr_matrix:
+        """One TF-IDF block from the hashed n-grams (lengths ``ngrams``) of a token stream."""
+        hs, ds = [], []
+        for k in range(ngrams[0], ngrams[1] + 1):
+            h, d = ngram_hashes(values, offsets, k, salt=salt + k)
+            hs.append(h)
+            ds.append(d)
+        counts = hashed_counts(np.concatenate(hs), np.concatenate(ds), n, self.n_features)
+        return _tfidf_block(counts, min_df, self.max_features)
+
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:
         """The L2-normalised sparse TF-IDF matrix, shape (n, n_kept_features)."""
         n = len(texts)
@@ -209,32 +220,10 @@ class TfidfEmbedder:
         blocks = []
         if self.word_ngrams is not None:
             tok = word_tokens(texts, max_chars=self.max_chars)
-            hs, ds = [], []
-            for k in range(self.word_ngrams[0], self.word_ngrams[1] + 1):
-                h, d = ngram_hashes(tok.ids, tok.offsets, k, salt=10 + k)
-                hs.append(h)
-                ds.append(d)
-            blocks.append(
-                _tfidf_block(
-                    hashed_counts(np.concatenate(hs), np.concatenate(ds), n, self.n_features),
-                    min_df,
-                    self.max_features,
-                )
-            )
+            blocks.append(self._block(tok.ids, tok.offsets, self.word_ngrams, 10, n, min_df))
         if self.char_ngrams is not None:
             cc = char_codes(texts, max_chars=self.char_max_chars)
-            hs, ds = [], []
-            for k in range(self.char_ngrams[0], self.char_ngrams[1] + 1):
-                h, d = ngram_hashes(cc.codes, cc.offsets, k, salt=100 + k)
-                hs.append(h)
-                ds.append(d)
-            blocks.append(
-                _tfidf_block(
-                    hashed_counts(np.concatenate(hs), np.concatenate(ds), n, self.n_features),
-                    min_df,
-                    self.max_features,
-                )
-            )
+            blocks.append(self._block(cc.codes, cc.offsets, self.char_ngrams, 100, n, min_df))
         if len(blocks) == 1:
             return blocks[0]
         w = np.float32(1.0 / np.sqrt(len(blocks)))
