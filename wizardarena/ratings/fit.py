@@ -70,6 +70,20 @@ def _enum(cls: type[E], value: object, name: str) -> E:
     return parse_enum(cls, value, name)
 
 
+def check_scale_options(
+    ci: CI, *, level: float, rounds: int, ridge: float, scale: float, base: float
+) -> None:
+    """Validate the options every Bradley-Terry fit shares (core and style control)."""
+    if not (0.0 < float(level) < 1.0):
+        raise ValidationError(f"level must be strictly between 0 and 1; got {level!r}")
+    if ci is CI.BOOTSTRAP and (not isinstance(rounds, (int, np.integer)) or rounds < 2):
+        raise ValidationError(f"rounds must be an integer ≥ 2 for bootstrap CIs; got {rounds!r}")
+    if not np.isfinite(ridge) or ridge <= 0:
+        raise ValidationError(f"ridge must be a positive number; got {ridge!r}")
+    if scale <= 0 or base <= 1:
+        raise ValidationError(f"scale must be > 0 and base > 1; got scale={scale}, base={base}")
+
+
 def _seed(rng: int | np.random.Generator | None) -> tuple[np.random.Generator, int | None]:
     if isinstance(rng, np.random.Generator):
         return rng, None
@@ -177,14 +191,7 @@ def _fit_ratings(
     unit_ = _enum(Unit, unit, "unit")
     point_ = _enum(Point, point, "point")
     tie_model = _enum(Ties, ties, "ties")
-    if not (0.0 < float(level) < 1.0):
-        raise ValidationError(f"level must be strictly between 0 and 1; got {level!r}")
-    if ci_ is CI.BOOTSTRAP and (not isinstance(rounds, (int, np.integer)) or rounds < 2):
-        raise ValidationError(f"rounds must be an integer ≥ 2 for bootstrap CIs; got {rounds!r}")
-    if not np.isfinite(ridge) or ridge <= 0:
-        raise ValidationError(f"ridge must be a positive number; got {ridge!r}")
-    if scale <= 0 or base <= 1:
-        raise ValidationError(f"scale must be > 0 and base > 1; got scale={scale}, base={base}")
+    check_scale_options(ci_, level=level, rounds=rounds, ridge=ridge, scale=scale, base=base)
     if point_ is Point.MEDIAN and ci_ is not CI.BOOTSTRAP:
         raise ValidationError("point='median' needs ci='bootstrap' (it is the bootstrap median)")
     anchor_ = as_anchor(anchor, log.models)

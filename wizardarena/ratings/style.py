@@ -47,7 +47,7 @@ from wizardarena._blas import with_single_threaded_blas
 from wizardarena.battles import BattleLog, BattleSource, Outcome, Vocabulary, read_battles
 from wizardarena.exceptions import ConvergenceWarning, ValidationError
 from wizardarena.leaderboard import FitInfo, Leaderboard, as_anchor, build_table
-from wizardarena.ratings.fit import CI, Unit, _enum, _seed, _to_elo
+from wizardarena.ratings.fit import CI, Unit, _enum, _seed, _to_elo, check_scale_options
 from wizardarena.ratings.style_features import (
     STYLE_FEATURES,
     answer_style,
@@ -736,16 +736,9 @@ def fit_style(
     tie_rule = _enum(_Ties, ties, "ties")
     ci_ = _enum(CI, ci, "ci")
     unit_ = _enum(Unit, unit, "unit")
-    if not (0.0 < float(level) < 1.0):
-        raise ValidationError(f"level must be strictly between 0 and 1; got {level!r}")
-    if ci_ is CI.BOOTSTRAP and (not isinstance(rounds, (int, np.integer)) or rounds < 2):
-        raise ValidationError(f"rounds must be an integer ≥ 2 for bootstrap CIs; got {rounds!r}")
-    for name, val in (("ridge", ridge), ("l2", l2)):
-        if not np.isfinite(val) or val < 0 or (name == "ridge" and val == 0):
-            need = "positive" if name == "ridge" else "non-negative"
-            raise ValidationError(f"{name} must be a {need} number; got {val!r}")
-    if scale <= 0 or base <= 1:
-        raise ValidationError(f"scale must be > 0 and base > 1; got scale={scale}, base={base}")
+    check_scale_options(ci_, level=level, rounds=rounds, ridge=ridge, scale=scale, base=base)
+    if not np.isfinite(l2) or l2 < 0:
+        raise ValidationError(f"l2 must be a non-negative number; got {l2!r}")
     if not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValidationError(f"threads must be a positive integer; got {threads!r}")
     log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight)
