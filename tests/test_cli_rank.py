@@ -67,7 +67,7 @@ def test_console_script_help_lists_commands() -> None:
 
 
 def test_rank_style_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from wizardarena.ratings.style_features import simulate_style_battles
+    from wizardarena.sim import simulate_style_battles
 
     log = simulate_style_battles({"a": {"skill": 1100.0}, "b": {"skill": 1000.0, "verbosity": 1.0},
                                   "c": {"skill": 950.0, "markdown": 1.0}}, 3000,

@@ -9,12 +9,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from wizardarena.api import rank
 from wizardarena.arena.client import Client
 from wizardarena.arena.judges import Judge
 from wizardarena.arena.runner import run_arena
 from wizardarena.cli import main
 from wizardarena.flywheel import Flywheel
-from wizardarena.ratings.style import fit_style
 from wizardarena.sim.server import SimArena, SimJudge, SimModel
 
 MODELS = {
@@ -92,9 +92,10 @@ def test_worked_run_label_judge_and_style(arena: dict[str, Any]) -> None:
     # the same battles through style control: answers looked up by (question_id, model)
     ans = pd.DataFrame([{"question_id": q, "model": m, "answer": t}
                         for m, d in arena["answers"].items() for q, t in d.items()])
-    style = fit_style(battles, answers=ans, rounds=50, rng=0)
+    style = rank(battles, style=True, answers=ans, rounds=50, rng=0)
     assert style.table.index[0] == "strong-1"
-    assert list(style.coefficients.index) == ["tokens", "headers", "lists", "bold"]
+    assert style.style is not None
+    assert list(style.style.index) == ["tokens", "headers", "lists", "bold"]
 
 
 def test_cli_flywheel_end_to_end(arena: dict[str, Any], capsys: pytest.CaptureFixture[str]

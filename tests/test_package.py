@@ -30,7 +30,7 @@ def test_public_api_is_locked() -> None:
         "Leaderboard", "MissingExtraError", "Outcome", "ReferenceMatchError", "RidgeWarning",
         "StoreError", "ValidationError", "Vocabulary", "WizardArenaError",
         "WizardArenaWarning", "__version__", "rank", "ranks_from_intervals", "read_battles",
-        "simulate_battles",
+        "simulate_battles", "simulate_style_battles",
         # agreement (issue 5)
         "AgreementReport", "Reference", "agreement", "agreement_by_category",
         "fetch_reference", "load_reference", "match_models",
@@ -43,8 +43,8 @@ def test_public_api_is_locked() -> None:
         "LLMDifficulty", "Precomputed", "SentenceTransformerEmbedder", "TestSet",
         "TfidfEmbedder", "build_testset", "decontaminate", "normalize_prompts", "read_prompts",
         # flywheel and style control (issue 6)
-        "Comparison", "Flywheel", "FlywheelStats", "TrainingData", "compare", "StyleFit",
-        "fit_style", "STYLE_FEATURES", "answer_style",
+        "Comparison", "Flywheel", "FlywheelStats", "TrainingData", "compare",
+        "STYLE_FEATURES", "answer_style",
     }
     assert set(wa.__all__) == expected
 

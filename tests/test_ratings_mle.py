@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from reference_solvers import newton_loop
 from scipy.optimize import minimize
 
 import wizardarena as wa
-from wizardarena.ratings.bradley_terry import Ties, fit_batch, fit_single, pair_data
+from wizardarena.ratings.design import Ties, build_design
+from wizardarena.ratings.sampling import BattleSampler
+from wizardarena.ratings.solver import solve
 
 FACTOR = 400 / np.log(10)
 
@@ -117,37 +120,80 @@ def test_davidson_matches_scipy() -> None:
     assert board.info.tie_param == pytest.approx(np.exp(res.x[-1]), rel=1e-4)
 
 
+def _design_of(df: pd.DataFrame, ties: Ties):  # type: ignore[no-untyped-def]
+    counts = wa.read_battles(df).counts()
+    return build_design(counts.n_models, counts.a, counts.b, counts.outcome, ties=ties,
+                        weight=counts.weight, count=counts.count)
+
+
 @pytest.mark.parametrize("ties", [Ties.HALF, Ties.DROP, Ties.DAVIDSON])
 def test_batched_solver_equals_plain_loop(ties: Ties) -> None:
-    """The vectorised batch gives what a plain per-replicate loop gives, to 1e-6 Elo."""
+    """The vectorised batch gives what a plain per-row, per-replicate loop gives, to 1e-6 Elo."""
     truth = {f"m{k}": 1000 + 60 * k for k in range(6)}
     df = wa.simulate_battles(truth, 1500, tie_rate=0.25, rng=2)
-    counts = wa.read_battles(df).counts()
-    pairs = pair_data(counts)
-    gen = np.random.default_rng(0)
-    from wizardarena.ratings.bootstrap import battle_replicates
-
-    bw, bl, bt = battle_replicates(pairs, counts.count, 40, gen)
-    batch = fit_batch(pairs, bw, bl, bt, ties=ties)
+    design, cats = _design_of(df, ties)
+    bw, bl, bt = BattleSampler(cats)(np.random.default_rng(0), 40)
+    batch = solve(design, (bw, bl, bt), tol=1e-12)
     assert batch.converged.all()
+    m = design.n_models
     for r in range(bw.shape[0]):
-        th, _, ok = fit_single(counts.n_models, pairs.i, pairs.j, bw[r], bl[r], bt[r], ties=ties)
+        th, _, ok = newton_loop(m, design.pair_i, design.pair_j, bw[r], bl[r],
+                                None if bt is None else bt[r], davidson=ties is Ties.DAVIDSON)
         assert ok
-        m = counts.n_models
-        diff = FACTOR * ((batch.theta[r, :m] - batch.theta[r, :m].mean())
-                         - (th[:m] - th[:m].mean()))
+        diff = FACTOR * (batch.theta[r, :m] - th[:m])
         assert np.max(np.abs(diff)) < 1e-6
+        if ties is Ties.DAVIDSON:
+            assert batch.theta[r, -1] == pytest.approx(th[-1], abs=1e-8)
+
+
+@pytest.mark.parametrize("ties", [Ties.HALF, Ties.DAVIDSON])
+def test_batched_solver_with_features_equals_plain_loop(ties: Ties) -> None:
+    """Features (a style-like covariate and a ±1 first-slot column) through the same solver."""
+    rng = np.random.default_rng(4)
+    n, m = 700, 4
+    a = rng.integers(0, m, n)
+    b = (a + rng.integers(1, m, n)) % m
+    x = np.column_stack([rng.choice([-1.0, 1.0], n), np.round(rng.standard_normal(n), 1)])
+    z = np.array([0.0, 0.4, 0.8, 1.2])[a] - np.array([0.0, 0.4, 0.8, 1.2])[b] + x @ [0.3, 0.5]
+    u = rng.random(n)
+    outcome = np.where(u < 0.15, 2, np.where(u < 0.15 + 0.85 / (1 + np.exp(-z)), 0, 1))
+    design, cats = build_design(m, a, b, outcome.astype(np.int8), ties=ties, x=x,
+                                feature_names=("first", "len"))
+    stats = BattleSampler(cats)(np.random.default_rng(1), 3)
+    batch = solve(design, stats, l2=0.1, tol=1e-12)
+    assert batch.converged.all()
+    pair = design.row_pair
+    for r in range(3):
+        th, _, ok = newton_loop(m, design.pair_i[pair], design.pair_j[pair], stats[0][r],
+                                stats[1][r], None if stats[2] is None else stats[2][r],
+                                x=design.x, davidson=ties is Ties.DAVIDSON, l2=0.1)
+        assert ok
+        np.testing.assert_allclose(batch.theta[r], th, atol=1e-8)
+
+
+def test_solver_stall_test_ends_at_round_off() -> None:
+    """Asked for a gradient of exactly zero, every replicate stops, converged, in a few steps."""
+    truth = {f"m{k}": 1000 + 90 * k for k in range(8)}
+    df = wa.simulate_battles(truth, 20_000, tie_rate=0.2, rng=5)
+    design, cats = _design_of(df, Ties.HALF)
+    stats = BattleSampler(cats)(np.random.default_rng(2), 16)
+    sol = solve(design, stats, tol=0.0, max_iter=100)
+    assert sol.converged.all() and sol.stalled.all()
+    assert sol.n_iter.max() <= 12
+    assert sol.gradient.max() < 1e-12
+    loose = solve(design, stats, tol=1e-8)
+    assert loose.converged.all() and not loose.stalled.any()
+    assert loose.n_iter.max() <= sol.n_iter.max()
 
 
 def test_battle_replicates_are_multinomial_resamples_of_battles() -> None:
     """Each replicate has N battles, and its mean over many replicates is the data."""
     df = wa.simulate_battles({"a": 1000, "b": 1100, "c": 900}, 500, tie_rate=0.3, rng=1)
-    counts = wa.read_battles(df).counts()
-    pairs = pair_data(counts)
-    from wizardarena.ratings.bootstrap import battle_replicates
-
-    bw, bl, bt = battle_replicates(pairs, counts.count, 2000, np.random.default_rng(3))
+    _, cats = _design_of(df, Ties.DAVIDSON)
+    bw, bl, bt = BattleSampler(cats)(np.random.default_rng(3), 2000)
+    assert bt is not None
     np.testing.assert_allclose((bw + bl + bt).sum(axis=1), 500)
-    w, _, t = pairs.stats(counts.count)
-    np.testing.assert_allclose(bw.mean(axis=0), w, rtol=0.03)
-    np.testing.assert_allclose(bt.mean(axis=0), t, rtol=0.05)
+    w, _, t = cats.full_stats()
+    assert t is not None
+    np.testing.assert_allclose(bw.mean(axis=0), w[0], rtol=0.03)
+    np.testing.assert_allclose(bt.mean(axis=0), t[0], rtol=0.05)

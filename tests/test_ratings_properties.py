@@ -48,11 +48,17 @@ def test_swapping_sides_with_the_winner_changes_nothing(df: pd.DataFrame, ci: st
 
 @SETTINGS
 @given(battle_logs(), st.sampled_from(["battle", "prompt"]), st.sampled_from(["half", "davidson"]))
-def test_interval_contains_point(df: pd.DataFrame, unit: str, ties: str) -> None:
+def test_percentile_interval_guarantees(df: pd.DataFrame, unit: str, ties: str) -> None:
+    # a percentile bootstrap guarantees lower <= upper, both within the replicates' range,
+    # and (only) the bootstrap median between them; the full-data MLE may fall outside
     df = df.assign(question_id=[f"q{k % 9}" for k in range(len(df))])
-    board = wa.rank(df, rounds=60, unit=unit, ties=ties, rng=1)
+    board = wa.rank(df, rounds=60, unit=unit, ties=ties, rng=1, point="median")
     t = board.table
-    assert (t["lower"] <= t["rating"] + 1e-9).all() and (t["rating"] <= t["upper"] + 1e-9).all()
+    reps = board.replicates
+    assert reps is not None
+    assert (t["lower"] <= t["rating"]).all() and (t["rating"] <= t["upper"]).all()
+    assert (reps.min().reindex(t.index) <= t["lower"]).all()
+    assert (t["upper"] <= reps.max().reindex(t.index)).all()
 
 
 @SETTINGS
@@ -74,7 +80,10 @@ def test_a_model_that_wins_everything_ranks_first(df: pd.DataFrame) -> None:
     with pytest.warns(wa.RidgeWarning, match="champ \\(undefeated\\)"):
         board = wa.rank(full, rounds=30, rng=0)
     assert board.table.index[0] == "champ"
-    assert board.table.loc["champ", "rank"] == 1
+    # its rating is not identified: marked, and no finite rank
+    assert board.table.loc["champ", "note"] == "undefeated"
+    assert pd.isna(board.table.loc["champ", "rank"])
+    assert board.table["rank"].drop("champ").notna().all()
     assert board.info.ridge_models == {"champ": "undefeated"}
 
 
@@ -174,11 +183,13 @@ def test_online_elo_vectorised_equals_loop() -> None:
     df = wa.simulate_battles({"a": 1000, "b": 1080, "c": 950}, 300, tie_rate=0.2, rng=3)
     log = wa.read_battles(df)
     score = np.select([log.outcome == 0, log.outcome == 1], [1.0, 0.0], 0.5)
-    reps = online_elo_replicates(log.a, log.b, score, 3, 7, np.random.default_rng(5), chunk=3)
-    idx_gen = np.random.default_rng(5)
-    for start in range(0, 7, 3):
+    reps = online_elo_replicates(log.a, log.b, score, 3, 7, np.random.default_rng(5), chunk=3,
+                                 block=128)
+    children = np.random.default_rng(5).spawn(3)
+    for start, g in zip(range(0, 7, 3), children):
         size = min(3, 7 - start)
-        idx = idx_gen.integers(0, 300, size=(size, 300))
+        idx = np.concatenate([g.integers(0, 300, size=(size, min(128, 300 - t0)))
+                              for t0 in range(0, 300, 128)], axis=1)
         for r in range(size):
             ref = online_elo(log.a[idx[r]], log.b[idx[r]], score[idx[r]], 3)
             np.testing.assert_allclose(reps[start + r], ref, atol=1e-9)
@@ -205,10 +216,16 @@ def test_replicates_lacking_a_model_give_nan_not_a_fake_rating() -> None:
     rare = pd.DataFrame({"model_a": ["rare", "a", "rare"], "model_b": ["a", "rare", "b"],
                          "winner": ["model_a", "model_a", "tie"],
                          "question_id": ["q0000", "q0000", "q0000"]})
-    board = wa.rank(pd.concat([df, rare], ignore_index=True), unit="prompt", rounds=300, rng=1)
+    with pytest.warns(wa.DataWarning, match=r"rare \(\d+ of 300\)"):
+        board = wa.rank(pd.concat([df, rare], ignore_index=True), unit="prompt", rounds=300,
+                        rng=1)
     assert board.replicates is not None
     missing = board.replicates["rare"].isna()
     assert 0.2 < missing.mean() < 0.5  # prompt q0000 is left out of ~1/e of the replicates
     assert board.replicates.drop(columns="rare").notna().all().all()
     row = board.table.loc["rare"]
     assert np.isfinite(row["lower"]) and np.isfinite(row["upper"])
+    # the interval says how many replicates it rests on
+    assert row["n_replicates"] == int((~missing).sum())
+    assert (board.table["n_replicates"].drop("rare") == 300).all()
+    assert "n_replicates" in board.to_markdown()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wizardarena.ratings.bootstrap import chunk_sizes, multinomial
+from wizardarena.ratings.sampling import chunk_sizes, multinomial
 
 
 @pytest.mark.parametrize("branch", ["add", "remove"])

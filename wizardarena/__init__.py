@@ -47,9 +47,8 @@ from wizardarena.exceptions import (
 )
 from wizardarena.flywheel import Comparison, Flywheel, FlywheelStats, TrainingData, compare
 from wizardarena.leaderboard import FitInfo, Leaderboard, ranks_from_intervals
-from wizardarena.ratings.style import StyleFit, fit_style
 from wizardarena.ratings.style_features import STYLE_FEATURES, answer_style
-from wizardarena.sim import SimArena, SimJudge, SimModel, simulate_battles
+from wizardarena.sim import SimArena, SimJudge, SimModel, simulate_battles, simulate_style_battles
 from wizardarena.testset import (
     APIEmbedder,
     BattleDifficulty,
@@ -106,7 +105,6 @@ __all__ = [
     "SimJudge",
     "SimModel",
     "StoreError",
-    "StyleFit",
     "Template",
     "TestSet",
     "TfidfEmbedder",
@@ -123,7 +121,6 @@ __all__ = [
     "compare",
     "decontaminate",
     "fetch_reference",
-    "fit_style",
     "generate_answers",
     "load_answers",
     "load_prompts",
@@ -136,4 +133,5 @@ __all__ = [
     "read_prompts",
     "run_arena",
     "simulate_battles",
+    "simulate_style_battles",
 ]

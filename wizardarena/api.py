@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -11,7 +11,8 @@ import numpy as np
 from wizardarena.battles import BattleSource, Vocabulary, read_battles
 from wizardarena.exceptions import ValidationError
 from wizardarena.leaderboard import Leaderboard
-from wizardarena.ratings.fit import fit_ratings
+from wizardarena.ratings.features import feature_block
+from wizardarena.ratings.fit import fit, resolve_seed
 
 __all__ = ["rank"]
 
@@ -35,7 +36,7 @@ def rank(  # type: ignore[misc]
     level: float = 0.95,
     anchor: Mapping[str, float] | None = None,
     ties: str = "half",
-    point: str = "mle",
+    point: str | None = None,
     outcomes: str | Vocabulary = "fastchat",
     strong_weight: float = 1.0,
     by: str | None = None,
@@ -46,6 +47,12 @@ def rank(  # type: ignore[misc]
     ridge: float = 1e-6,
     style: bool | str | Sequence[str] | None = None,
     answers: Any = None,
+    standardize: str = "symmetric",
+    l2: float = 1e-6,
+    tokenizer: Callable[[str], int] | None = None,
+    cluster: str = "question_id",
+    tol: float = 1e-10,
+    max_iter: int = 100,
     prompts: Any = None,
     judge: Any = None,
     store: Any = None,
@@ -78,16 +85,21 @@ def rank(  # type: ignore[misc]
         Pin one model's rating (in the fit and in every replicate), e.g.
         ``{"mixtral-8x7b-instruct-v0.1": 1114}`` as LMSYS. Default: mean rating ``init``.
     ties : {"half", "drop", "davidson"}, default "half"
-        A tie is half a win each way (LMSYS), is left out, or follows Davidson's model.
-    point : {"mle", "median"}, default "mle"
-        Point estimate: the full-data MLE, or the bootstrap median (WizardArena).
+        A tie is half a win each way (LMSYS), is left out, or follows Davidson's model
+        (Bradley-Terry only; online Elo takes ``half`` or ``drop``).
+    point : {"mle", "median", "order"}, optional
+        Point estimate: the full-data MLE (Bradley-Terry's default), the bootstrap median
+        (WizardArena), or, for online Elo, the log in its order (Elo's default).
     outcomes : str, default "fastchat"
         Vocabulary of the ``winner`` column (``fastchat``, ``ab``, ``numeric``,
         ``arena-hard``, ``left-right``); never guessed.
     strong_weight : float, default 1
         Weight of strong Arena-Hard verdicts (``A>>B``); Arena-Hard uses 3.
     by : str, optional
-        Column to split on (e.g. ``"category"``); returns one board per value.
+        Column to split on (e.g. ``"category"``); returns one board per value. Each value
+        gets its own seed, derived from the seed and the value alone (recorded in
+        ``board.info.seed``), so a category's intervals do not depend on which other
+        categories exist, and ``rank(subset, rng=board.info.seed)`` reproduces the board.
     k : float, default 4
         Elo K-factor (``method="elo"``).
     scale, base, init : float, default 400, 10, 1000
@@ -98,11 +110,30 @@ def rank(  # type: ignore[misc]
     style : True, "style" or list of str, optional
         Style control (contextual Bradley-Terry, as LMSYS): fit ratings jointly with style
         coefficients — ``True`` for answer length, markdown headers, lists and bold (from
-        ``answers`` or the log's count/text columns), or a list of numeric feature columns.
-        The board's ratings are then style-controlled and ``board.style`` holds the
-        coefficients with intervals. See :func:`wizardarena.ratings.style.fit_style`.
+        ``answers`` or the log's count/text columns ``tokens_a, tokens_b, ...`` or
+        ``answer_a, answer_b``), or a list of numeric feature columns (and/or style feature
+        names). The board's ratings are then style-controlled and ``board.style`` holds the
+        coefficients with intervals. A feature that is constant over the battles (plain-text
+        answers have no headers) is left out with a ``DataWarning``.
     answers : DataFrame or mapping, optional
-        The answers style features are computed from (``question_id, model, answer``).
+        The answers style features are computed from: a table ``question_id, model,
+        answer`` (answer = text or list of assistant turns) or ``{(question_id, model):
+        answer}``.
+    standardize : {"symmetric", "zscore", "none"}, default "symmetric"
+        Scaling of the style features: a z-score over the battles in both orientations
+        (invariant to which model is ``model_a``), LMSYS's z-score as oriented in the log,
+        or none.
+    l2 : float, default 1e-6
+        ``l2/2 · Σ β²`` on the style coefficients (sum-over-battles scale; arena-rank's
+        ``reg`` on its mean loss is ``l2 = reg · N``).
+    tokenizer : callable, optional
+        ``tokenizer(text) -> int`` for the ``tokens`` style feature.
+    cluster : str, default "question_id"
+        Column whose values are the prompts resampled by ``unit="prompt"``.
+    tol, max_iter
+        Convergence of the Newton solver: relative gradient ``max|∇| / (1 + battles)`` and
+        the step limit (a fit that stops at round-off converges whatever ``tol``; one that
+        runs out of steps raises ``ConvergenceError``).
     prompts, judge, store, pairs, arena_options
         Run the battles first: with ``judge`` (a :class:`wizardarena.arena.Judge`),
         ``battles`` is the models' answers (``{model: answers}``, a DataFrame or a path, see
@@ -144,32 +175,27 @@ def rank(  # type: ignore[misc]
             "to rank an existing battle log pass a path, a DataFrame or a list of dicts"
         )
     log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight)
+    features = None
     if style is not None and style is not False:
         if by is not None:
             raise ValidationError("style= and by= cannot be combined; split the log first")
         if method not in ("bt", "bradley-terry"):
             raise ValidationError("style control fits Bradley-Terry; use method='bt'")
-        if point != "mle":
-            raise ValidationError("style control reports the full-data fit (point='mle')")
-        from wizardarena.ratings.style import fit_style
-
-        fit = fit_style(
-            log, features=style, answers=answers, ci=ci, rounds=rounds, unit=unit,
-            level=level, anchor=anchor, ties=ties, ridge=ridge, scale=scale, base=base,
-            init=init, rng=rng,
-        )
-        return replace(fit.board, style=fit.coefficients)
+        features = feature_block(log, style, answers=answers, tokenizer=tokenizer,
+                                 standardize=standardize, stacklevel=3)
     options: dict[str, Any] = dict(
         method=method, ci=ci, rounds=rounds, unit=unit, level=level, anchor=anchor, ties=ties,
-        point=point, k=k, scale=scale, base=base, init=init, ridge=ridge,
+        point=point, k=k, scale=scale, base=base, init=init, ridge=ridge, l2=l2,
+        features=features, cluster=cluster, tol=tol, max_iter=max_iter, stacklevel=3,
     )
     if by is None:
-        return fit_ratings(log, rng=rng, **options)
+        return Leaderboard.from_result(fit(log, rng=rng, **options))
     col = log.column(by)
     if col.isna().any():
         rows = np.flatnonzero(col.isna().to_numpy())[:5].tolist()
         raise ValidationError(f"column {by!r} has missing values (rows {rows}); cannot split by it")
-    gen = np.random.default_rng(rng)
+    gen, _ = resolve_seed(rng)
+    base_seed = int(gen.integers(2**63))
     boards: dict[str, Leaderboard] = {}
     values = col.to_numpy()
     for value in sorted(set(values.tolist()), key=str):
@@ -178,5 +204,14 @@ def rank(  # type: ignore[misc]
             raise ValidationError(
                 f"{by}={value!r} has battles of fewer than two models; cannot rank it"
             )
-        boards[str(value)] = fit_ratings(sub, rng=gen, **options)
+        boards[str(value)] = Leaderboard.from_result(
+            fit(sub, rng=category_seed(base_seed, value), **options))
     return boards
+
+
+def category_seed(seed: int, value: object) -> int:
+    """The seed of one category of ``rank(by=...)``: a child of ``seed`` keyed by the value
+    alone (CRC-32 of its text), so it does not depend on the other categories."""
+    key = zlib.crc32(str(value).encode("utf-8"))
+    state = np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(2, np.uint64)
+    return int((int(state[0]) << 1 ^ int(state[1])) % (2**63))

@@ -544,6 +544,20 @@ class BattleLog:
         )
 
     # ------------------------------------------------------------------ aggregation
+    def group_codes(self, name: str) -> tuple[np.ndarray, int]:
+        """Integer codes (int64, shape (N,)) of the values of column ``name``, in order of
+        first appearance, and the number of distinct values. Missing values raise."""
+        col = self.column(name)
+        if col.isna().any():
+            rows = np.flatnonzero(col.isna().to_numpy())
+            raise ValidationError(
+                f"column {name!r} has missing values at "
+                + _show(rows, [None] * min(rows.size, _MAX_SHOWN))
+                + f"; every battle needs a {name} to resample by {name}"
+            )
+        codes, uniques = pd.factorize(col, sort=False)
+        return codes.astype(np.int64), len(uniques)
+
     def counts(self, *, group: str | None = None) -> Counts:
         """Collapse to unique ``(group, a, b, outcome, weight)`` rows with their counts.
 
@@ -559,17 +573,8 @@ class BattleLog:
         gcodes: np.ndarray | None = None
         n_groups = 0
         if group is not None:
-            col = self.column(group)
-            if col.isna().any():
-                rows = np.flatnonzero(col.isna().to_numpy())
-                raise ValidationError(
-                    f"column {group!r} has missing values at "
-                    + _show(rows, [None] * min(rows.size, _MAX_SHOWN))
-                    + f"; every battle needs a {group} to resample by {group}"
-                )
-            gcodes, uniques = pd.factorize(col, sort=False)
-            n_groups = len(uniques)
-            key = gcodes.astype(np.int64) * n_keys + key
+            gcodes, n_groups = self.group_codes(group)
+            key = gcodes * n_keys + key
             n_keys = n_keys * n_groups
         if self.weight is None:
             if n_keys <= 4 * max(self.n_battles, 1_000_000):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,143 +11,30 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.exceptions import ValidationError
+from wizardarena.ratings.result import TABLE_COLUMNS, FitInfo, RatingResult, ranks_from_intervals
 
-__all__ = ["FitInfo", "Leaderboard", "ranks_from_intervals"]
+__all__ = ["TABLE_COLUMNS", "FitInfo", "Leaderboard", "ranks_from_intervals"]
 
-TABLE_COLUMNS: tuple[str, ...] = (
-    "rating",
-    "lower",
-    "upper",
-    "rank",
-    "n_battles",
-    "wins",
-    "ties",
-    "losses",
-    "win_rate",
-)
-
-
-def ranks_from_intervals(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """LMSYS rank: ``1 + #{j : lower_j > upper_i}``.
-
-    A model's rank counts only the models that are confidently better; models whose
-    intervals overlap share a rank. NaN bounds never count as "confidently better".
-
-    Parameters
-    ----------
-    lower, upper : ndarray, shape (M,)
-
-    Returns
-    -------
-    ndarray of int, shape (M,)
-    """
-    lo = np.asarray(lower, dtype=float)
-    up = np.asarray(upper, dtype=float)
-    if lo.shape != up.shape or lo.ndim != 1:
-        raise ValidationError(
-            f"lower and upper must be 1-d arrays of one shape; got {lo.shape} and {up.shape}"
-        )
-    better = lo[None, :] > up[:, None]  # better[i, j]: j is confidently above i
-    return 1 + better.sum(axis=1)
-
-
-@dataclass(frozen=True)
-class FitInfo:
-    """How a leaderboard was made.
-
-    Attributes
-    ----------
-    method : str
-        ``"bradley-terry"`` or ``"elo"``.
-    ties : str
-        ``"half"``, ``"drop"`` or ``"davidson"`` (Bradley-Terry), ``"half"`` for Elo.
-    ci : str
-        ``"bootstrap"``, ``"sandwich"`` or ``"none"``.
-    unit : str
-        Resampling unit, ``"battle"`` or ``"prompt"``.
-    rounds : int
-        Bootstrap rounds (0 without bootstrap).
-    level : float
-        Coverage level of the intervals (e.g. 0.95).
-    seed : int or None
-        The integer seed the bootstrap used (drawn from the OS and recorded when ``rng``
-        was None; None when a Generator was passed).
-    anchor : dict or None
-        ``{model: rating}`` pinned in the point fit and in every replicate.
-    point : str
-        ``"mle"`` (full-data fit), ``"median"`` (bootstrap median) or ``"order"`` (Elo in
-        the log's order).
-    n_iter : int
-        Newton iterations of the full-data fit.
-    converged : bool
-        Whether the full-data fit met its tolerance.
-    bootstrap_max_iter : int
-        Largest iteration count over bootstrap replicates (0 without bootstrap).
-    bootstrap_converged : float
-        Share of bootstrap replicates that converged (1.0 without bootstrap).
-    ridge : float
-        Ridge coefficient (natural log-strength units).
-    ridge_models : dict
-        Models whose rating is finite only thanks to the ridge, with the reason:
-        ``"undefeated"``, ``"winless"``, ``"disconnected"`` (outside the largest connected
-        component) or ``"not strongly connected"``.
-    scale, base, init : float
-        The Elo scale: ``rating = init + scale · log_base(strength)``.
-    n_battles, n_models : int
-    tie_param : float or None
-        Davidson's ν.
-    k : float or None
-        Elo K-factor.
-    """
-
-    method: str
-    ties: str
-    ci: str
-    unit: str
-    rounds: int
-    level: float
-    seed: int | None
-    anchor: dict[str, float] | None
-    point: str
-    n_iter: int
-    converged: bool
-    bootstrap_max_iter: int
-    bootstrap_converged: float
-    ridge: float
-    ridge_models: dict[str, str]
-    scale: float
-    base: float
-    init: float
-    n_battles: int
-    n_models: int
-    tie_param: float | None = None
-    k: float | None = None
-
-    @property
-    def interval_label(self) -> str:
-        """e.g. ``"95% bootstrap CI (battle, 1000 rounds)"``."""
-        pct = f"{100 * self.level:g}%"
-        if self.ci == "bootstrap":
-            return f"{pct} bootstrap CI ({self.unit}, {self.rounds} rounds)"
-        if self.ci == "sandwich":
-            return f"{pct} sandwich CI ({self.unit})"
-        return "no interval"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True, eq=False)
 class Leaderboard:
     """Ratings with confidence intervals, indexed by model.
 
+    Built from a :class:`~wizardarena.ratings.result.RatingResult` by :meth:`from_result`
+    (what :func:`wizardarena.rank` does).
+
     Attributes
     ----------
     table : DataFrame
         Indexed by ``model``, sorted by rating (best first), with columns ``rating``,
         ``lower``, ``upper`` (the interval at ``info.level``), ``rank`` (1 + number of models
-        whose lower bound exceeds this model's upper bound), ``n_battles``, ``wins``,
-        ``ties``, ``losses`` and ``win_rate`` (``(wins + ties / 2) / n_battles``).
+        whose lower bound exceeds this model's upper bound; ``<NA>`` without intervals and
+        for models without a finite maximum-likelihood rating), ``n_battles``, ``wins``,
+        ``ties``, ``losses``, ``win_rate`` (``(wins + ties / 2) / n_battles``),
+        ``n_replicates`` (bootstrap replicates the interval rests on; ``<NA>`` without
+        bootstrap) and ``note`` (empty, or why the model's rating is not identified:
+        ``undefeated``, ``winless``, ``disconnected``, ``not strongly connected``).
     info : FitInfo
         How the board was made.
     replicates : DataFrame or None
@@ -158,9 +44,12 @@ class Leaderboard:
         Covariance of the ratings (Elo units squared), from the sandwich or the bootstrap.
     style : DataFrame or None
         With style control (``wa.rank(..., style=True)``): the style coefficients indexed by
-        feature (``coef``, ``lower``, ``upper``, ``se``, ``elo``, ``center``, ``spread``; see
-        :class:`wizardarena.ratings.style.StyleFit`). The ratings are then the
+        feature: ``coef`` (log-odds per standardised unit), ``lower``, ``upper`` (at
+        ``info.level``), ``se``, ``elo`` (``coef`` in Elo points), ``center`` and ``spread``
+        (a raw value ``v`` enters as ``(v − center) / spread``). The ratings are then the
         style-controlled ones.
+    style_replicates : DataFrame or None
+        Bootstrap style coefficients, shape (rounds, F).
     """
 
     table: pd.DataFrame
@@ -168,6 +57,21 @@ class Leaderboard:
     replicates: pd.DataFrame | None = field(default=None, repr=False)
     covariance: pd.DataFrame | None = field(default=None, repr=False)
     style: pd.DataFrame | None = field(default=None, repr=False)
+    style_replicates: pd.DataFrame | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_result(cls, result: RatingResult) -> Leaderboard:
+        """The leaderboard of a fit."""
+        coefs = result.coefficients
+        style = style_reps = None
+        if coefs is not None:
+            is_style = (coefs["kind"] == "style").to_numpy()
+            if is_style.any():
+                style = coefs.loc[is_style].drop(columns="kind")
+                if result.coefficient_replicates is not None:
+                    style_reps = result.coefficient_replicates.loc[:, list(style.index)]
+        return cls(table=result.table, info=result.info, replicates=result.replicates,
+                   covariance=result.covariance, style=style, style_replicates=style_reps)
 
     # ------------------------------------------------------------------ views
     @property
@@ -217,10 +121,17 @@ class Leaderboard:
 
     # ------------------------------------------------------------------ exports
     def _display_frame(self) -> pd.DataFrame:
+        """The table as shown: rounded; ``n_replicates`` only when some interval rests on
+        fewer than all replicates, ``note`` only when some model has one."""
         t = self.table.copy()
         for c in ("rating", "lower", "upper"):
             t[c] = t[c].round(1)
         t["win_rate"] = t["win_rate"].round(3)
+        reps = t["n_replicates"]
+        if reps.isna().all() or bool((reps.fillna(self.info.rounds) == self.info.rounds).all()):
+            t = t.drop(columns="n_replicates")
+        if not (t["note"] != "").any():
+            t = t.drop(columns="note")
         return t
 
     def _text_table(self) -> str:
@@ -233,6 +144,14 @@ class Leaderboard:
         sep = "|" + "|".join("---:" if i else ":---" for i in range(t.shape[1])) + "|"
         rows = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in t.itertuples(False)]
         note = f"\n\n{self.info.interval_label}; {self.info.n_battles} battles."
+        if self.info.ridge_models:
+            note += (f" {', '.join(self.info.ridge_models)}: no finite maximum-likelihood "
+                     "rating (held finite only by the ridge), so the rating is not meaningful "
+                     "and there is no rank.")
+        if "note" in t.columns and (t["note"].str.contains("replicates")).any():
+            note += (" 'winless (undefeated) in k of n replicates': the model scored (conceded)"
+                     " nothing in k bootstrap replicates, where its rating is −∞ (+∞); an "
+                     "interval bound of -inf (inf) says that this happened too often to ignore.")
         text = "\n".join([head, sep, *rows]) + note
         if self.style is not None:
             c = self.style.reset_index()
@@ -292,56 +211,16 @@ class Leaderboard:
 
 
 def _fmt(v: Any) -> str:
+    if v is pd.NA or v is None:
+        return ""
     if isinstance(v, float):
         return "" if np.isnan(v) else f"{v:g}"
     return str(v)
 
 
 def _py(v: Any) -> Any:
+    if v is pd.NA:
+        return None
     if isinstance(v, np.generic):
         return v.item()
     return v
-
-
-def build_table(
-    models: tuple[str, ...] | list[str],
-    rating: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    record: pd.DataFrame,
-) -> pd.DataFrame:
-    """Assemble and sort the leaderboard table (internal)."""
-    idx = pd.Index(list(models), name="model")
-    t = pd.DataFrame({"rating": rating, "lower": lower, "upper": upper}, index=idx)
-    t["rank"] = ranks_from_intervals(t["lower"].to_numpy(), t["upper"].to_numpy())
-    rec = record.reindex(idx)
-    for c in ("n_battles", "wins", "ties", "losses"):
-        t[c] = rec[c].to_numpy(dtype=np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t["win_rate"] = (t["wins"] + 0.5 * t["ties"]) / t["n_battles"]
-    t = t.sort_values(["rating", "rank"], ascending=[False, True], kind="mergesort")
-    return t[list(TABLE_COLUMNS)]
-
-
-def as_anchor(
-    anchor: Mapping[str, float] | None, models: tuple[str, ...]
-) -> dict[str, float] | None:
-    """Validate an anchor mapping (internal)."""
-    if anchor is None:
-        return None
-    if not isinstance(anchor, Mapping) or len(anchor) != 1:
-        raise ValidationError(
-            f"anchor must be a mapping with exactly one {{model: rating}}; got {anchor!r}"
-        )
-    (name, value), = anchor.items()
-    if name not in models:
-        close = [m for m in models if str(name).lower() in m.lower()][:5]
-        hint = f"; similar names: {close}" if close else ""
-        raise ValidationError(f"anchor model {name!r} is not in the battle log{hint}")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"anchor rating must be a number; got {value!r}") from None
-    if not np.isfinite(value):
-        raise ValidationError(f"anchor rating must be finite; got {value!r}")
-    return {str(name): value}

@@ -70,27 +70,33 @@ def online_elo_replicates(
     init: float = 1000.0,
     weight: np.ndarray | None = None,
     chunk: int = 200,
+    block: int = 4096,
 ) -> np.ndarray:
     """Online Elo on ``rounds`` bootstrap samples in random order, shape (rounds, M).
 
-    Replicate ``r`` runs :func:`online_elo` on the rows ``idx[r]`` where
-    ``idx = rng.integers(0, N, size=(rounds, N))`` (drawn chunk by chunk).
+    Replicates are run ``chunk`` at a time; chunk ``c`` draws from its own generator
+    ``rng.spawn(n_chunks)[c]``, and its replicate ``r`` runs :func:`online_elo` on the rows
+    ``idx[r]``, where ``idx`` (size, N) is drawn ``block`` columns at a time
+    (``g.integers(0, N, size=(size, block))``, the last block shorter). Memory is
+    O(rounds × M + chunk × block), whatever the number of battles.
     """
     n = a.shape[0]
     kw = np.full(n, float(k)) if weight is None else k * np.asarray(weight, float)
     out = np.empty((rounds, n_models))
-    for start in range(0, rounds, chunk):
+    starts = list(range(0, rounds, chunk))
+    for start, g in zip(starts, rng.spawn(len(starts))):
         size = min(chunk, rounds - start)
-        idx = rng.integers(0, n, size=(size, n))
         r = np.full((size, n_models), float(init))
         rows = np.arange(size)
-        aa, bb, ss, kk = a[idx], b[idx], score_a[idx], kw[idx]
-        for t in range(n):
-            ia, ib = aa[:, t], bb[:, t]
-            ra, rb = r[rows, ia], r[rows, ib]
-            ea = 1.0 / (1.0 + base ** ((rb - ra) / scale))
-            delta = kk[:, t] * (ss[:, t] - ea)
-            r[rows, ia] = ra + delta
-            r[rows, ib] = rb - delta
+        for t0 in range(0, n, block):
+            idx = g.integers(0, n, size=(size, min(block, n - t0)))
+            aa, bb, ss, kk = a[idx], b[idx], score_a[idx], kw[idx]
+            for t in range(idx.shape[1]):
+                ia, ib = aa[:, t], bb[:, t]
+                ra, rb = r[rows, ia], r[rows, ib]
+                ea = 1.0 / (1.0 + base ** ((rb - ra) / scale))
+                delta = kk[:, t] * (ss[:, t] - ea)
+                r[rows, ia] = ra + delta
+                r[rows, ib] = rb - delta
         out[start : start + size] = r
     return out

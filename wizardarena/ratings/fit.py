@@ -1,42 +1,51 @@
-"""From a battle log to a :class:`~wizardarena.leaderboard.Leaderboard`.
+"""From a battle log to a :class:`~wizardarena.ratings.result.RatingResult`: the one fit path.
 
-Steps: aggregate the log to unique rows, fit Bradley-Terry on per-pair totals, convert to
-the Elo scale, then intervals (batched bootstrap over count vectors, closed-form sandwich,
-or none). Online Elo is the order-dependent alternative.
+Read top to bottom, every Bradley-Terry fit is:
+
+1. **design** (:mod:`~wizardarena.ratings.design`): pairs, the optional feature block (style
+   features, the first-slot position effect), the tie model; the log collapsed to categories;
+2. **diagnosis**: models without a finite maximum-likelihood rating (undefeated, winless,
+   disconnected) are named, warned about and marked; features that are determined by which
+   models play are warned about;
+3. **point fit** (:mod:`~wizardarena.ratings.solver`): one batched damped-Newton solve;
+4. **intervals**: bootstrap replicates drawn by the one sampler module
+   (:mod:`~wizardarena.ratings.sampling`) and solved by the same solver from the point fit,
+   or the closed-form sandwich (:mod:`~wizardarena.ratings.sandwich`), or none;
+5. **assembly** (:mod:`~wizardarena.ratings.result`): Elo scale, centring on the identified
+   models or the anchor, quantiles, ranks, diagnostics.
+
+Online Elo (``method="elo"``) is the order-dependent alternative; its replicates go through
+the same assembler.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
-from scipy.special import ndtri  # the normal quantile, without importing scipy.stats
 
 from wizardarena._blas import single_threaded_blas
 from wizardarena.battles import BattleLog, Outcome
 from wizardarena.exceptions import (
+    ConvergenceError,
     ConvergenceWarning,
+    DataWarning,
     RidgeWarning,
     ValidationError,
     parse_enum,
 )
-from wizardarena.leaderboard import FitInfo, Leaderboard, as_anchor, build_table
-from wizardarena.ratings.bootstrap import (
-    BattleSampler,
-    PromptSampler,
-    run_chunks,
-)
-from wizardarena.ratings.bradley_terry import PairData, Ties, fit_batch, pair_data
+from wizardarena.ratings.design import Categories, Design, Ties, build_design, diagnose
 from wizardarena.ratings.elo import online_elo, online_elo_replicates
+from wizardarena.ratings.features import FeatureBlock
+from wizardarena.ratings.result import FitInfo, RatingResult, Scale, Uncertainty, assemble
+from wizardarena.ratings.sampling import run_chunks, sampler_for
 from wizardarena.ratings.sandwich import sandwich_covariance
+from wizardarena.ratings.solver import solve
 
-__all__ = ["CI", "Method", "Point", "Unit", "fit_ratings"]
+__all__ = ["CI", "Method", "Point", "Unit", "as_anchor", "fit", "resolve_seed"]
 
 
 class Method(str, Enum):
@@ -58,33 +67,19 @@ class Unit(str, Enum):
 class Point(str, Enum):
     MLE = "mle"
     MEDIAN = "median"
+    ORDER = "order"
 
 
-E = TypeVar("E", bound=Enum)
-
-
-def _enum(cls: type[E], value: object, name: str) -> E:
-    aliases = {"bradley-terry": "bt", "bradley_terry": "bt", "bt": "bt"}
-    if cls is Method and isinstance(value, str):
+def _method(value: object) -> Method:
+    aliases = {"bradley-terry": "bt", "bradley_terry": "bt"}
+    if isinstance(value, str):
         value = aliases.get(value.lower(), value)
-    return parse_enum(cls, value, name)
+    return parse_enum(Method, value, "method")
 
 
-def check_scale_options(
-    ci: CI, *, level: float, rounds: int, ridge: float, scale: float, base: float
-) -> None:
-    """Validate the options every Bradley-Terry fit shares (core and style control)."""
-    if not (0.0 < float(level) < 1.0):
-        raise ValidationError(f"level must be strictly between 0 and 1; got {level!r}")
-    if ci is CI.BOOTSTRAP and (not isinstance(rounds, (int, np.integer)) or rounds < 2):
-        raise ValidationError(f"rounds must be an integer ≥ 2 for bootstrap CIs; got {rounds!r}")
-    if not np.isfinite(ridge) or ridge <= 0:
-        raise ValidationError(f"ridge must be a positive number; got {ridge!r}")
-    if scale <= 0 or base <= 1:
-        raise ValidationError(f"scale must be > 0 and base > 1; got scale={scale}, base={base}")
-
-
-def _seed(rng: int | np.random.Generator | None) -> tuple[np.random.Generator, int | None]:
+def resolve_seed(rng: int | np.random.Generator | None
+                 ) -> tuple[np.random.Generator, int | None]:
+    """A generator and the integer seed to record (drawn from the OS when ``rng`` is None)."""
     if isinstance(rng, np.random.Generator):
         return rng, None
     if rng is None:
@@ -96,77 +91,51 @@ def _seed(rng: int | np.random.Generator | None) -> tuple[np.random.Generator, i
     raise ValidationError(f"rng must be an int, a numpy Generator or None; got {rng!r}")
 
 
-def ridge_diagnosis(pairs: PairData, win: np.ndarray, loss: np.ndarray, tie: np.ndarray,
-                    models: tuple[str, ...], ties: Ties) -> dict[str, str]:
-    """Models whose maximum-likelihood rating is infinite or not identified, with a reason.
+def as_anchor(anchor: Mapping[str, float] | None,
+              models: tuple[str, ...]) -> dict[str, float] | None:
+    """Validate an anchor mapping ``{model: rating}``."""
+    if anchor is None:
+        return None
+    if not isinstance(anchor, Mapping) or len(anchor) != 1:
+        raise ValidationError(
+            f"anchor must be a mapping with exactly one {{model: rating}}; got {anchor!r}"
+        )
+    (name, value), = anchor.items()
+    if name not in models:
+        import difflib
 
-    The MLE is finite and unique exactly when the directed graph with an edge ``i → j``
-    whenever ``i`` scored against ``j`` (a win, or a tie unless ties are dropped) is strongly
-    connected (Zermelo 1929; Ford 1957).
-    """
-    m = len(models)
-    tie_counts = ties is not Ties.DROP
-    i_scores = (win > 0) | ((tie > 0) & tie_counts)
-    j_scores = (loss > 0) | ((tie > 0) & tie_counts)
-    played = (win + loss + (tie if tie_counts else 0)) > 0
-    adj = np.zeros((m, m), dtype=bool)
-    adj[pairs.i[i_scores], pairs.j[i_scores]] = True
-    adj[pairs.j[j_scores], pairs.i[j_scores]] = True
-    und = np.zeros((m, m), dtype=bool)
-    und[pairs.i[played], pairs.j[played]] = True
-    _n_weak, weak = connected_components(und, directed=False)
-    n_strong, strong = connected_components(adj, directed=True, connection="strong")
-    out: dict[str, str] = {}
-    if n_strong == 1:
-        return out
-    main_weak = np.bincount(weak).argmax()
-    main_strong = np.bincount(strong).argmax()
-    for k in range(m):
-        if strong[k] == main_strong:
-            continue
-        if weak[k] != main_weak:
-            reason = "disconnected"
-        elif not adj[:, k].any():
-            reason = "undefeated"
-        elif not adj[k, :].any():
-            reason = "winless"
-        else:
-            reason = "not strongly connected"
-        out[models[k]] = reason
-    return out
+        close = difflib.get_close_matches(str(name), list(models), n=5, cutoff=0.5)
+        close += [m for m in models if str(name).lower() in m.lower() and m not in close]
+        hint = f"; the closest model names are {close[:5]}" if close else ""
+        raise ValidationError(f"anchor model {name!r} is not in the battle log{hint}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"anchor rating must be a number; got {value!r}") from None
+    if not np.isfinite(value):
+        raise ValidationError(f"anchor rating must be finite; got {value!r}")
+    return {str(name): value}
 
 
-def _abs_incidence(pairs: PairData) -> sp.csr_matrix:
-    """(P, M) matrix with a 1 at both models of each pair."""
-    p = pairs.n_pairs
-    rows = np.concatenate([np.arange(p), np.arange(p)])
-    cols = np.concatenate([pairs.i, pairs.j])
-    return sp.csr_matrix((np.ones(2 * p), (rows, cols)), shape=(p, pairs.n_models))
+def _check_options(ci: CI, *, level: float, rounds: int, ridge: float, l2: float, scale: float,
+                   base: float, tol: float, max_iter: int) -> None:
+    if not (0.0 < float(level) < 1.0):
+        raise ValidationError(f"level must be strictly between 0 and 1; got {level!r}")
+    if ci is CI.BOOTSTRAP and (not isinstance(rounds, (int, np.integer)) or rounds < 2):
+        raise ValidationError(f"rounds must be an integer ≥ 2 for bootstrap CIs; got {rounds!r}")
+    if not np.isfinite(ridge) or ridge <= 0:
+        raise ValidationError(f"ridge must be a positive number; got {ridge!r}")
+    if not np.isfinite(l2) or l2 < 0:
+        raise ValidationError(f"l2 must be a non-negative number; got {l2!r}")
+    if scale <= 0 or base <= 1:
+        raise ValidationError(f"scale must be > 0 and base > 1; got scale={scale}, base={base}")
+    if not np.isfinite(tol) or tol < 0:
+        raise ValidationError(f"tol must be a non-negative number; got {tol!r}")
+    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValidationError(f"max_iter must be a positive integer; got {max_iter!r}")
 
 
-def _to_elo(theta: np.ndarray, present: np.ndarray | None, anchor_idx: int | None,
-            anchor_value: float, factor: float, init: float) -> np.ndarray:
-    """Natural log-strengths (B, M) → Elo, centred on present models or pinned by the anchor."""
-    theta = np.array(theta, dtype=float, copy=True)
-    if present is not None:
-        theta[~present] = np.nan
-    if anchor_idx is None:
-        centre = np.nanmean(theta, axis=1, keepdims=True)
-        return init + factor * (theta - centre)
-    return anchor_value + factor * (theta - theta[:, [anchor_idx]])
-
-
-def fit_ratings(log: BattleLog, **options: Any) -> Leaderboard:
-    """Fit ratings and intervals on a validated :class:`BattleLog`; see :func:`wizardarena.rank`.
-
-    Runs with BLAS limited to one thread (see
-    :func:`~wizardarena.ratings.bootstrap.single_threaded_blas`).
-    """
-    with single_threaded_blas():
-        return _fit_ratings(log, **options)
-
-
-def _fit_ratings(
+def fit(
     log: BattleLog,
     *,
     method: str = "bt",
@@ -176,168 +145,259 @@ def _fit_ratings(
     unit: str = "battle",
     level: float = 0.95,
     anchor: Mapping[str, float] | None = None,
-    point: str = "mle",
+    point: str | None = None,
     ridge: float = 1e-6,
+    l2: float = 1e-6,
+    features: FeatureBlock | None = None,
+    cluster: str = "question_id",
     k: float = 4.0,
     scale: float = 400.0,
     base: float = 10.0,
     init: float = 1000.0,
     tol: float = 1e-10,
-    max_iter: int = 200,
+    max_iter: int = 100,
     rng: int | np.random.Generator | None = None,
-) -> Leaderboard:
-    meth = _enum(Method, method, "method")
-    ci_ = _enum(CI, ci, "ci")
-    unit_ = _enum(Unit, unit, "unit")
-    point_ = _enum(Point, point, "point")
-    tie_model = _enum(Ties, ties, "ties")
-    check_scale_options(ci_, level=level, rounds=rounds, ridge=ridge, scale=scale, base=base)
+    progress: Callable[[int], None] | None = None,
+    stacklevel: int = 2,
+) -> RatingResult:
+    """Fit ratings and intervals on a validated :class:`BattleLog`; see :func:`wizardarena.rank`.
+
+    Runs with BLAS limited to one thread (multi-threaded OpenBLAS is several times slower on
+    these small kernels). ``stacklevel`` makes warnings point at the caller's caller.
+    """
+    with single_threaded_blas():
+        return _fit(log, method=method, ties=ties, ci=ci, rounds=rounds, unit=unit, level=level,
+                    anchor=anchor, point=point, ridge=ridge, l2=l2, features=features,
+                    cluster=cluster, k=k, scale=scale, base=base, init=init, tol=tol,
+                    max_iter=max_iter, rng=rng, progress=progress, stacklevel=stacklevel + 2)
+
+
+def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: str,
+         level: float, anchor: Mapping[str, float] | None, point: str | None, ridge: float,
+         l2: float, features: FeatureBlock | None, cluster: str, k: float, scale: float,
+         base: float, init: float, tol: float, max_iter: int,
+         rng: int | np.random.Generator | None, progress: Callable[[int], None] | None,
+         stacklevel: int) -> RatingResult:
+    meth = _method(method)
+    ci_ = parse_enum(CI, ci, "ci")
+    unit_ = parse_enum(Unit, unit, "unit")
+    tie_model = parse_enum(Ties, ties, "ties")
+    point_ = None if point is None else parse_enum(Point, point, "point")
+    _check_options(ci_, level=level, rounds=rounds, ridge=ridge, l2=l2, scale=scale, base=base,
+                   tol=tol, max_iter=max_iter)
+    anchor_ = as_anchor(anchor, log.models)
+    sc = Scale(factor=scale / np.log(base), init=float(init),
+               anchor_idx=None if anchor_ is None else log.models.index(next(iter(anchor_))),
+               anchor_value=0.0 if anchor_ is None else next(iter(anchor_.values())))
+    gen, seed = resolve_seed(rng)
+    if meth is Method.ELO:
+        return _fit_elo(log, ties=tie_model, ci=ci_, rounds=rounds, unit=unit_, level=level,
+                        anchor=anchor_, point=point_, k=k, scale=sc, base=base, gen=gen,
+                        seed=seed, features=features, stacklevel=stacklevel + 1)
+    if point_ is Point.ORDER:
+        raise ValidationError("point='order' is online Elo's point (method='elo'); "
+                              "Bradley-Terry takes point='mle' or 'median'")
+    point_ = point_ or Point.MLE
     if point_ is Point.MEDIAN and ci_ is not CI.BOOTSTRAP:
         raise ValidationError("point='median' needs ci='bootstrap' (it is the bootstrap median)")
-    anchor_ = as_anchor(anchor, log.models)
-    anchor_idx = None if anchor_ is None else log.models.index(next(iter(anchor_)))
-    anchor_value = 0.0 if anchor_ is None else next(iter(anchor_.values()))
-    factor = scale / np.log(base)
-    gen, seed = _seed(rng)
-    record = log.record()
-    if meth is Method.ELO:
-        return _fit_elo(log, record, ci_, rounds, level, anchor_, anchor_idx, anchor_value,
-                        k, scale, base, init, gen, seed, unit_)
-    if ci_ is CI.SANDWICH and tie_model is Ties.DAVIDSON:
-        raise ValidationError(
-            "ci='sandwich' is available for ties='half' or 'drop'; use ci='bootstrap' with "
-            "the Davidson tie model"
-        )
-    group = "question_id" if unit_ is Unit.PROMPT and ci_ is not CI.NONE else None
-    counts = log.counts(group=group)
-    pairs = pair_data(counts)
-    win, loss, tie = pairs.stats(counts.count)
-    ridge_models = ridge_diagnosis(pairs, win, loss, tie, log.models, tie_model)
+
+    # 1. design
+    by_prompt = unit_ is Unit.PROMPT and ci_ is not CI.NONE
+    m = log.n_models
+    if features is None or not features.names:
+        if by_prompt:
+            _check_cluster(log, cluster)
+        counts = log.counts(group=cluster if by_prompt else None)
+        design, cats = build_design(m, counts.a, counts.b, counts.outcome, ties=tie_model,
+                                    weight=counts.weight, count=counts.count,
+                                    group=counts.group, n_groups=counts.n_groups)
+        names: tuple[str, ...] = ()
+    else:
+        names = features.names
+        group, n_groups = None, 0
+        if by_prompt:
+            _check_cluster(log, cluster)
+            group, n_groups = log.group_codes(cluster)
+        design, cats = build_design(m, log.a, log.b, log.outcome, ties=tie_model,
+                                    weight=log.weight, x=features.x, feature_names=names,
+                                    group=group, n_groups=n_groups)
+    if len(cats) == 0:
+        raise ValidationError("ties='drop' leaves no battles: every battle is a tie")
+    full = cats.full_stats()
+
+    # 2. diagnosis
+    ridge_models = diagnose(design, full, log.models)
     if ridge_models:
-        shown = ", ".join(f"{m} ({r})" for m, r in list(ridge_models.items())[:10])
+        shown = ", ".join(f"{mdl} ({why})" for mdl, why in list(ridge_models.items())[:10])
         warnings.warn(
             f"{len(ridge_models)} model(s) have no finite maximum-likelihood rating and are "
             f"held finite only by the ridge ({ridge:g}); their ratings and intervals are not "
-            f"meaningful: {shown}",
-            RidgeWarning,
-            stacklevel=4,
+            f"meaningful and they get no rank: {shown}",
+            RidgeWarning, stacklevel=stacklevel,
         )
-    full = fit_batch(pairs, win[None], loss[None], tie[None], ties=tie_model, ridge=ridge,
-                     tol=tol, max_iter=max_iter)
-    theta_full = full.theta[0]
-    if not full.converged[0]:
-        warnings.warn(f"the Bradley-Terry fit did not converge in {max_iter} iterations",
-                      ConvergenceWarning, stacklevel=4)
-    m = log.n_models
-    rating = _to_elo(theta_full[None, :m], None, anchor_idx, anchor_value, factor, init)[0]
-    tie_param = float(np.exp(theta_full[m])) if tie_model is Ties.DAVIDSON else None
-    lower = np.full(m, np.nan)
-    upper = np.full(m, np.nan)
-    replicates = None
-    covariance = None
+    if names:
+        _warn_confounded(design, full, stacklevel)
+    identified = np.array([mdl not in ridge_models for mdl in log.models])
+
+    # 3. point fit
+    sol = solve(design, full, ridge=ridge, l2=l2, tol=tol, max_iter=max_iter)
+    if not sol.converged[0]:
+        raise ConvergenceError(
+            f"the Bradley-Terry fit did not converge in {max_iter} Newton steps (relative "
+            f"gradient {sol.gradient[0]:.3g} > tol={tol:g}); raise max_iter="
+        )
+    theta = sol.theta[0]
+
+    # 4. intervals
+    unc = Uncertainty()
     b_iter, b_conv = 0, 1.0
-    alpha = 1.0 - float(level)
     if ci_ is CI.BOOTSTRAP:
-        sampler = (PromptSampler(pairs, counts, ties=tie_model.value) if unit_ is Unit.PROMPT
-                   else BattleSampler(pairs, counts.count))
-        incidence = _abs_incidence(pairs)
-        with_ties = tie_model is not Ties.DROP
-
-        def work(stats: tuple[np.ndarray, np.ndarray, np.ndarray]
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-            bw, bl, bt = stats
-            sol = fit_batch(pairs, bw, bl, bt, ties=tie_model, ridge=ridge, init=theta_full,
-                            tol=tol, max_iter=max_iter)
-            games = (bw + bl + (bt if with_ties else 0.0)) @ incidence  # (n, M) battles played
-            return sol.theta[:, :m], sol.n_iter, sol.converged, games > 0
-
-        parts = run_chunks(sampler, int(rounds), pairs.n_pairs, gen, work)
-        theta_b = np.concatenate([p[0] for p in parts])
-        n_iter_b = np.concatenate([p[1] for p in parts])
-        conv_b = np.concatenate([p[2] for p in parts])
-        present = np.concatenate([p[3] for p in parts])
-        b_iter = int(n_iter_b.max())
-        b_conv = float(conv_b.mean())
-        if b_conv < 1.0:
-            warnings.warn(
-                f"{int((~conv_b).sum())} of {rounds} bootstrap fits did not converge in "
-                f"{max_iter} iterations", ConvergenceWarning, stacklevel=4)
-        reps = _to_elo(theta_b, present, anchor_idx, anchor_value, factor, init)
-        lower = np.nanquantile(reps, alpha / 2, axis=0)
-        upper = np.nanquantile(reps, 1 - alpha / 2, axis=0)
-        if point_ is Point.MEDIAN:
-            rating = np.nanmedian(reps, axis=0)
-        replicates = pd.DataFrame(reps, columns=list(log.models))
-        replicates.columns.name = "model"
-        covariance = replicates.cov()
+        unc, b_iter, b_conv = _bootstrap(design, cats, theta, unit_, int(rounds), gen,
+                                         ridge=ridge, l2=l2, tol=tol, max_iter=max_iter,
+                                         progress=progress, stacklevel=stacklevel)
     elif ci_ is CI.SANDWICH:
-        cov = sandwich_covariance(theta_full[:m], pairs, counts, ties=tie_model,
-                                  cluster=unit_ is Unit.PROMPT)
-        if anchor_idx is not None:
-            e = np.eye(m)
-            e[:, anchor_idx] -= 1.0  # rows: e_i - e_anchor
-            cov = e @ cov @ e.T
-        cov = cov * factor**2
-        se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-        z = float(ndtri(1 - alpha / 2))
-        lower, upper = rating - z * se, rating + z * se
-        covariance = pd.DataFrame(cov, index=list(log.models), columns=list(log.models))
+        cov = sandwich_covariance(theta, design, cats, l2=l2, cluster=unit_ is Unit.PROMPT)
+        unc = Uncertainty(covariance=cov)
+
+    # 5. assembly
     info = FitInfo(
-        method="bradley-terry", ties=tie_model.value, ci=ci_.value, unit=unit_.value,
-        rounds=int(rounds) if ci_ is CI.BOOTSTRAP else 0, level=float(level),
-        seed=seed if ci_ is CI.BOOTSTRAP else None, anchor=anchor_, point=point_.value,
-        n_iter=int(full.n_iter[0]), converged=bool(full.converged[0]),
+        method="bradley-terry+style" if names else "bradley-terry", ties=tie_model.value,
+        ci=ci_.value, unit=unit_.value, rounds=int(rounds) if ci_ is CI.BOOTSTRAP else 0,
+        level=float(level), seed=seed if ci_ is CI.BOOTSTRAP else None, anchor=anchor_,
+        point=point_.value, n_iter=int(sol.n_iter[0]), converged=True,
         bootstrap_max_iter=b_iter, bootstrap_converged=b_conv, ridge=float(ridge),
         ridge_models=ridge_models, scale=float(scale), base=float(base), init=float(init),
-        n_battles=log.n_battles, n_models=m, tie_param=tie_param,
+        n_battles=log.n_battles, n_models=m,
+        tie_param=float(np.exp(theta[-1])) if design.davidson else None,
+        features=names, l2=float(l2) if names else 0.0,
+        cluster=cluster if unit_ is Unit.PROMPT else None, gradient=float(sol.gradient[0]),
     )
-    table = build_table(log.models, rating, lower, upper, record)
-    return Leaderboard(table=table, info=info, replicates=replicates, covariance=covariance)
+    return assemble(
+        models=log.models, record=log.record(), theta=theta, identified=identified,
+        notes=ridge_models, scale=sc, uncertainty=unc, level=level, point=point_.value,
+        feature_names=names,
+        feature_kinds=features.kinds if features is not None else (),
+        feature_center=features.center if features is not None else None,
+        feature_spread=features.spread if features is not None else None,
+        info=info, stacklevel=stacklevel,
+    )
 
 
-def _score_a(outcome: np.ndarray) -> np.ndarray:
-    return np.select([outcome == Outcome.A, outcome == Outcome.B], [1.0, 0.0], default=0.5)
+def _check_cluster(log: BattleLog, cluster: str) -> None:
+    if not log.has_column(cluster):
+        raise ValidationError(
+            f"unit='prompt' resamples prompts and needs a prompt id column; the battle log "
+            f"has no column {cluster!r} (its optional columns are {log.extra_columns}). Name "
+            "the column that identifies the prompt with cluster=\"...\", or use unit='battle'"
+        )
 
 
-def _fit_elo(
-    log: BattleLog, record: pd.DataFrame, ci_: CI, rounds: int, level: float,
-    anchor_: dict[str, float] | None, anchor_idx: int | None, anchor_value: float, k: float,
-    scale: float, base: float, init: float, gen: np.random.Generator, seed: int | None,
-    unit_: Unit,
-) -> Leaderboard:
-    if ci_ is CI.SANDWICH:
+def _warn_confounded(design: Design, full: Any, stacklevel: int) -> None:
+    """Warn about features (nearly) determined by which two models play (R² ≥ 0.99)."""
+    win, loss, tie = full
+    n = (win + loss + (0 if tie is None else tie))[0]
+    d = design.incidence[design.row_pair]  # (R, M): e_i − e_j per row
+    wd = d.multiply(n[:, None]).tocsr()
+    lap = (d.T @ wd).toarray()
+    bad = []
+    for c, name in enumerate(design.feature_names):
+        x = design.x[:, c]
+        a = np.linalg.lstsq(lap, wd.T @ x, rcond=None)[0]
+        resid = x - d @ a
+        total = float(np.sum(n * x * x))
+        if total > 0 and 1.0 - float(np.sum(n * resid * resid)) / total >= 0.99:
+            bad.append(name)
+    if bad:
+        warnings.warn(
+            f"feature(s) {bad} are (nearly) determined by which models play (R² ≥ 0.99 on the "
+            "model identities), so their coefficients are confounded with the ratings; leave "
+            "them out or add battles where they vary within a pair",
+            DataWarning, stacklevel=stacklevel,
+        )
+
+
+def _bootstrap(design: Design, cats: Categories, theta: np.ndarray, unit: Unit, rounds: int,
+               gen: np.random.Generator, *, ridge: float, l2: float, tol: float, max_iter: int,
+               progress: Callable[[int], None] | None, stacklevel: int
+               ) -> tuple[Uncertainty, int, float]:
+    sampler = sampler_for(cats, unit.value)
+
+    def work(stats: Any) -> tuple[np.ndarray, ...]:
+        sol = solve(design, stats, init=theta, ridge=ridge, l2=l2, tol=tol, max_iter=max_iter)
+        played, winless, undefeated = design.extremes(stats)
+        return sol.theta, sol.n_iter, sol.converged, played, winless, undefeated
+
+    parts = run_chunks(sampler, rounds, design.n_rows, gen, work, progress=progress)
+    th = np.concatenate([p[0] for p in parts])
+    it = np.concatenate([p[1] for p in parts])
+    ok = np.concatenate([p[2] for p in parts])
+    present = np.concatenate([p[3] for p in parts])
+    winless = np.concatenate([p[4] for p in parts])
+    undefeated = np.concatenate([p[5] for p in parts])
+    if not ok.all():
+        warnings.warn(
+            f"{int((~ok).sum())} of {rounds} bootstrap fits did not converge in {max_iter} "
+            "Newton steps; they are left out of the intervals (see the n_replicates column)",
+            ConvergenceWarning, stacklevel=stacklevel,
+        )
+    return (Uncertainty(theta=th, present=present, ok=ok, winless=winless,
+                        undefeated=undefeated), int(it.max()), float(ok.mean()))
+
+
+def _fit_elo(log: BattleLog, *, ties: Ties, ci: CI, rounds: int, unit: Unit, level: float,
+             anchor: dict[str, float] | None, point: Point | None, k: float, scale: Scale,
+             base: float, gen: np.random.Generator, seed: int | None,
+             features: FeatureBlock | None, stacklevel: int) -> RatingResult:
+    if ci is CI.SANDWICH:
         raise ValidationError("method='elo' supports ci='bootstrap' or ci='none'")
-    if unit_ is Unit.PROMPT:
+    if unit is Unit.PROMPT:
         raise ValidationError("method='elo' resamples battles; unit='prompt' is for method='bt'")
-    score = _score_a(log.outcome)
-    m = log.n_models
-    base_r = online_elo(log.a, log.b, score, m, k=k, scale=scale, base=base, init=init,
-                        weight=log.weight)
-
-    def shift(r: np.ndarray) -> np.ndarray:
-        if anchor_idx is None:
-            return r
-        return r - r[..., [anchor_idx]] + anchor_value
-
-    rating = shift(base_r[None])[0]
-    lower = np.full(m, np.nan)
-    upper = np.full(m, np.nan)
-    replicates = covariance = None
-    if ci_ is CI.BOOTSTRAP:
-        reps = shift(online_elo_replicates(log.a, log.b, score, m, int(rounds), gen, k=k,
-                                           scale=scale, base=base, init=init, weight=log.weight))
-        alpha = 1 - level
-        lower = np.quantile(reps, alpha / 2, axis=0)
-        upper = np.quantile(reps, 1 - alpha / 2, axis=0)
-        replicates = pd.DataFrame(reps, columns=list(log.models))
-        covariance = replicates.cov()
+    if ties is Ties.DAVIDSON:
+        raise ValidationError("method='elo' scores a tie as half a win (ties='half') or leaves "
+                              "it out (ties='drop'); ties='davidson' is for method='bt'")
+    if features is not None:
+        raise ValidationError("style control fits Bradley-Terry; use method='bt'")
+    if point is Point.MLE:
+        raise ValidationError("online Elo has no maximum-likelihood point: use point='order' "
+                              "(the log in its order, the default) or point='median' (the "
+                              "bootstrap median, with ci='bootstrap')")
+    point = point or Point.ORDER
+    if point is Point.MEDIAN and ci is not CI.BOOTSTRAP:
+        raise ValidationError("point='median' needs ci='bootstrap' (it is the bootstrap median)")
+    out = log.outcome
+    is_tie = (out == Outcome.TIE) | (out == Outcome.TIE_BOTHBAD)
+    keep = ~is_tie if ties is Ties.DROP else np.ones(log.n_battles, dtype=bool)
+    if not keep.any():
+        raise ValidationError("ties='drop' leaves no battles: every battle is a tie")
+    sub = log if keep.all() else log.subset(keep)
+    score = np.select([sub.outcome == Outcome.A, sub.outcome == Outcome.B], [1.0, 0.0], 0.5)
+    m = sub.n_models
+    kw: dict[str, Any] = dict(k=k, scale=scale.factor * np.log(base), base=base,
+                              init=scale.init, weight=sub.weight)
+    base_r = online_elo(sub.a, sub.b, score, m, **kw)
+    to_nat = (base_r - scale.init) / scale.factor
+    theta = np.zeros(log.n_models)
+    pos = np.array([log.models.index(x) for x in sub.models])
+    theta[pos] = to_nat
+    unc = Uncertainty()
+    if ci is CI.BOOTSTRAP:
+        reps = online_elo_replicates(sub.a, sub.b, score, m, int(rounds), gen, **kw)
+        th = np.zeros((int(rounds), log.n_models))
+        th[:, pos] = (reps - scale.init) / scale.factor
+        present = np.zeros((int(rounds), log.n_models), dtype=bool)
+        present[:, pos] = True
+        unc = Uncertainty(theta=th, present=present, ok=np.ones(int(rounds), dtype=bool))
+    identified = np.isin(np.arange(log.n_models), pos)
+    notes = {log.models[i]: "no battles left (all ties dropped)"
+             for i in np.flatnonzero(~identified)}
     info = FitInfo(
-        method="elo", ties="half", ci=ci_.value, unit="battle",
-        rounds=int(rounds) if ci_ is CI.BOOTSTRAP else 0, level=float(level),
-        seed=seed if ci_ is CI.BOOTSTRAP else None, anchor=anchor_, point="order",
-        n_iter=log.n_battles, converged=True, bootstrap_max_iter=0, bootstrap_converged=1.0,
-        ridge=0.0, ridge_models={}, scale=float(scale), base=float(base), init=float(init),
-        n_battles=log.n_battles, n_models=m, k=float(k),
+        method="elo", ties=ties.value, ci=ci.value, unit="battle",
+        rounds=int(rounds) if ci is CI.BOOTSTRAP else 0, level=float(level),
+        seed=seed if ci is CI.BOOTSTRAP else None, anchor=anchor, point=point.value,
+        n_iter=sub.n_battles, converged=True, bootstrap_max_iter=0, bootstrap_converged=1.0,
+        ridge=0.0, ridge_models={}, scale=float(scale.factor * np.log(base)), base=float(base),
+        init=float(scale.init), n_battles=log.n_battles, n_models=log.n_models, k=float(k),
     )
-    table = build_table(log.models, rating, lower, upper, record)
-    return Leaderboard(table=table, info=info, replicates=replicates, covariance=covariance)
+    return assemble(models=log.models, record=log.record(), theta=theta,
+                    identified=identified, notes=notes, scale=scale, uncertainty=unc,
+                    level=level, point=point.value, info=info, stacklevel=stacklevel)

@@ -1,90 +1,91 @@
-"""Sandwich (robust) covariance of Bradley-Terry ratings, in closed form.
+"""Sandwich (robust) covariance of the fitted parameters, in closed form, for every model.
 
-At the maximum-likelihood point, ``Cov(θ) ≈ H⁺ J H⁺`` where ``H`` is the observed
-information (a weighted graph Laplacian with weights ``n_p p (1 - p)`` per pair) and ``J`` the
-sum of outer products of the per-unit scores. With unit ``battle`` the units are battles;
-with unit ``prompt`` the scores are first summed over the battles of each prompt (a
-cluster-robust sandwich). The pseudo-inverse works in the sum-zero subspace, which is where
-mean-centred ratings live. This is the interval of the Chatbot Arena paper (Chiang et al.,
-2024, arXiv 2403.04132) and arena-rank's default. Ties count as half a win (or are dropped);
-the Davidson model has no closed-form sandwich here.
+At the maximum-likelihood point, ``Cov(θ) ≈ H⁺ J H⁺`` where ``H`` is the observed information
+(the solver's Hessian without the ridge) and ``J`` the sum of outer products of the per-unit
+scores. With unit ``battle`` the units are battles; with unit ``prompt`` the scores are first
+summed over the battles of each prompt (a cluster-robust sandwich). The pseudo-inverse works
+in the complement of the shift direction of the ratings, which is where centred ratings live.
+This is the interval of the Chatbot Arena paper (Chiang et al., 2024, arXiv 2403.04132) and
+arena-rank's default; here it covers plain Bradley-Terry, Davidson ties, style and position
+features alike, since all are one design (:mod:`~wizardarena.ratings.design`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
 
-from wizardarena.battles import Counts
-from wizardarena.ratings.bradley_terry import PairData, Ties
+from wizardarena.ratings.design import Categories, Design
+from wizardarena.ratings.solver import hessian
 
 __all__ = ["sandwich_covariance"]
 
 
 def sandwich_covariance(
     theta: np.ndarray,
-    pairs: PairData,
-    counts: Counts,
+    design: Design,
+    cats: Categories,
     *,
-    ties: Ties = Ties.HALF,
+    l2: float = 0.0,
     cluster: bool = False,
 ) -> np.ndarray:
-    """Robust covariance of the natural log-strengths, shape (M, M), rows summing to zero.
+    """Robust covariance of ``θ = (r, β, log ν)``, shape (K, K).
 
     Parameters
     ----------
-    theta : ndarray, shape (M,)
-        The fitted natural log-strengths.
-    pairs : PairData
-        Row-to-pair map of ``counts``.
-    counts : Counts
-        Unique rows; with ``cluster=True`` they must carry ``group`` (question ids).
-    ties : Ties
-        ``HALF`` or ``DROP``.
+    theta : ndarray, shape (K,)
+        The fit.
+    design, cats
+        The fit's design and data.
+    l2 : float
+        The L2 penalty on the feature coefficients used in the fit (kept in ``H``).
     cluster : bool
-        Sum scores within each group before taking outer products.
+        Sum the scores within each prompt (``cats.group``) before taking outer products.
     """
-    m = pairs.n_models
-    half = 0.5 if ties is Ties.HALF else 0.0
-    n_row = pairs.row_win + pairs.row_loss + (pairs.row_tie if ties is Ties.HALF else 0.0)
-    s_row = pairs.row_win + half * pairs.row_tie
-    p_pair = expit(theta[pairs.i] - theta[pairs.j])
-    resid = s_row - n_row * p_pair[pairs.row_pair]  # score of one battle along e_i - e_j
-    hp = np.bincount(pairs.row_pair, weights=counts.count * n_row, minlength=pairs.n_pairs)
-    hp = hp * p_pair * (1.0 - p_pair)
-    hess = _laplacian(pairs.i, pairs.j, hp, m)
+    theta = np.asarray(theta, dtype=float)
+    m, f, k = design.n_models, design.n_features, design.n_params
+    r = theta[:m]
+    beta = theta[m:m + f]
+    row = cats.row
+    pair = design.row_pair[row]
+    z = r[design.pair_i[pair]] - r[design.pair_j[pair]]
+    if f:
+        z = z + design.x[row] @ beta
+    n_c = cats.win + cats.loss + cats.tie
+    if design.davidson:
+        nu = float(np.exp(theta[k - 1]))
+        u, v = np.exp(0.5 * z), np.exp(-0.5 * z)
+        den = u + v + nu
+        g_z = 0.5 * (cats.win - cats.loss) - n_c * (u - v) / (2.0 * den)
+        g_n = cats.tie - n_c * nu / den
+    else:
+        g_z = cats.win - n_c / (1.0 + np.exp(-z))
+        g_n = None
+    c = len(cats)
+    idx = np.arange(c)
+    rows_ = [idx, idx]
+    cols = [design.pair_i[pair], design.pair_j[pair]]
+    vals = [g_z, -g_z]
+    for q in range(f):
+        rows_.append(idx)
+        cols.append(np.full(c, m + q))
+        vals.append(g_z * design.x[row, q])
+    if g_n is not None:
+        rows_.append(idx)
+        cols.append(np.full(c, k - 1))
+        vals.append(g_n)
+    scores = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows_), np.concatenate(cols))), shape=(c, k))
+    count = cats.count.astype(float)
     if cluster:
-        if counts.group is None:
-            raise ValueError("a cluster sandwich needs counts grouped by question_id")
-        rows = np.arange(resid.shape[0])
-        lo = pairs.i[pairs.row_pair]
-        hi = pairs.j[pairs.row_pair]
-        # per-row score vectors (R, M), summed within groups: G = A @ S
-        score = sp.csr_matrix(
-            (
-                np.concatenate([resid, -resid]),
-                (np.concatenate([rows, rows]), np.concatenate([lo, hi])),
-            ),
-            shape=(resid.shape[0], m),
-        )
-        agg = sp.csr_matrix(
-            (counts.count.astype(float), (counts.group, rows)),
-            shape=(counts.n_groups, resid.shape[0]),
-        )
-        g = (agg @ score).toarray()
+        if cats.group is None:
+            raise ValueError("a cluster sandwich needs categories with prompt groups")
+        agg = sp.csr_matrix((count, (cats.group, idx)), shape=(cats.n_groups, c))
+        g = (agg @ scores).toarray()
         meat = g.T @ g
     else:
-        q = np.bincount(pairs.row_pair, weights=counts.count * resid**2, minlength=pairs.n_pairs)
-        meat = _laplacian(pairs.i, pairs.j, q, m)
-    hinv = np.linalg.pinv(hess, rcond=1e-10, hermitian=True)
+        meat = (scores.T @ sp.diags(count) @ scores).toarray()
+    h = hessian(theta, design, cats.full_stats(), ridge=0.0, l2=l2)[0]
+    hinv = np.linalg.pinv(h, rcond=1e-10, hermitian=True)
     cov = hinv @ meat @ hinv
     return 0.5 * (cov + cov.T)
-
-
-def _laplacian(i: np.ndarray, j: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
-    lap = np.zeros((m, m))
-    np.add.at(lap, (i, j), -w)
-    np.add.at(lap, (j, i), -w)
-    lap[np.arange(m), np.arange(m)] = -lap.sum(axis=1)
-    return lap

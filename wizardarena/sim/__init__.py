@@ -1,6 +1,7 @@
 """The simulated arena: battle logs with known truth, and an OpenAI-compatible server.
 
-* :func:`simulate_battles` (pure): a battle log drawn from known Bradley-Terry ratings.
+* :func:`simulate_battles` (pure): a battle log drawn from known Bradley-Terry ratings;
+  :func:`simulate_style_battles`: one from a judge that also rewards style.
 * :class:`SimArena` (loopback HTTP): models with latent skills and style traits, a judge
   with noise, ties and position bias, fault injection; used by the demo, tests and benchmarks.
 """
@@ -17,6 +18,7 @@ from wizardarena.sim.server import (
     hashed_embedding,
     request_key,
 )
+from wizardarena.sim.style import simulate_style_battles
 
 __all__ = [
     "Faults",
@@ -27,4 +29,5 @@ __all__ = [
     "hashed_embedding",
     "request_key",
     "simulate_battles",
+    "simulate_style_battles",
 ]
