@@ -85,3 +85,52 @@ def test_no_global_seeding_anywhere() -> None:
         text = f.read_text(encoding="utf-8")
         assert "np.random.seed(" not in text, f
         assert "random.seed(" not in text.replace("np.random.seed(", ""), f
+
+
+def test_no_import_cycles_among_package_modules() -> None:
+    """Module-level imports (TYPE_CHECKING blocks included) form no circle."""
+    root = Path(wa.__file__).resolve().parent
+    mods: dict[str, Path] = {}
+    for f in root.rglob("*.py"):
+        parts = ("wizardarena", *f.relative_to(root).with_suffix("").parts)
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        mods[name] = f
+
+    def imports(name: str, f: Path) -> set[str]:
+        out: set[str] = set()
+        pkg = name if f.name == "__init__.py" else name.rpartition(".")[0]
+
+        def visit(body: list[ast.stmt]) -> None:
+            for node in body:
+                if isinstance(node, ast.Import):
+                    out.update(a.name for a in node.names)
+                elif isinstance(node, ast.ImportFrom):
+                    base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+                    mod = (".".join([*base, node.module] if node.module else base)
+                           if node.level else str(node.module))
+                    out.add(mod)
+                    out.update(f"{mod}.{a.name}" for a in node.names)
+                elif isinstance(node, ast.If):
+                    visit(node.body)
+                    visit(node.orelse)
+                elif isinstance(node, ast.Try):
+                    visit(node.body)
+
+        visit(ast.parse(f.read_text(encoding="utf-8")).body)
+        return {m for m in out if m in mods and m != name}
+
+    graph = {name: imports(name, f) for name, f in mods.items()}
+    state: dict[str, int] = {}
+
+    def walk(v: str, path: list[str]) -> None:
+        state[v] = 1
+        for w in sorted(graph[v]):
+            if state.get(w) == 1:
+                raise AssertionError("import circle: " + " -> ".join([*path, v, w]))
+            if w not in state:
+                walk(w, [*path, v])
+        state[v] = 2
+
+    for v in sorted(graph):
+        if v not in state:
+            walk(v, [])

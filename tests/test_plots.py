@@ -37,16 +37,33 @@ def _ax() -> object:
 
 
 def test_plot_leaderboard(board: wa.Leaderboard) -> None:
-    ax = plot_leaderboard(board, ax=_ax())
+    ax = plot_leaderboard(board.table, ax=_ax())
     labels = [t.get_text() for t in ax.get_yticklabels()]
     at_y = dict(zip(ax.get_yticks(), labels))
     assert at_y[max(at_y)].endswith("alpha")  # best model at the top (highest y)
     assert len(labels) == 5
-    assert "bootstrap" in ax.get_title()
-    top = plot_leaderboard(board, ax=_ax(), top=2)
+    assert "bootstrap" in board.plot(ax=_ax()).get_title()
+    top = plot_leaderboard(board.table, ax=_ax(), top=2)
     assert len(top.get_yticklabels()) == 2
     with pytest.raises(wa.ValidationError, match="top"):
-        plot_leaderboard(board, ax=_ax(), top=0)
+        plot_leaderboard(board.table, ax=_ax(), top=0)
+
+
+def test_plot_leaderboard_without_ranks_and_with_unbounded_intervals() -> None:
+    df = wa.simulate_battles(TRUE, 400, rng=1)
+    extra = wa.simulate_battles({"alpha": 1150.0, "loser": 600.0}, 8, rng=2)
+    import pandas as pd
+
+    extra = extra.assign(winner=["model_a" if a == "alpha" else "model_b"
+                                 for a in extra["model_a"]])
+    with pytest.warns(wa.RidgeWarning):
+        board = wa.rank(pd.concat([df, extra], ignore_index=True), rounds=50, rng=0)
+    ax = board.plot(ax=_ax())
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert any(lab.startswith("–. loser") for lab in labels)
+    none = wa.rank(df, ci="none")
+    ax = none.plot(ax=_ax())
+    assert all(t.get_text().startswith("–.") for t in ax.get_yticklabels())
 
 
 def test_leaderboard_methods_use_plots(board: wa.Leaderboard) -> None:
@@ -71,7 +88,7 @@ def test_plot_agreement_and_pairs(board: wa.Leaderboard) -> None:
     assert grid.shape == (5, 5)
     assert "agreement with CI" in ax.get_title()
     fig = Figure()
-    plot_agreement(rep, ax=fig.subplots())
+    plot_agreement(rep.models, rep.pairs, rep.summary, ax=fig.subplots())
     png = figure_png_base64(fig)
     assert len(png) > 1000
 
@@ -79,13 +96,14 @@ def test_plot_agreement_and_pairs(board: wa.Leaderboard) -> None:
 def test_pyplot_figure_when_no_ax(board: wa.Leaderboard) -> None:
     import matplotlib.pyplot as plt
 
-    ax = plot_win_matrix(board)
+    ax = plot_win_matrix(board.win_matrix())
     try:
         assert ax.figure is not None
         assert matplotlib.get_backend().lower() == "agg"
     finally:
         plt.close(ax.figure)
-    ax = plot_pair_verdicts(agreement(board, board))
+    rep = agreement(board, board)
+    ax = plot_pair_verdicts(rep.models, rep.pairs, rep.summary)
     plt.close(ax.figure)
 
 

@@ -198,7 +198,9 @@ def test_style_control_recovers_skills_under_a_length_loving_judge() -> None:
     assert tok["lower"] > 0
     # truth on the standardised scale: bias per unit of raw difference times its spread
     true_tok = 2.0 * tok["spread"]
-    assert tok["lower"] <= true_tok <= tok["upper"]
+    # one log, one interval: check the estimate within 4 bootstrap standard errors of the
+    # truth (coverage itself is measured over many logs in the calibration tests)
+    assert abs(tok["coef"] - true_tok) <= 4 * tok["se"]
     assert (fit.style.loc[["bold"], "lower"] > 0).all()
 
 

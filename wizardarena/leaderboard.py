@@ -201,13 +201,14 @@ class Leaderboard:
         """Ratings with interval bars, sorted (needs the ``plot`` extra). Returns the Axes."""
         from wizardarena.plots import plot_leaderboard
 
-        return plot_leaderboard(self, **kwargs)
+        kwargs.setdefault("title", f"{self.info.method}, {self.info.interval_label}")
+        return plot_leaderboard(self.table, **kwargs)
 
     def plot_win_matrix(self, **kwargs: Any) -> Any:
         """Heatmap of :meth:`win_matrix` (needs the ``plot`` extra). Returns the Axes."""
         from wizardarena.plots import plot_win_matrix
 
-        return plot_win_matrix(self, **kwargs)
+        return plot_win_matrix(self.win_matrix(), **kwargs)
 
 
 def _fmt(v: Any) -> str:

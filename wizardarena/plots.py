@@ -1,9 +1,13 @@
 """Plots of leaderboards and agreement reports (optional ``plot`` extra: matplotlib).
 
-matplotlib is imported inside the functions, so ``import wizardarena`` never needs it; a
-missing matplotlib raises :class:`~wizardarena.exceptions.MissingExtraError`. Without a
-display (and without ``MPLBACKEND``) the non-interactive Agg backend is selected. Every
-function draws on ``ax`` when given, otherwise on a new pyplot figure, and returns the Axes.
+A leaf module: every function draws from DataFrames (a leaderboard's ``table``, a win matrix,
+an agreement report's ``models`` / ``pairs`` / ``summary``), so it imports nothing of the
+package but the exceptions; :meth:`Leaderboard.plot` and :meth:`AgreementReport.plot` pass
+their frames in. matplotlib is imported inside the functions, so ``import wizardarena`` never
+needs it; a missing matplotlib raises :class:`~wizardarena.exceptions.MissingExtraError`.
+Without a display (and without ``MPLBACKEND``) the non-interactive Agg backend is selected.
+Every function draws on ``ax`` when given, otherwise on a new pyplot figure, and returns the
+Axes.
 """
 
 from __future__ import annotations
@@ -12,16 +16,12 @@ import base64
 import io
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from wizardarena.exceptions import ValidationError, missing_extra
-
-if TYPE_CHECKING:  # pragma: no cover
-    from wizardarena.agreement.report import AgreementReport
-    from wizardarena.leaderboard import Leaderboard
 
 __all__ = [
     "figure_png_base64",
@@ -66,7 +66,7 @@ def figure_png_base64(fig: Any, *, dpi: int = 100) -> str:
 
 
 def plot_leaderboard(
-    board: Leaderboard,
+    table: pd.DataFrame,
     *,
     ax: Any = None,
     top: int | None = None,
@@ -77,19 +77,20 @@ def plot_leaderboard(
 
     Parameters
     ----------
-    board : Leaderboard
+    table : DataFrame
+        A leaderboard table (``board.table``): indexed by model, best first, with ``rating``,
+        ``lower``, ``upper`` and ``rank`` (``<NA>`` for models without a rank).
     ax : matplotlib Axes, optional
     top : int, optional
         Show only the best ``top`` models.
     color : str, default "C0"
     title : str, optional
-        Default: method and interval label.
 
     Returns
     -------
     matplotlib Axes
     """
-    t = board.table
+    t = table
     if top is not None:
         if not isinstance(top, int) or top < 1:
             raise ValidationError(f"top must be a positive integer; got {top!r}")
@@ -104,16 +105,26 @@ def plot_leaderboard(
     err = np.vstack([np.where(has_ci, r - lo, 0.0), np.where(has_ci, up - r, 0.0)])
     ax.errorbar(r, y, xerr=err, fmt="o", color=color, ecolor=color, elinewidth=1.5, capsize=3,
                 markersize=4)
+    # an unbounded side (a bound of ±inf) is drawn as an arrow to the edge of the plot
+    for yi, ri, lo_i, up_i in zip(y, r, lo, up):
+        for bound, sign in ((lo_i, -1), (up_i, 1)):
+            if np.isinf(bound):
+                ax.annotate("", xy=(1.0 if sign > 0 else 0.0, yi), xytext=(ri, yi),
+                            xycoords=("axes fraction", "data"),
+                            arrowprops={"arrowstyle": "->", "color": color, "lw": 1.2})
+    ranks = t["rank"] if "rank" in t.columns else pd.Series(pd.NA, index=t.index)
     ax.set_yticks(y)
-    ax.set_yticklabels([f"{int(k)}. {m}" for k, m in zip(t["rank"], t.index)], fontsize=8)
+    ax.set_yticklabels([f"{'–' if pd.isna(k) else int(k)}. {m}"
+                        for k, m in zip(ranks, t.index)], fontsize=8)
     ax.set_xlabel("rating")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(title or f"{board.info.method}, {board.info.interval_label}", fontsize=10)
+    if title:
+        ax.set_title(title, fontsize=10)
     return ax
 
 
 def plot_win_matrix(
-    board: Leaderboard,
+    matrix: pd.DataFrame,
     *,
     ax: Any = None,
     top: int | None = None,
@@ -125,7 +136,8 @@ def plot_win_matrix(
 
     Parameters
     ----------
-    board : Leaderboard
+    matrix : DataFrame
+        ``P(row beats column)``, models best first (``board.win_matrix()``).
     ax : matplotlib Axes, optional
     top : int, optional
         Only the best ``top`` models.
@@ -138,7 +150,7 @@ def plot_win_matrix(
     -------
     matplotlib Axes
     """
-    w = board.win_matrix()
+    w = matrix
     if top is not None:
         if not isinstance(top, int) or top < 1:
             raise ValidationError(f"top must be a positive integer; got {top!r}")
@@ -163,8 +175,13 @@ def plot_win_matrix(
 
 
 def plot_agreement(
-    report: AgreementReport,
+    models: pd.DataFrame,
+    pairs: pd.DataFrame,
+    summary: pd.DataFrame,
     *,
+    level: float = 0.95,
+    ours_label: str = "ours",
+    reference_label: str = "reference",
     ax: Any = None,
     annotate: bool | None = None,
     title: str | None = None,
@@ -176,7 +193,14 @@ def plot_agreement(
 
     Parameters
     ----------
-    report : AgreementReport
+    models, pairs, summary : DataFrame
+        The frames of an :class:`~wizardarena.agreement.AgreementReport` (``report.models``:
+        ``rating, lower, upper, ref_rating, ref_lower, ref_upper`` per model; ``report.pairs``:
+        ``model_a, model_b, verdict``; ``report.summary``: ``value, lower, upper`` per metric).
+    level : float
+        Level of the metric intervals in the title.
+    ours_label, reference_label : str
+        Axis labels.
     ax : matplotlib Axes, optional
     annotate : bool, optional
         Label the points with our model names; default when there are at most 40 models.
@@ -187,7 +211,7 @@ def plot_agreement(
     -------
     matplotlib Axes
     """
-    m = report.models
+    m = models
     ax = _axes(ax, (6.4, 5.6))
     x = m["ref_rating"].to_numpy(dtype=float)
     y = m["rating"].to_numpy(dtype=float)
@@ -199,7 +223,7 @@ def plot_agreement(
 
     xerr = err(x, m["ref_lower"].to_numpy(dtype=float), m["ref_upper"].to_numpy(dtype=float))
     yerr = err(y, m["lower"].to_numpy(dtype=float), m["upper"].to_numpy(dtype=float))
-    bad_pairs = report.pairs[report.pairs["verdict"] == -1]
+    bad_pairs = pairs[pairs["verdict"] == -1]
     bad = set(bad_pairs["model_a"]) | set(bad_pairs["model_b"])
     colors = np.array(["C3" if name in bad else "C0" for name in m.index])
     ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="0.6", elinewidth=1, capsize=2,
@@ -210,8 +234,8 @@ def plot_agreement(
             ax.annotate(str(name), (xi, yi), xytext=(3, 3), textcoords="offset points",
                         fontsize=6.5, color="0.25")
     ax.margins(x=0.1, y=0.06)
-    ax.set_xlabel(f"{report.reference_label} rating")
-    ax.set_ylabel(f"{report.ours_label} rating")
+    ax.set_xlabel(f"{reference_label} rating")
+    ax.set_ylabel(f"{ours_label} rating")
     if bad:
         from matplotlib.lines import Line2D
 
@@ -225,8 +249,8 @@ def plot_agreement(
         )
     ax.grid(alpha=0.3)
     s = {str(k): {c: float(x) for c, x in row.items()}
-         for k, row in report.summary[["value", "lower", "upper"]].iterrows()}
-    pct = f"{100 * report.level:g}%"
+         for k, row in summary[["value", "lower", "upper"]].iterrows()}
+    pct = f"{100 * level:g}%"
 
     def fmt(metric: str, sym: str) -> str:
         v, lo, hi = s[metric]["value"], s[metric]["lower"], s[metric]["upper"]
@@ -240,21 +264,28 @@ def plot_agreement(
     return ax
 
 
-def plot_pair_verdicts(report: AgreementReport, *, ax: Any = None, title: str | None = None) -> Any:
+def plot_pair_verdicts(models: pd.DataFrame, pairs: pd.DataFrame, summary: pd.DataFrame, *,
+                       ax: Any = None, title: str | None = None) -> Any:
     """Matrix of per-pair verdicts, models in reference order: green +1 (we agree),
     red -1 (we contradict), yellow 0 (we cannot separate), grey (reference does not
     separate the pair, or has no intervals).
+
+    Parameters
+    ----------
+    models, pairs, summary : DataFrame
+        The frames of an :class:`~wizardarena.agreement.AgreementReport`.
 
     Returns
     -------
     matplotlib Axes
     """
     mpl = _matplotlib()
-    models = list(report.models.index)
-    n = len(models)
-    pos = {name: i for i, name in enumerate(models)}
+    frame = models
+    models_ = list(frame.index)
+    n = len(models_)
+    pos = {name: i for i, name in enumerate(models_)}
     grid = np.full((n, n), np.nan)
-    for a, b, v in zip(report.pairs["model_a"], report.pairs["model_b"], report.pairs["verdict"]):
+    for a, b, v in zip(pairs["model_a"], pairs["model_b"], pairs["verdict"]):
         val = 2.0 if pd.isna(v) else float(v)
         grid[pos[a], pos[b]] = grid[pos[b], pos[a]] = val
     side = max(3.5, 0.3 * n + 2.0)
@@ -265,8 +296,8 @@ def plot_pair_verdicts(report: AgreementReport, *, ax: Any = None, title: str | 
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
     fs = 7 if n <= 30 else 5
-    ax.set_xticklabels(models, rotation=90, fontsize=fs)
-    ax.set_yticklabels(models, fontsize=fs)
+    ax.set_xticklabels(models_, rotation=90, fontsize=fs)
+    ax.set_yticklabels(models_, fontsize=fs)
     handles = [
         mpl.patches.Patch(color=c, label=lab)
         for c, lab in zip(
@@ -276,7 +307,7 @@ def plot_pair_verdicts(report: AgreementReport, *, ax: Any = None, title: str | 
     ]
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7,
               frameon=False, ncol=4, handlelength=1.0, columnspacing=1.0)
-    v = float(report.summary["value"].to_dict()["agreement_ci"])
+    v = float(summary["value"].to_dict()["agreement_ci"])
     ax.set_title(title or (f"agreement with CI = {v:.3f}" if np.isfinite(v) else
                            "pair verdicts (reference has no intervals)"), fontsize=9, pad=20)
     return ax

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:  # pragma: no cover
-    from wizardarena.agreement.report import AgreementReport
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
@@ -32,36 +29,3 @@ def _md_table(frame: pd.DataFrame) -> str:
     sep = "|" + "|".join("---" for _ in frame.columns) + "|"
     rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(False)]
     return "\n".join([head, sep, *rows])
-
-
-def _figures_base64(report: AgreementReport) -> list[tuple[str, str]]:
-    from wizardarena.plots import (
-        _matplotlib,
-        figure_png_base64,
-        plot_agreement,
-        plot_pair_verdicts,
-    )
-
-    try:
-        _matplotlib()  # MissingExtraError (an ImportError) when matplotlib is absent
-        from matplotlib.figure import Figure
-    except ImportError:
-        return []
-    out = []
-    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
-    plot_agreement(report, ax=fig.subplots())
-    out.append((f"{report.ours_label} vs {report.reference_label} ratings",
-                figure_png_base64(fig)))
-    if report.pairs["verdict"].isna().all():
-        return out  # no verdicts to show (the reference has no intervals)
-    n = len(report.models)
-    side = min(9.0, 3.0 + 0.18 * n)
-    fig = Figure(figsize=(side + 1.0, side), layout="constrained")
-    plot_pair_verdicts(report, ax=fig.subplots())
-    out.append(("per-pair verdicts", figure_png_base64(fig)))
-    return out
-
-
-
-
-

@@ -26,7 +26,6 @@ The readers (:func:`~wizardarena.agreement.readers.load_reference`,
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -36,7 +35,6 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.exceptions import ReferenceMatchError, ValidationError
-from wizardarena.leaderboard import Leaderboard
 
 __all__ = [
     "DEFAULT_REFERENCE_URL",
@@ -50,7 +48,6 @@ DEFAULT_REFERENCE_URL = (
     "https://raw.githubusercontent.com/lmarena/arena-catalog/main/data/leaderboard-text.json"
 )
 
-ReferenceSource = str | os.PathLike | pd.DataFrame | Leaderboard | dict
 
 
 class ReferenceFormat(str, Enum):

@@ -15,7 +15,6 @@ import pandas as pd
 from wizardarena._io import atomic_write_text
 from wizardarena.agreement._render import (
     _CSS,
-    _figures_base64,
     _md_table,
 )
 from wizardarena.agreement.matching import ModelMatch, match_models
@@ -142,13 +141,15 @@ class AgreementReport:
         correlations (needs the ``plot`` extra). Returns the Axes."""
         from wizardarena.plots import plot_agreement
 
-        return plot_agreement(self, **kwargs)
+        return plot_agreement(self.models, self.pairs, self.summary, level=self.level,
+                              ours_label=self.ours_label, reference_label=self.reference_label,
+                              **kwargs)
 
     def plot_pairs(self, **kwargs: Any) -> Any:
         """Heatmap of the per-pair verdicts (needs the ``plot`` extra). Returns the Axes."""
         from wizardarena.plots import plot_pair_verdicts
 
-        return plot_pair_verdicts(self, **kwargs)
+        return plot_pair_verdicts(self.models, self.pairs, self.summary, **kwargs)
 
     # ------------------------------------------------------------------ exports
     def _summary_display(self) -> pd.DataFrame:
@@ -505,3 +506,26 @@ def agreement(
         ours_label=str(labels[0]),
         reference_label=str(labels[1]),
     )
+
+
+def _figures_base64(report: AgreementReport) -> list[tuple[str, str]]:
+    from wizardarena.plots import _matplotlib, figure_png_base64
+
+    try:
+        _matplotlib()  # MissingExtraError (an ImportError) when matplotlib is absent
+        from matplotlib.figure import Figure
+    except ImportError:
+        return []
+    out = []
+    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
+    report.plot(ax=fig.subplots())
+    out.append((f"{report.ours_label} vs {report.reference_label} ratings",
+                figure_png_base64(fig)))
+    if report.pairs["verdict"].isna().all():
+        return out  # no verdicts to show (the reference has no intervals)
+    n = len(report.models)
+    side = min(9.0, 3.0 + 0.18 * n)
+    fig = Figure(figsize=(side + 1.0, side), layout="constrained")
+    report.plot_pairs(ax=fig.subplots())
+    out.append(("per-pair verdicts", figure_png_base64(fig)))
+    return out

@@ -145,22 +145,15 @@ class Design:
         return played, played & (scored <= 0), played & (conceded <= 0)
 
     @cached_property
-    def xx(self) -> np.ndarray:
-        """Row-wise outer products of ``x``, shape (R, F·F)."""
-        r, f = self.x.shape
-        return (self.x[:, :, None] * self.x[:, None, :]).reshape(r, f * f)
+    def xt(self) -> np.ndarray:
+        """``x`` transposed, shape (F, R), C-contiguous (rows of one feature are adjacent)."""
+        return np.ascontiguousarray(self.x.T)
 
     def pair_sums(self, values: np.ndarray) -> np.ndarray:
         """Sum (B, R) row values over the rows of each pair → (B, P)."""
         if self.rows_are_pairs:
             return values
         return np.add.reduceat(values, self.pair_start, axis=1)
-
-    def row_values(self, per_pair: np.ndarray) -> np.ndarray:
-        """Spread (B, P) pair values onto the rows → (B, R)."""
-        if self.rows_are_pairs:
-            return per_pair
-        return per_pair[:, self.row_pair]
 
 
 @dataclass(frozen=True, eq=False)

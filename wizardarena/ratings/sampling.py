@@ -145,14 +145,35 @@ class BattleSampler:
         k = len(self.cats)
         out = np.empty((n, k), dtype=np.int64)
         for r in range(n):
-            idx = g.integers(0, self.total, self.total)
-            out[r] = np.bincount(idx if self.expanded is None else self.expanded[idx],
-                                 minlength=k)
+            out[r] = self._by_index(g)
         return out
+
+    def _by_index(self, g: np.random.Generator) -> np.ndarray:
+        """One replicate by drawing the N battles: which of 64 equal ranges of battles each
+        draw falls in is one exact multinomial, then each range is drawn and counted on its
+        own (the counting stays in cache)."""
+        total, k = self.total, len(self.cats)
+        edges = np.linspace(0, total, _INDEX_RANGES + 1).astype(np.int64)
+        width = np.diff(edges)
+        per_range = g.multinomial(total, width / total)
+        counts = np.zeros(k, dtype=np.int64)
+        for lo, w, m in zip(edges[:-1], width, per_range):
+            idx = g.integers(0, w, m, dtype=np.uint32 if w < 2**32 else np.int64)
+            if self.expanded is None:
+                counts[lo:lo + w] = np.bincount(idx, minlength=w)
+            else:
+                cat = self.expanded[lo:lo + w]
+                first = int(cat[0])
+                hit = np.bincount(cat[idx] - first, minlength=int(cat[-1]) - first + 1)
+                counts[first:first + hit.shape[0]] += hit
+        return counts
 
     def __call__(self, g: np.random.Generator, n: int) -> Stats:
         return self.cats.stats(self.draw(g, n))
 
+
+#: ranges of battles drawn separately by :meth:`BattleSampler._by_index`
+_INDEX_RANGES = 64
 
 #: per-prompt tables up to this many cells are held dense (BLAS products), else sparse
 _DENSE_PROMPT_CELLS = 20_000_000

@@ -101,15 +101,126 @@ def _split(theta: np.ndarray, design: Design) -> tuple[np.ndarray, np.ndarray, n
     return theta[:, :m], theta[:, m:m + f], (theta[:, m + f] if design.davidson else None)
 
 
-def _logits(theta: np.ndarray, design: Design) -> np.ndarray:
-    """``z = r_i − r_j + β · x`` per replicate and row, shape (B, R)."""
+#: (replicate, row) cells per block of the row loop: small enough to stay in cache
+_BLOCK_CELLS = 1 << 14
+
+
+class _Block:
+    """Rows ``r0:r1``, covering pairs ``p0:p1``; ``starts`` are the block-local first rows of
+    those pairs and ``local`` the block-local pair of each row (both None when rows are
+    pairs)."""
+
+    __slots__ = ("local", "p0", "p1", "r0", "r1", "starts")
+
+    def __init__(self, design: Design, r0: int, r1: int) -> None:
+        self.r0, self.r1 = r0, r1
+        if design.rows_are_pairs:
+            self.p0, self.p1 = r0, r1
+            self.starts = self.local = None
+            return
+        self.p0 = int(design.row_pair[r0])
+        self.p1 = int(design.row_pair[r1 - 1]) + 1
+        self.starts = np.maximum(design.pair_start[self.p0:self.p1], r0) - r0
+        self.local = (design.row_pair[r0:r1] - self.p0).astype(np.intp)
+
+
+def _blocks(design: Design, bsz: int) -> list[_Block]:
+    """The row blocks of ``bsz`` replicates (cached on the design)."""
+    size = (design.n_rows if design.rows_are_pairs
+            else max(256, _BLOCK_CELLS // max(bsz, 1)))
+    cache: dict[int, list[_Block]] = design.__dict__.setdefault("_blocks", {})
+    if size not in cache:
+        r = design.n_rows
+        cache[size] = [_Block(design, r0, min(r, r0 + size)) for r0 in range(0, r, size)]
+    return cache[size]
+
+
+class _Sums:
+    """Sums of the per-row derivatives at one iterate.
+
+    ``pair`` (B, S, P) holds per-pair sums of the stacked row terms: ``∂/∂z``, ``∂²/∂z²``,
+    ``∂²/∂z² · x_c`` for each feature, then for Davidson ``∂²/∂z∂log ν``. ``feat`` (B, 1 + F
+    (+1), F) holds their products with ``x``: ``Σ ∂/∂z · x``, ``Σ ∂²/∂z² · x xᵀ`` (and
+    ``Σ ∂²/∂z∂log ν · x``). ``gn`` and ``hnn`` are Davidson's ``Σ ∂/∂log ν`` and
+    ``Σ ∂²/∂log ν²``.
+    """
+
+    def __init__(self, bsz: int, design: Design) -> None:
+        p, f = design.n_pairs, design.n_features
+        self.n_stack = 2 + f + int(design.davidson)
+        self.pair = np.zeros((bsz, self.n_stack, p))
+        self.feat = np.zeros((bsz, 1 + f + int(design.davidson), f))
+        self.gn = np.zeros(bsz)
+        self.hnn = np.zeros(bsz)
+
+    @property
+    def gp(self) -> np.ndarray:
+        return self.pair[:, 0]
+
+    @property
+    def hp(self) -> np.ndarray:
+        return self.pair[:, 1]
+
+
+def _logits_block(theta: np.ndarray, design: Design, blk: _Block) -> np.ndarray:
+    """``z = r_i − r_j + β · x`` for the block's rows, shape (B, r1 − r0)."""
     r, beta, _ = _split(theta, design)
-    d = r[:, design.pair_i] - r[:, design.pair_j]
-    if design.n_features == 0:
-        return d
-    z = beta @ design.x.T
-    z += design.row_values(d)
+    d = r[:, design.pair_i[blk.p0:blk.p1]] - r[:, design.pair_j[blk.p0:blk.p1]]
+    if blk.local is None:
+        return d if design.n_features == 0 else d + beta @ design.xt[:, blk.r0:blk.r1]
+    z = beta @ design.xt[:, blk.r0:blk.r1]
+    z += np.take(d, blk.local, axis=1)
     return z
+
+
+def _derivatives(theta: np.ndarray, design: Design, data: _Data) -> _Sums:
+    """Sums of the per-row derivatives of the negative log-likelihood, block by block.
+
+    Each block stacks its row terms into one (B, S, L) array, so that one ``reduceat`` gives
+    all per-pair sums and one batched product with ``x`` all feature sums.
+    """
+    bsz = theta.shape[0]
+    f = design.n_features
+    out = _Sums(bsz, design)
+    lognu = _split(theta, design)[2]
+    for blk in _blocks(design, bsz):
+        r0, r1 = blk.r0, blk.r1
+        z = _logits_block(theta, design, blk)
+        n = data.n[:, r0:r1]
+        stack = np.empty((bsz, out.n_stack, r1 - r0))
+        if data.davidson:
+            assert lognu is not None
+            nu = np.exp(lognu)[:, None]
+            u = np.exp(0.5 * z)
+            v = np.exp(-0.5 * z)
+            den = u + v + nu
+            stack[:, 0] = n * (u - v) / (2.0 * den) - 0.5 * (data.w[:, r0:r1] - data.l[:, r0:r1])
+            stack[:, 1] = n * ((u + v) * den - (u - v) ** 2) / (4.0 * den * den)
+            stack[:, -1] = -n * (u - v) * nu / (2.0 * den * den)
+            out.gn += (n * nu / den).sum(axis=1) - data.t[:, r0:r1].sum(axis=1)
+            out.hnn += (n * nu * (u + v) / (den * den)).sum(axis=1)
+        else:
+            p = np.negative(z, out=z)
+            np.exp(p, out=p)
+            p += 1.0
+            np.reciprocal(p, out=p)  # σ(z), in place
+            gz = stack[:, 0]
+            np.multiply(n, p, out=gz)
+            gz -= data.s[:, r0:r1]
+            hz = stack[:, 1]
+            np.subtract(1.0, p, out=hz)
+            hz *= p
+            hz *= n
+        if f:
+            xb = design.xt[:, r0:r1]
+            np.multiply(stack[:, 1:2], xb[None], out=stack[:, 2:2 + f])
+            rows = [0, *range(2, 2 + f)] + ([out.n_stack - 1] if data.davidson else [])
+            out.feat += stack[:, rows] @ xb.T
+        if blk.starts is None:
+            out.pair[:, :, blk.p0:blk.p1] += stack
+        else:
+            out.pair[:, :, blk.p0:blk.p1] += np.add.reduceat(stack, blk.starts, axis=2)
+    return out
 
 
 def objective(theta: np.ndarray, design: Design, data: _Data | Stats, ridge: float,
@@ -118,111 +229,71 @@ def objective(theta: np.ndarray, design: Design, data: _Data | Stats, ridge: flo
     if not isinstance(data, _Data):
         data = _Data(design, data)
     theta = np.atleast_2d(theta)
-    z = _logits(theta, design)
     r, beta, lognu = _split(theta, design)
-    if data.davidson:
-        assert lognu is not None
-        ln = lognu[:, None]
-        log_den = np.logaddexp(np.logaddexp(0.5 * z, -0.5 * z), ln)
-        nll = -(data.w * 0.5 * z - data.l * 0.5 * z + data.t * ln - data.n * log_den)
-    else:
-        nll = data.n * np.logaddexp(0.0, -z) + (data.n - data.s) * z
-    return nll.sum(axis=1) + 0.5 * ridge * np.sum(r * r, axis=1) + 0.5 * l2 * np.sum(
-        beta * beta, axis=1)
-
-
-class _Point:
-    """Per-row derivatives at one iterate (shared by the gradient and the Hessian)."""
-
-    def __init__(self, theta: np.ndarray, design: Design, data: _Data) -> None:
-        z = _logits(theta, design)
+    total = 0.5 * ridge * np.sum(r * r, axis=1) + 0.5 * l2 * np.sum(beta * beta, axis=1)
+    for blk in _blocks(design, theta.shape[0]):
+        r0, r1 = blk.r0, blk.r1
+        z = _logits_block(theta, design, blk)
+        n = data.n[:, r0:r1]
         if data.davidson:
-            _, _, lognu = _split(theta, design)
             assert lognu is not None
-            nu = np.exp(lognu)[:, None]
-            u = np.exp(0.5 * z)
-            v = np.exp(-0.5 * z)
-            den = u + v + nu
-            # derivatives of the negative log-likelihood w.r.t. z and log ν
-            self.gz = -(0.5 * (data.w - data.l) - data.n * (u - v) / (2.0 * den))
-            self.gn = -(data.t - data.n * nu / den)
-            self.hzz = data.n * ((u + v) * den - (u - v) ** 2) / (4.0 * den * den)
-            self.hnn = data.n * nu * (u + v) / (den * den)
-            self.hzn = -data.n * (u - v) * nu / (2.0 * den * den)
+            ln = lognu[:, None]
+            log_den = np.logaddexp(np.logaddexp(0.5 * z, -0.5 * z), ln)
+            nll = -(data.w[:, r0:r1] * 0.5 * z - data.l[:, r0:r1] * 0.5 * z
+                    + data.t[:, r0:r1] * ln - n * log_den)
         else:
-            p = np.negative(z, out=z)
-            np.exp(p, out=p)
-            p += 1.0
-            np.reciprocal(p, out=p)  # σ(z), computed in place
-            self.p = p
-            self.gz = data.n * p
-            self.gz -= data.s
-            self._data = data
-
-    def hzz_bernoulli(self, idx: np.ndarray | None) -> np.ndarray:
-        p = self.p if idx is None else self.p[idx]
-        n = self._data.n if idx is None else self._data.n[idx]
-        return n * p * (1.0 - p)
+            nll = n * np.logaddexp(0.0, -z) + (n - data.s[:, r0:r1]) * z
+        total = total + nll.sum(axis=1)
+    return total
 
 
-def _gradient(theta: np.ndarray, design: Design, pt: _Point, ridge: float,
+def _gradient(theta: np.ndarray, design: Design, sums: _Sums, ridge: float,
               l2: float) -> np.ndarray:
-    bsz = theta.shape[0]
     m, f = design.n_models, design.n_features
-    grad = np.empty((bsz, design.n_params))
-    gp = design.pair_sums(pt.gz)
-    grad[:, :m] = (design.incidence.T @ gp.T).T
+    grad = np.empty((theta.shape[0], design.n_params))
+    grad[:, :m] = (design.incidence.T @ sums.gp.T).T
     grad[:, :m] += ridge * theta[:, :m]
     if f:
-        grad[:, m:m + f] = pt.gz @ design.x
-        grad[:, m:m + f] += l2 * theta[:, m:m + f]
+        grad[:, m:m + f] = sums.feat[:, 0] + l2 * theta[:, m:m + f]
     if design.davidson:
-        grad[:, m + f] = pt.gn.sum(axis=1)
+        grad[:, m + f] = sums.gn
     return grad
 
 
-def _hessian(design: Design, pt: _Point, idx: np.ndarray | None, ridge: float,
-             l2: float) -> np.ndarray:
-    """Hessian (B', K, K) of the replicates ``idx`` (all when None) at the point."""
-    def sel(a: np.ndarray) -> np.ndarray:
-        return a if idx is None else a[idx]
-
-    h = sel(pt.hzz) if design.davidson else pt.hzz_bernoulli(idx)
-    bsz = h.shape[0]
+def _hessian(design: Design, sums: _Sums, ridge: float, l2: float) -> np.ndarray:
+    """Hessian (B, K, K) from the summed second derivatives."""
+    bsz = sums.pair.shape[0]
     m, f, k = design.n_models, design.n_features, design.n_params
     i, j = design.pair_i, design.pair_j
-    hp = design.pair_sums(h)
+    hp = sums.hp
     flat = np.zeros((bsz, k * k))
     flat[:, i * k + j] = -hp
     flat[:, j * k + i] = -hp
     flat[:, np.arange(m) * (k + 1)] = (design.abs_incidence.T @ hp.T).T + ridge
     hess = flat.reshape(bsz, k, k)
     if f:
-        x = design.x
         for c in range(f):
-            cross = (design.incidence.T @ design.pair_sums(h * x[:, c]).T).T  # (B, M)
+            cross = (design.incidence.T @ sums.pair[:, 2 + c].T).T  # (B, M)
             hess[:, :m, m + c] = cross
             hess[:, m + c, :m] = cross
-        hess[:, m:m + f, m:m + f] = (h @ design.xx).reshape(bsz, f, f) + l2 * np.eye(f)
+        hess[:, m:m + f, m:m + f] = sums.feat[:, 1:1 + f] + l2 * np.eye(f)
     if design.davidson:
-        hzn, hnn = sel(pt.hzn), sel(pt.hnn)
-        col = (design.incidence.T @ design.pair_sums(hzn).T).T
+        col = (design.incidence.T @ sums.pair[:, -1].T).T
         hess[:, :m, k - 1] = col
         hess[:, k - 1, :m] = col
         if f:
-            bx = hzn @ design.x
-            hess[:, m:m + f, k - 1] = bx
-            hess[:, k - 1, m:m + f] = bx
-        hess[:, k - 1, k - 1] = hnn.sum(axis=1)
+            hess[:, m:m + f, k - 1] = sums.feat[:, -1]
+            hess[:, k - 1, m:m + f] = sums.feat[:, -1]
+        hess[:, k - 1, k - 1] = sums.hnn
     return hess
 
 
 def hessian(theta: np.ndarray, design: Design, stats: Stats, *, ridge: float,
             l2: float) -> np.ndarray:
     """Hessian of the penalised objective at ``theta`` (B, K), shape (B, K, K)."""
-    data = _Data(design, stats)
     theta = np.atleast_2d(theta)
-    return _hessian(design, _Point(theta, design, data), None, ridge, l2)
+    sums = _derivatives(theta, design, _Data(design, stats))
+    return _hessian(design, sums, ridge, l2)
 
 
 def _newton_step(h: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -267,8 +338,8 @@ def solve(
     -------
     Solution
     """
-    data_all = _Data(design, stats)
-    bsz = data_all.n.shape[0]
+    data = _Data(design, stats)
+    bsz = data.n.shape[0]
     k = design.n_params
     m = design.n_models
     theta = (np.zeros((bsz, k)) if init is None
@@ -281,11 +352,10 @@ def solve(
     flat = np.zeros(bsz, dtype=np.int64)  # consecutive full steps that did not halve it
     full_step = np.zeros(bsz, dtype=bool)
     active = np.arange(bsz)
-    data = data_all
     for _ in range(max_iter + 1):
         th = theta[active]
-        pt = _Point(th, design, data)
-        g = _gradient(th, design, pt, ridge, l2)
+        sums = _derivatives(th, design, data)
+        g = _gradient(th, design, sums, ridge, l2)
         rg = np.max(np.abs(g), axis=1) / (1.0 + data.total)
         rel_grad[active] = rg
         no_progress = full_step[active] & (rg > 0.5 * prev[active])
@@ -299,12 +369,12 @@ def solve(
         if not keep.any():
             break
         sub = np.flatnonzero(keep)
-        idx = None if sub.size == active.size else sub
+        h = _hessian(design, sums, ridge, l2)
+        del sums
+        if sub.size < active.size:
+            th, g, rg, h = th[sub], g[sub], rg[sub], h[sub]
+            data = data.take(sub)
         act = active[sub]
-        th, g, rg = th[sub], g[sub], rg[sub]
-        d_sub = data if idx is None else data.take(sub)
-        h = _hessian(design, pt, idx, ridge, l2)
-        del pt
         step = _newton_step(h, g)
         step[:, :m] -= step[:, :m].mean(axis=1, keepdims=True)
         big = np.max(np.abs(step), axis=1)
@@ -312,7 +382,7 @@ def solve(
         new = th - step * scale[:, None]
         capped = np.flatnonzero(scale < 1.0)
         if capped.size:
-            d_cap = d_sub.take(capped)
+            d_cap = data.take(capped)
             f_old = objective(th[capped], design, d_cap, ridge, l2)
             t = scale[capped].copy()
             for _halving in range(30):
@@ -328,6 +398,5 @@ def solve(
         prev[act] = rg
         full_step[act] = scale >= 1.0
         active = act
-        data = d_sub
     return Solution(theta=theta, n_iter=n_iter, converged=converged, stalled=stalled,
                     gradient=rel_grad)
