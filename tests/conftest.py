@@ -8,8 +8,11 @@ import pytest
 from hypothesis import settings
 
 # Property tests draw the same examples on every run (CI must not depend on luck), and write
-# no example database into the checkout.
+# no example database into the checkout. A second profile draws fresh random examples, for a
+# scheduled or manual run: ``python -m pytest --hypothesis-profile=random``
+# (hypothesis' pytest plugin selects the profile; the seed it used is printed on failure).
 settings.register_profile("wizardarena", derandomize=True, database=None, deadline=None)
+settings.register_profile("random", derandomize=False, database=None, deadline=None)
 settings.load_profile("wizardarena")
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

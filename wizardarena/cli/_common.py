@@ -61,5 +61,6 @@ def add_rating_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--anchor", default=None, metavar="MODEL=RATING",
                    help="pin one model's rating, e.g. mixtral-8x7b-instruct-v0.1=1114")
     p.add_argument("--ties", default="half", choices=["half", "drop", "davidson"])
-    p.add_argument("--point", default="mle", choices=["mle", "median"])
+    p.add_argument("--point", default=None, choices=["mle", "median", "order"],
+                   help="point estimate (default: mle for bt, order for elo)")
     p.add_argument("--seed", type=int, default=None, help="bootstrap seed (recorded if omitted)")
