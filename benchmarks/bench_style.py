@@ -3,9 +3,12 @@
     python benchmarks/bench_style.py                      # 1M battles x 20 models x 4 features
     python benchmarks/bench_style.py --battles 100000 --rounds 200
 
-Data: :func:`wizardarena.ratings.style_features.simulate_style_battles` (a judge that
-rewards length and bold text), seeded. wizardarena: :func:`wizardarena.ratings.style.fit_style`
-with ``rounds`` bootstrap replicates (battle resampling). arena-rank: its
+Data: :func:`wizardarena.sim.simulate_style_battles` (a judge that rewards length and bold
+text), seeded. wizardarena: ``wizardarena.rank(log, style=True, ...)`` (the one rating
+engine) with ``rounds`` bootstrap replicates (battle resampling). Exactness: a few
+replicates are drawn again through the engine's sampler and solved from zero to the
+round-off floor (``tol=0``); their ratings are compared with the warm-started bootstrap
+solves. arena-rank: its
 ``ContextualBradleyTerry`` (JAX, L-BFGS) with the sandwich CIs and with its bootstrap
 (one L-BFGS fit per replicate, its ``fit_single_bootstrap_sample`` called in a loop: its
 own ``multiprocessing`` pool deadlocks after JAX starts) at ``--ar-rounds`` replicates.
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +81,28 @@ def _worker(data: str, out: str, reg: float, rounds: int) -> None:  # runs in ar
     Path(out).write_text(json.dumps(result))
 
 
+def _exactness(log: Any, l2: float, k: int) -> float:
+    """Max |Elo| difference between warm-started bootstrap solves (the engine's path, default
+    tolerance) and solves from zero to the round-off floor, on ``k`` replicates."""
+    from wizardarena.battles import read_battles
+    from wizardarena.ratings.design import Ties, build_design
+    from wizardarena.ratings.features import feature_block
+    from wizardarena.ratings.sampling import BattleSampler
+    from wizardarena.ratings.solver import solve
+
+    battles = read_battles(log)
+    fb = feature_block(battles, True, standardize="zscore")
+    design, cats = build_design(battles.n_models, battles.a, battles.b, battles.outcome,
+                                ties=Ties.HALF, x=fb.x, feature_names=fb.names)
+    full = solve(design, cats.full_stats(), l2=l2)
+    stats = BattleSampler(cats)(np.random.default_rng(123), k)
+    warm = solve(design, stats, init=full.theta[0], l2=l2)
+    cold = solve(design, stats, l2=l2, tol=0.0, max_iter=200)
+    m = design.n_models
+    assert warm.converged.all() and cold.converged.all()
+    return float(np.max(np.abs(warm.theta[:, :m] - cold.theta[:, :m])) * 400 / np.log(10))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--battles", type=int, default=1_000_000)
@@ -87,6 +113,8 @@ def main() -> int:
     p.add_argument("--reg", type=float, default=1.0, help="arena-rank reg (mean-loss scale)")
     p.add_argument("--ar-python", default="/work/venv-arena-rank/bin/python")
     p.add_argument("--skip-arena-rank", action="store_true")
+    p.add_argument("--check", type=int, default=4,
+                   help="replicates re-solved from zero to check exactness")
     p.add_argument("--arena-rank-worker", nargs=4, metavar=("DATA", "OUT", "REG", "ROUNDS"),
                    help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -95,14 +123,16 @@ def main() -> int:
         _worker(d, o, float(r), int(n))
         return 0
 
+    import resource
+
     import pandas as pd
 
-    from wizardarena.ratings.style import fit_style
-    from wizardarena.ratings.style_features import (
-        STYLE_FEATURES,
-        normalized_difference,
-        simulate_style_battles,
-    )
+    from wizardarena.api import rank
+    from wizardarena.ratings.style_features import STYLE_FEATURES, normalized_difference
+    from wizardarena.sim import simulate_style_battles
+
+    def fit_style(log: pd.DataFrame, **kw: object) -> Any:
+        return rank(log, style=True, **kw)  # type: ignore[arg-type]
 
     models = _models(args.models)
     t0 = time.perf_counter()
@@ -116,16 +146,18 @@ def main() -> int:
     t0 = time.perf_counter()
     point = fit_style(log, standardize="zscore", l2=l2, ci="none")
     t_point = time.perf_counter() - t0
-    rows.append(("wizardarena fit_style, point fit (no CI)", t_point, point.info.n_iter))
+    rows.append(("wizardarena rank(style=True), point fit (no CI)", t_point, point.info.n_iter))
     t0 = time.perf_counter()
     sw = fit_style(log, standardize="zscore", l2=l2, ci="sandwich")
-    rows.append(("wizardarena fit_style, fit + sandwich CI", time.perf_counter() - t0,
+    rows.append(("wizardarena rank(style=True), fit + sandwich CI", time.perf_counter() - t0,
                  sw.info.n_iter))
     t0 = time.perf_counter()
     boot = fit_style(log, standardize="zscore", l2=l2, rounds=args.rounds, rng=0)
     t_boot = time.perf_counter() - t0
-    rows.append((f"wizardarena fit_style, {args.rounds} bootstrap rounds", t_boot,
+    rows.append((f"wizardarena rank(style=True), {args.rounds} bootstrap rounds", t_boot,
                  boot.info.bootstrap_max_iter))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    exact = _exactness(log, l2, args.check)
 
     ar: dict[str, object] | None = None
     if not args.skip_arena_rank and Path(args.ar_python).exists():
@@ -150,7 +182,7 @@ def main() -> int:
         rows.append(("arena-rank subprocess total (JAX start, data, fits)", t_total, None))
 
     print(f"## Style control: {n:,} battles x {args.models} models x 4 features "
-          f"(unique rows: {boot.n_rows:,}; simulation {t_sim:.1f} s)\n")
+          f"(simulation {t_sim:.1f} s; peak RSS {peak:.0f} MiB)\n")
     print("| what | seconds | Newton iterations (max) |")
     print("|:---|---:|---:|")
     for name, sec, it in rows:
@@ -160,7 +192,9 @@ def main() -> int:
         print(f"\narena-rank bootstrap: {per:.1f} s per replicate measured over "
               f"{args.ar_rounds}; {args.rounds} replicates would take about "
               f"{per * args.rounds / 60:.0f} min at that rate (extrapolated, not measured).")
-    coef = boot.coefficients
+    print(f"\nExact replicate fits: {args.check} replicates re-solved from zero to the round-off "
+          f"floor differ from the warm-started bootstrap solves by at most {exact:.2e} Elo.")
+    coef = boot.style
     print("\n| feature | wizardarena coef [95% CI] | arena-rank coef |")
     print("|:---|---:|---:|")
     for k, f in enumerate(coef.index):
