@@ -51,31 +51,25 @@ __all__ = ["CI", "Method", "Point", "Unit", "as_anchor", "fit", "resolve_seed"]
 class Method(str, Enum):
     """Bradley-Terry maximum likelihood (``"bt"``) or online Elo (``"elo"``)."""
 
-    BRADLEY_TERRY = "bt"
-    ELO = "elo"
+    BRADLEY_TERRY, ELO = "bt", "elo"
 
 
 class CI(str, Enum):
     """How intervals are made: percentile bootstrap, closed-form sandwich, or none."""
 
-    BOOTSTRAP = "bootstrap"
-    SANDWICH = "sandwich"
-    NONE = "none"
+    BOOTSTRAP, SANDWICH, NONE = "bootstrap", "sandwich", "none"
 
 
 class Unit(str, Enum):
     """What the bootstrap (and the sandwich) treats as independent: battles or prompts."""
 
-    BATTLE = "battle"
-    PROMPT = "prompt"
+    BATTLE, PROMPT = "battle", "prompt"
 
 
 class Point(str, Enum):
     """The reported rating: full-data MLE, bootstrap median, or online Elo in log order."""
 
-    MLE = "mle"
-    MEDIAN = "median"
-    ORDER = "order"
+    MLE, MEDIAN, ORDER = "mle", "median", "order"
 
 
 def _method(value: object) -> Method:
