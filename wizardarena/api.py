@@ -50,6 +50,7 @@ def rank(  # type: ignore[misc]
     standardize: str = "symmetric",
     l2: float = 1e-6,
     tokenizer: Callable[[str], int] | None = None,
+    position: bool = False,
     cluster: str = "question_id",
     tol: float = 1e-10,
     max_iter: int = 100,
@@ -128,6 +129,14 @@ def rank(  # type: ignore[misc]
         ``reg`` on its mean loss is ``l2 = reg · N``).
     tokenizer : callable, optional
         ``tokenizer(text) -> int`` for the ``tokens`` style feature.
+    position : bool, default False
+        Fit a first-slot (position) effect jointly with the ratings: one parameter added to
+        the logit of the model shown first (``model_a``), the home-advantage model. The
+        ratings are then corrected for it; ``board.position`` holds the effect in Elo
+        points with its interval and ``board.position_bias`` the first-slot win rate, the
+        position consistency and the effect. When the order is determined by the models
+        (the same model always first) the effect is not identified: a ``DataWarning`` says
+        so and no number is reported.
     cluster : str, default "question_id"
         Column whose values are the prompts resampled by ``unit="prompt"``.
     tol, max_iter
@@ -186,7 +195,8 @@ def rank(  # type: ignore[misc]
     options: dict[str, Any] = dict(
         method=method, ci=ci, rounds=rounds, unit=unit, level=level, anchor=anchor, ties=ties,
         point=point, k=k, scale=scale, base=base, init=init, ridge=ridge, l2=l2,
-        features=features, cluster=cluster, tol=tol, max_iter=max_iter, stacklevel=3,
+        features=features, position=position, cluster=cluster, tol=tol, max_iter=max_iter,
+        stacklevel=3,
     )
     if by is None:
         return Leaderboard.from_result(fit(log, rng=rng, **options))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.exceptions import ValidationError
+from wizardarena.ratings.position import PositionBias
 from wizardarena.ratings.result import TABLE_COLUMNS, FitInfo, RatingResult, ranks_from_intervals
 
 __all__ = ["TABLE_COLUMNS", "FitInfo", "Leaderboard", "ranks_from_intervals"]
@@ -50,6 +51,14 @@ class Leaderboard:
         style-controlled ones.
     style_replicates : DataFrame or None
         Bootstrap style coefficients, shape (rounds, F).
+    position : Series or None
+        With ``position=True``: the fitted first-slot advantage in Elo points, ``effect``,
+        ``lower``, ``upper`` (at ``info.level``), and ``coef`` / ``se`` in log-odds; all NaN
+        when the effect is not identified (see ``position_bias.note``). The ratings are then
+        corrected for it.
+    position_bias : PositionBias or None
+        With ``position=True``: first-slot win rate, position consistency and the fitted
+        effect (:class:`~wizardarena.ratings.position.PositionBias`).
     """
 
     table: pd.DataFrame
@@ -58,6 +67,8 @@ class Leaderboard:
     covariance: pd.DataFrame | None = field(default=None, repr=False)
     style: pd.DataFrame | None = field(default=None, repr=False)
     style_replicates: pd.DataFrame | None = field(default=None, repr=False)
+    position: pd.Series | None = field(default=None, repr=False)
+    position_bias: PositionBias | None = field(default=None, repr=False)
 
     @classmethod
     def from_result(cls, result: RatingResult) -> Leaderboard:
@@ -70,8 +81,19 @@ class Leaderboard:
                 style = coefs.loc[is_style].drop(columns="kind")
                 if result.coefficient_replicates is not None:
                     style_reps = result.coefficient_replicates.loc[:, list(style.index)]
+        position = None
+        pb = result.position_bias
+        if pb is not None:
+            row = (coefs.loc["position"] if coefs is not None and "position" in coefs.index
+                   else None)
+            position = pd.Series({
+                "effect": pb.effect, "lower": pb.lower, "upper": pb.upper,
+                "coef": np.nan if row is None else float(row["coef"]),
+                "se": np.nan if row is None else float(row["se"]),
+            }, name="position")
         return cls(table=result.table, info=result.info, replicates=result.replicates,
-                   covariance=result.covariance, style=style, style_replicates=style_reps)
+                   covariance=result.covariance, style=style, style_replicates=style_reps,
+                   position=position, position_bias=pb)
 
     # ------------------------------------------------------------------ views
     @property
@@ -153,6 +175,8 @@ class Leaderboard:
                      " nothing in k bootstrap replicates, where its rating is −∞ (+∞); an "
                      "interval bound of -inf (inf) says that this happened too often to ignore.")
         text = "\n".join([head, sep, *rows]) + note
+        if self.position_bias is not None:
+            text += "\n\nPosition bias:\n\n" + self.position_bias.to_markdown()
         if self.style is not None:
             c = self.style.reset_index()
             chead = "| " + " | ".join(str(x) for x in c.columns) + " |"

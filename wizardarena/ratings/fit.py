@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -40,6 +41,7 @@ from wizardarena.exceptions import (
 from wizardarena.ratings.design import Categories, Design, Ties, build_design, diagnose
 from wizardarena.ratings.elo import online_elo, online_elo_replicates
 from wizardarena.ratings.features import FeatureBlock
+from wizardarena.ratings.position import PositionBias, position_stats
 from wizardarena.ratings.result import FitInfo, RatingResult, Scale, Uncertainty, assemble
 from wizardarena.ratings.sampling import run_chunks, sampler_for
 from wizardarena.ratings.sandwich import sandwich_covariance
@@ -151,6 +153,7 @@ def fit(
     ridge: float = 1e-6,
     l2: float = 1e-6,
     features: FeatureBlock | None = None,
+    position: bool = False,
     cluster: str = "question_id",
     k: float = 4.0,
     scale: float = 400.0,
@@ -170,13 +173,15 @@ def fit(
     with single_threaded_blas():
         return _fit(log, method=method, ties=ties, ci=ci, rounds=rounds, unit=unit, level=level,
                     anchor=anchor, point=point, ridge=ridge, l2=l2, features=features,
-                    cluster=cluster, k=k, scale=scale, base=base, init=init, tol=tol,
-                    max_iter=max_iter, rng=rng, progress=progress, stacklevel=stacklevel + 2)
+                    position=position, cluster=cluster, k=k, scale=scale, base=base,
+                    init=init, tol=tol, max_iter=max_iter, rng=rng, progress=progress,
+                    stacklevel=stacklevel + 2)
 
 
 def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: str,
          level: float, anchor: Mapping[str, float] | None, point: str | None, ridge: float,
-         l2: float, features: FeatureBlock | None, cluster: str, k: float, scale: float,
+         l2: float, features: FeatureBlock | None, position: bool, cluster: str, k: float,
+         scale: float,
          base: float, init: float, tol: float, max_iter: int,
          rng: int | np.random.Generator | None, progress: Callable[[int], None] | None,
          stacklevel: int) -> RatingResult:
@@ -193,6 +198,9 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
                anchor_value=0.0 if anchor_ is None else next(iter(anchor_.values())))
     gen, seed = resolve_seed(rng)
     if meth is Method.ELO:
+        if position:
+            raise ValidationError("the first-slot effect (position=True) is fitted with "
+                                  "Bradley-Terry; use method='bt'")
         return _fit_elo(log, ties=tie_model, ci=ci_, rounds=rounds, unit=unit_, level=level,
                         anchor=anchor_, point=point_, k=k, scale=sc, base=base, gen=gen,
                         seed=seed, features=features, stacklevel=stacklevel + 1)
@@ -205,24 +213,11 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
 
     # 1. design
     by_prompt = unit_ is Unit.PROMPT and ci_ is not CI.NONE
-    m = log.n_models
-    if features is None or not features.names:
-        if by_prompt:
-            _check_cluster(log, cluster)
-        counts = log.counts(group=cluster if by_prompt else None)
-        design, cats = build_design(m, counts.a, counts.b, counts.outcome, ties=tie_model,
-                                    weight=counts.weight, count=counts.count,
-                                    group=counts.group, n_groups=counts.n_groups)
-        names: tuple[str, ...] = ()
-    else:
-        names = features.names
-        group, n_groups = None, 0
-        if by_prompt:
-            _check_cluster(log, cluster)
-            group, n_groups = log.group_codes(cluster)
-        design, cats = build_design(m, log.a, log.b, log.outcome, ties=tie_model,
-                                    weight=log.weight, x=features.x, feature_names=names,
-                                    group=group, n_groups=n_groups)
+    if by_prompt:
+        _check_cluster(log, cluster)
+    block = _Features.of(features, position)
+    make = _design_maker(log, tie_model, block, cluster if by_prompt else None)
+    design, cats = make(block)
     if len(cats) == 0:
         raise ValidationError("ties='drop' leaves no battles: every battle is a tie")
     full = cats.full_stats()
@@ -237,8 +232,29 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
             f"meaningful and they get no rank: {shown}",
             RidgeWarning, stacklevel=stacklevel,
         )
-    if names:
-        _warn_confounded(design, full, stacklevel)
+    position_note = ""
+    if block.names:
+        r2 = _confounding(design, full)
+        if position and r2[-1] >= 1.0 - 1e-9:
+            position_note = ("the order of presentation is determined by the models (e.g. "
+                             "the same model is always shown first), so the first-slot "
+                             "effect cannot be told apart from the ratings")
+            warnings.warn(f"the first-slot effect is not identified: {position_note}; it is "
+                          "left out of the fit and not reported", DataWarning,
+                          stacklevel=stacklevel)
+            block = block.without_position()
+            design, cats = make(block)
+            full = cats.full_stats()
+            r2 = r2[:-1]
+        bad = [name for name, v in zip(block.names, r2) if v >= 0.99]
+        if bad:
+            warnings.warn(
+                f"feature(s) {bad} are (nearly) determined by which models play (R² ≥ 0.99 on "
+                "the model identities), so their coefficients are confounded with the "
+                "ratings; leave them out or add battles where they vary within a pair",
+                DataWarning, stacklevel=stacklevel,
+            )
+    names = block.names
     identified = np.array([mdl not in ridge_models for mdl in log.models])
 
     # 3. point fit
@@ -263,13 +279,14 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
 
     # 5. assembly
     info = FitInfo(
-        method="bradley-terry+style" if names else "bradley-terry", ties=tie_model.value,
+        method="bradley-terry" + ("+style" if block.style else "")
+        + ("+position" if block.position else ""), ties=tie_model.value,
         ci=ci_.value, unit=unit_.value, rounds=int(rounds) if ci_ is CI.BOOTSTRAP else 0,
         level=float(level), seed=seed if ci_ is CI.BOOTSTRAP else None, anchor=anchor_,
         point=point_.value, n_iter=int(sol.n_iter[0]), converged=True,
         bootstrap_max_iter=b_iter, bootstrap_converged=b_conv, ridge=float(ridge),
         ridge_models=ridge_models, scale=float(scale), base=float(base), init=float(init),
-        n_battles=log.n_battles, n_models=m,
+        n_battles=log.n_battles, n_models=log.n_models,
         tie_param=float(np.exp(theta[-1])) if design.davidson else None,
         features=names, l2=float(l2) if names else 0.0,
         cluster=cluster if unit_ is Unit.PROMPT else None, gradient=float(sol.gradient[0]),
@@ -277,11 +294,10 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
     return assemble(
         models=log.models, record=log.record(), theta=theta, identified=identified,
         notes=ridge_models, scale=sc, uncertainty=unc, level=level, point=point_.value,
-        feature_names=names,
-        feature_kinds=features.kinds if features is not None else (),
-        feature_center=features.center if features is not None else None,
-        feature_spread=features.spread if features is not None else None,
-        info=info, stacklevel=stacklevel,
+        feature_names=names, feature_kinds=block.kinds, feature_center=block.center,
+        feature_spread=block.spread, info=info,
+        position=_position_bias(log, cluster, position, position_note, level),
+        stacklevel=stacklevel,
     )
 
 
@@ -294,28 +310,94 @@ def _check_cluster(log: BattleLog, cluster: str) -> None:
         )
 
 
-def _warn_confounded(design: Design, full: Any, stacklevel: int) -> None:
-    """Warn about features (nearly) determined by which two models play (R² ≥ 0.99)."""
+def _confounding(design: Design, full: Any) -> np.ndarray:
+    """R² of each feature on the model identities (a weighted regression of ``x`` on
+    ``e_i − e_j`` over the design rows, weights = battles): 1 means the feature is a
+    function of which models play, and its coefficient is confounded with the ratings."""
     win, loss, tie = full
     n = (win + loss + (0 if tie is None else tie))[0]
     d = design.incidence[design.row_pair]  # (R, M): e_i − e_j per row
     wd = d.multiply(n[:, None]).tocsr()
     lap = (d.T @ wd).toarray()
-    bad = []
-    for c, name in enumerate(design.feature_names):
+    out = np.zeros(design.n_features)
+    for c in range(design.n_features):
         x = design.x[:, c]
         a = np.linalg.lstsq(lap, wd.T @ x, rcond=None)[0]
         resid = x - d @ a
         total = float(np.sum(n * x * x))
-        if total > 0 and 1.0 - float(np.sum(n * resid * resid)) / total >= 0.99:
-            bad.append(name)
-    if bad:
-        warnings.warn(
-            f"feature(s) {bad} are (nearly) determined by which models play (R² ≥ 0.99 on the "
-            "model identities), so their coefficients are confounded with the ratings; leave "
-            "them out or add battles where they vary within a pair",
-            DataWarning, stacklevel=stacklevel,
-        )
+        out[c] = 1.0 - float(np.sum(n * resid * resid)) / total if total > 0 else 1.0
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Features:
+    """The feature block of a fit: style features (per battle) and/or the position column."""
+
+    style: FeatureBlock | None
+    position: bool
+
+    @classmethod
+    def of(cls, style: FeatureBlock | None, position: bool) -> _Features:
+        return cls(style if style is not None and style.names else None, position)
+
+    def without_position(self) -> _Features:
+        return _Features(self.style, False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.style.names if self.style else ()) + (("position",) if self.position
+                                                            else ())
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return (self.style.kinds if self.style else ()) + (("position",) if self.position
+                                                            else ())
+
+    @property
+    def center(self) -> np.ndarray:
+        return np.r_[self.style.center if self.style else [], [0.0] * self.position]
+
+    @property
+    def spread(self) -> np.ndarray:
+        return np.r_[self.style.spread if self.style else [], [1.0] * self.position]
+
+
+def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | None
+                  ) -> Callable[[_Features], tuple[Design, Categories]]:
+    """Builds the design of a feature block. Without per-battle (style) features the log is
+    collapsed to counts first; the position column (``+1``: ``model_a`` was shown first) is
+    the same for every battle, so it rides on the counts."""
+    m = log.n_models
+    if block.style is None:
+        counts = log.counts(group=cluster)
+
+        def from_counts(b: _Features) -> tuple[Design, Categories]:
+            x = np.ones((len(counts), 1)) if b.position else None
+            return build_design(m, counts.a, counts.b, counts.outcome, ties=ties,
+                                weight=counts.weight, count=counts.count, x=x,
+                                feature_names=b.names, group=counts.group,
+                                n_groups=counts.n_groups)
+
+        return from_counts
+    group, n_groups = (None, 0) if cluster is None else log.group_codes(cluster)
+
+    def from_battles(b: _Features) -> tuple[Design, Categories]:
+        assert b.style is not None  # internal invariant
+        x = b.style.x if not b.position else np.column_stack([b.style.x,
+                                                              np.ones(log.n_battles)])
+        return build_design(m, log.a, log.b, log.outcome, ties=ties, weight=log.weight, x=x,
+                            feature_names=b.names, group=group, n_groups=n_groups)
+
+    return from_battles
+
+
+def _position_bias(log: BattleLog, cluster: str, fitted: bool, note: str,
+                   level: float) -> PositionBias | None:
+    """The position-bias report of a fit with ``position=True`` (None otherwise)."""
+    if not fitted:
+        return None
+    return replace(position_stats(log, prompt=cluster), identified=not note, note=note,
+                   level=float(level))
 
 
 def _bootstrap(design: Design, cats: Categories, theta: np.ndarray, unit: Unit, rounds: int,

@@ -20,7 +20,7 @@ The Leaderboard (one floor up, :mod:`wizardarena.leaderboard`) is built from the
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ import pandas as pd
 from scipy.special import ndtri  # the normal quantile, without importing scipy.stats
 
 from wizardarena.exceptions import DataWarning, ValidationError
+from wizardarena.ratings.position import PositionBias
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -200,6 +201,9 @@ class RatingResult:
         the raw feature was standardised), ``kind`` (``"style"`` or ``"position"``).
     coefficient_replicates : DataFrame or None
         Bootstrap coefficients (rounds, F).
+    position_bias : PositionBias or None
+        With ``position=True``: the first-slot win rate, the position consistency and the
+        fitted first-slot effect with its interval.
     """
 
     table: pd.DataFrame
@@ -208,6 +212,7 @@ class RatingResult:
     covariance: pd.DataFrame | None = field(default=None, repr=False)
     coefficients: pd.DataFrame | None = field(default=None, repr=False)
     coefficient_replicates: pd.DataFrame | None = field(default=None, repr=False)
+    position_bias: PositionBias | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -271,6 +276,7 @@ def assemble(
     feature_center: np.ndarray | None = None,
     feature_spread: np.ndarray | None = None,
     info: FitInfo,
+    position: PositionBias | None = None,
     stacklevel: int = 2,
 ) -> RatingResult:
     """Assemble a :class:`RatingResult` (see the module docstring).
@@ -364,8 +370,15 @@ def assemble(
              "kind": list(feature_kinds) if feature_kinds else ["style"] * f},
             index=pd.Index(list(feature_names), name="feature"),
         )
+    if position is not None and position.identified:
+        row = coefficients.loc["position"] if coefficients is not None else None
+        assert row is not None  # internal invariant: a fitted, identified position column
+        position = replace(position, effect=float(row["elo"]),
+                           lower=float(row["lower"]) * scale.factor,
+                           upper=float(row["upper"]) * scale.factor)
     return RatingResult(table=table, info=info, replicates=replicates, covariance=covariance,
-                        coefficients=coefficients, coefficient_replicates=coef_reps)
+                        coefficients=coefficients, coefficient_replicates=coef_reps,
+                        position_bias=position)
 
 
 def _percentiles(reps: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ def simulate_battles(
     prompts: int | Sequence[str] | None = None,
     prompt_effect: float = 0.0,
     pair_weights: Mapping[tuple[str, str], float] | np.ndarray | None = None,
+    first_slot: float = 0.0,
     scale: float = 400.0,
     base: float = 10.0,
     rng: int | np.random.Generator | None = None,
@@ -61,6 +62,10 @@ def simulate_battles(
     pair_weights : mapping or ndarray (M, M), optional
         Relative frequency of each unordered pair (keys ``(model, model)`` or a matrix in
         the order of ``ratings``; missing pairs get 0). Uniform over all pairs by default.
+    first_slot : float, default 0
+        Position bias of the judge, in Elo points added to the model shown first
+        (``model_a``): its expected score is ``1 / (1 + base^((r_b − r_a − first_slot) /
+        scale))``. Each battle's order is random (each model first half the time).
     scale, base : float
         The Elo scale of ``ratings``.
     rng : int, Generator or None
@@ -112,7 +117,9 @@ def simulate_battles(
     swap = gen.random(int(n_battles)) < 0.5
     a = np.where(swap, ju[pair], iu[pair])
     b = np.where(swap, iu[pair], ju[pair])
-    p = expit((r[a] - r[b]) / scale * np.log(base))
+    if not np.isfinite(first_slot):
+        raise ValidationError(f"first_slot must be a finite number; got {first_slot!r}")
+    p = expit((r[a] - r[b] + float(first_slot)) / scale * np.log(base))
     q_ids: np.ndarray | None = None
     if prompts is not None:
         ids = [f"q{k:04d}" for k in range(int(prompts))] if isinstance(
