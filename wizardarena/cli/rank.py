@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "log's count/text columns)")
     p.add_argument("--style-columns", default=None, metavar="COL,COL",
                    help="style control on these numeric feature columns of the log instead")
+    p.add_argument("--position", action="store_true",
+                   help="fit a first-slot (position) effect with the ratings (model_a is the "
+                   "model shown first) and report it")
     p.add_argument("--answers", default=None,
                    help="answers file or directory for --style (question_id, model, answer)")
     p.add_argument("--format", default="table", choices=["table", "md", "csv", "json", "html"])
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             args.battles, method=args.method, ci=args.ci, rounds=args.rounds, unit=args.unit,
             level=args.level, anchor=parse_anchor(args.anchor), ties=args.ties,
             point=args.point, outcomes=args.outcomes, strong_weight=args.strong_weight,
-            by=args.by, style=style, answers=answers, rng=args.seed,
+            by=args.by, style=style, answers=answers, position=args.position, rng=args.seed,
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
