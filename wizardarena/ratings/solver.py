@@ -138,8 +138,9 @@ def _blocks(design: Design, bsz: int) -> list[_Block]:
 class _Sums:
     """Sums of the per-row derivatives at one iterate.
 
-    ``pair`` (B, S, P) holds per-pair sums of the stacked row terms: ``∂/∂z``, ``∂²/∂z²``,
-    ``∂²/∂z² · x_c`` for each feature, then for Davidson ``∂²/∂z∂log ν``. ``feat`` (B, 1 + F
+    ``pair`` (B, S, P) holds per-pair sums of the stacked row terms: ``∂²/∂z²``, ``∂/∂z``,
+    ``∂²/∂z² · x_c`` for each feature, then for Davidson ``∂²/∂z∂log ν`` (rows 1: are the
+    ones multiplied by ``x``, adjacent so that the product needs no copy). ``feat`` (B, 1 + F
     (+1), F) holds their products with ``x``: ``Σ ∂/∂z · x``, ``Σ ∂²/∂z² · x xᵀ`` (and
     ``Σ ∂²/∂z∂log ν · x``). ``gn`` and ``hnn`` are Davidson's ``Σ ∂/∂log ν`` and
     ``Σ ∂²/∂log ν²``.
@@ -154,11 +155,11 @@ class _Sums:
         self.hnn = np.zeros(bsz)
 
     @property
-    def gp(self) -> np.ndarray:
+    def hp(self) -> np.ndarray:
         return self.pair[:, 0]
 
     @property
-    def hp(self) -> np.ndarray:
+    def gp(self) -> np.ndarray:
         return self.pair[:, 1]
 
 
@@ -194,8 +195,8 @@ def _derivatives(theta: np.ndarray, design: Design, data: _Data) -> _Sums:
             u = np.exp(0.5 * z)
             v = np.exp(-0.5 * z)
             den = u + v + nu
-            stack[:, 0] = n * (u - v) / (2.0 * den) - 0.5 * (data.w[:, r0:r1] - data.l[:, r0:r1])
-            stack[:, 1] = n * ((u + v) * den - (u - v) ** 2) / (4.0 * den * den)
+            stack[:, 1] = n * (u - v) / (2.0 * den) - 0.5 * (data.w[:, r0:r1] - data.l[:, r0:r1])
+            stack[:, 0] = n * ((u + v) * den - (u - v) ** 2) / (4.0 * den * den)
             stack[:, -1] = -n * (u - v) * nu / (2.0 * den * den)
             out.gn += (n * nu / den).sum(axis=1) - data.t[:, r0:r1].sum(axis=1)
             out.hnn += (n * nu * (u + v) / (den * den)).sum(axis=1)
@@ -204,18 +205,16 @@ def _derivatives(theta: np.ndarray, design: Design, data: _Data) -> _Sums:
             np.exp(p, out=p)
             p += 1.0
             np.reciprocal(p, out=p)  # σ(z), in place
-            gz = stack[:, 0]
+            gz = stack[:, 1]
             np.multiply(n, p, out=gz)
-            gz -= data.s[:, r0:r1]
-            hz = stack[:, 1]
+            hz = stack[:, 0]
             np.subtract(1.0, p, out=hz)
-            hz *= p
-            hz *= n
+            hz *= gz  # n p (1 − p)
+            gz -= data.s[:, r0:r1]
         if f:
             xb = design.xt[:, r0:r1]
-            np.multiply(stack[:, 1:2], xb[None], out=stack[:, 2:2 + f])
-            rows = [0, *range(2, 2 + f)] + ([out.n_stack - 1] if data.davidson else [])
-            out.feat += stack[:, rows] @ xb.T
+            np.multiply(stack[:, 0:1], xb[None], out=stack[:, 2:2 + f])
+            out.feat += stack[:, 1:] @ xb.T
         if blk.starts is None:
             out.pair[:, :, blk.p0:blk.p1] += stack
         else:
