@@ -331,6 +331,25 @@ class Counts:
     def __len__(self) -> int:
         return int(self.a.shape[0])
 
+    def record(self) -> pd.DataFrame:
+        """Per model: battles, wins, ties and losses (rows, unweighted), indexed by model."""
+        m = self.n_models
+        out, c = self.outcome, self.count
+
+        def per_model(mask_a: np.ndarray, mask_b: np.ndarray) -> np.ndarray:
+            return (np.bincount(self.a[mask_a], weights=c[mask_a], minlength=m)
+                    + np.bincount(self.b[mask_b], weights=c[mask_b], minlength=m))
+
+        every = np.ones(len(self), dtype=bool)
+        tie = (out == Outcome.TIE) | (out == Outcome.TIE_BOTHBAD)
+        n = per_model(every, every)
+        wins = per_model(out == Outcome.A, out == Outcome.B)
+        ties = per_model(tie, tie)
+        return pd.DataFrame(
+            {"n_battles": n, "wins": wins, "ties": ties, "losses": n - wins - ties},
+            index=pd.Index(self.models, name="model"),
+        ).astype(np.int64)
+
 
 @dataclass(frozen=True, eq=False)
 class BattleLog:
@@ -607,19 +626,7 @@ class BattleLog:
 
     def record(self) -> pd.DataFrame:
         """Per model: battles, wins, ties and losses (rows, unweighted), indexed by model."""
-        m = self.n_models
-        out = self.outcome
-        tie = (out == Outcome.TIE) | (out == Outcome.TIE_BOTHBAD)
-        n = np.bincount(self.a, minlength=m) + np.bincount(self.b, minlength=m)
-        wins = np.bincount(self.a[out == Outcome.A], minlength=m) + np.bincount(
-            self.b[out == Outcome.B], minlength=m
-        )
-        ties = np.bincount(self.a[tie], minlength=m) + np.bincount(self.b[tie], minlength=m)
-        losses = n - wins - ties
-        return pd.DataFrame(
-            {"n_battles": n, "wins": wins, "ties": ties, "losses": losses},
-            index=pd.Index(self.models, name="model"),
-        )
+        return self.counts().record()
 
     # ------------------------------------------------------------------ writers
     def to_parquet(self, path: str | os.PathLike[str]) -> None:

@@ -27,6 +27,7 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from wizardarena._blas import single_threaded_blas
 from wizardarena.battles import BattleLog, Outcome
@@ -216,7 +217,7 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
     if by_prompt:
         _check_cluster(log, cluster)
     block = _Features.of(features, position)
-    make = _design_maker(log, tie_model, block, cluster if by_prompt else None)
+    make, record = _design_maker(log, tie_model, block, cluster if by_prompt else None)
     design, cats = make(block)
     if len(cats) == 0:
         raise ValidationError("ties='drop' leaves no battles: every battle is a tie")
@@ -292,7 +293,7 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
         cluster=cluster if unit_ is Unit.PROMPT else None, gradient=float(sol.gradient[0]),
     )
     return assemble(
-        models=log.models, record=log.record(), theta=theta, identified=identified,
+        models=log.models, record=record, theta=theta, identified=identified,
         notes=ridge_models, scale=sc, uncertainty=unc, level=level, point=point_.value,
         feature_names=names, feature_kinds=block.kinds, feature_center=block.center,
         feature_spread=block.spread, info=info,
@@ -363,10 +364,11 @@ class _Features:
 
 
 def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | None
-                  ) -> Callable[[_Features], tuple[Design, Categories]]:
-    """Builds the design of a feature block. Without per-battle (style) features the log is
-    collapsed to counts first; the position column (``+1``: ``model_a`` was shown first) is
-    the same for every battle, so it rides on the counts."""
+                  ) -> tuple[Callable[[_Features], tuple[Design, Categories]], pd.DataFrame]:
+    """The builder of the design of a feature block, and the models' records. Without
+    per-battle (style) features the log is collapsed to counts first; the position column
+    (``+1``: ``model_a`` was shown first) is the same for every battle, so it rides on the
+    counts."""
     m = log.n_models
     if block.style is None:
         counts = log.counts(group=cluster)
@@ -378,7 +380,7 @@ def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | N
                                 feature_names=b.names, group=counts.group,
                                 n_groups=counts.n_groups)
 
-        return from_counts
+        return from_counts, counts.record()
     group, n_groups = (None, 0) if cluster is None else log.group_codes(cluster)
 
     def from_battles(b: _Features) -> tuple[Design, Categories]:
@@ -388,7 +390,7 @@ def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | N
         return build_design(m, log.a, log.b, log.outcome, ties=ties, weight=log.weight, x=x,
                             feature_names=b.names, group=group, n_groups=n_groups)
 
-    return from_battles
+    return from_battles, log.record()
 
 
 def _position_bias(log: BattleLog, cluster: str, fitted: bool, note: str,
