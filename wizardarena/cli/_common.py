@@ -5,9 +5,123 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from wizardarena.exceptions import ValidationError
+from wizardarena.exceptions import ValidationError, WizardArenaError
+
+
+# ----------------------------------------------------------------------------- help texts
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default (choices are in its ``{a,b}`` metavar).
+
+    Descriptions are wrapped, except those with line breaks (examples), kept as written.
+
+    Store-true flags (default off) and options whose default is None (off / automatic, which
+    their help text explains) get nothing appended; a help text that already mentions its
+    default is left alone.
+    """
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and default is not None
+            and default is not argparse.SUPPRESS
+            and not isinstance(default, bool)
+            and default != []
+            and "default" not in text.lower()
+        ):
+            shown = default.replace("%", "%%") if isinstance(default, str) else default
+            text = f"{text} (default: {shown})" if text else f"default: {shown}"
+        return text
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """The parser class of every subcommand: :class:`HelpFormatter`, and no option without a
+    help line (an option registered without ``help=`` still shows its default)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.help is None and action.option_strings and action.default not in (
+            None, False, argparse.SUPPRESS
+        ):
+            action.help = "default: %(default)s"
+        return action
+
+
+# ----------------------------------------------------------------------------- errors
+def keywords(parser: argparse.ArgumentParser, **dests: str) -> None:
+    """Declare which option carries a Python keyword when the names differ, e.g.
+    ``keywords(p, aliases="alias", rng="seed")``; errors that name ``aliases=`` then say
+    ``--alias`` on this command (see :func:`cli_message`)."""
+    parser.set_defaults(_keywords=dests)
+
+
+def option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """``{dest: "--flag"}`` for every option of ``parser`` (the long option named like the
+    destination when there are several, e.g. ``--rounds`` for ``--bootstrap/--rounds``);
+    positional arguments map to their metavar (``BATTLES``)."""
+    out: dict[str, str] = {}
+    for action in parser._actions:
+        if action.dest in (argparse.SUPPRESS, "help"):
+            continue
+        if not action.option_strings:
+            out[action.dest] = str(action.metavar or action.dest.upper())
+            continue
+        longs = [o for o in action.option_strings if o.startswith("--")] or list(
+            action.option_strings
+        )
+        same = [o for o in longs if o[2:].replace("-", "_") == action.dest]
+        out[action.dest] = (same or longs)[0]
+    return out
+
+
+def cli_message(
+    exc: WizardArenaError, parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> str:
+    """The error message of ``exc`` in command-line terms for the command ``args.command``:
+    every keyword the message names (:class:`~wizardarena.exceptions.Param`) becomes the
+    command's flag (``aliases={...}`` -> ``--alias 'OURS=REF'``)."""
+    sub = next(
+        (a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None
+    )
+    command = getattr(args, "command", None)
+    if sub is None or command not in sub.choices:
+        return str(exc)
+    flags = option_names(sub.choices[command])
+    for keyword, dest in getattr(args, "_keywords", {}).items():
+        if dest in flags:
+            flags[keyword] = flags[dest]
+    return exc.render(flags)
+
+
+def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type=``: an integer in ``[low, high]`` (argparse reports a usage error
+    naming the option otherwise; nothing is clamped silently)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {allowed}; got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
 
 
 def parse_anchor(text: str | None) -> dict[str, float] | None:
