@@ -8,7 +8,13 @@ from typing import Any, overload
 
 import numpy as np
 
-from wizardarena.battles import BattleSource, Vocabulary, read_battles
+from wizardarena.battles import (
+    BattleSource,
+    Vocabulary,
+    check_anchor,
+    prompt_clusters,
+    read_battles,
+)
 from wizardarena.exceptions import ValidationError
 from wizardarena.leaderboard import Leaderboard
 from wizardarena.ratings.fit import fit_ratings
@@ -38,6 +44,8 @@ def rank(  # type: ignore[misc]
     point: str = "mle",
     outcomes: str | Vocabulary = "fastchat",
     strong_weight: float = 1.0,
+    normalize_names: bool = False,
+    cluster: str | None = None,
     by: str | None = None,
     k: float = 4.0,
     scale: float = 400.0,
@@ -86,6 +94,11 @@ def rank(  # type: ignore[misc]
         ``arena-hard``, ``left-right``); never guessed.
     strong_weight : float, default 1
         Weight of strong Arena-Hard verdicts (``A>>B``); Arena-Hard uses 3.
+    normalize_names : bool, default False
+        Merge model names that differ only by case or surrounding spaces (which raise
+        otherwise); see :func:`~wizardarena.battles.read_battles`.
+    cluster : str, optional
+        With ``unit="prompt"``: the column holding the prompt id (default ``question_id``).
     by : str, optional
         Column to split on (e.g. ``"category"``); returns one board per value.
     k : float, default 4
@@ -143,7 +156,10 @@ def rank(  # type: ignore[misc]
             "a mapping of model answers needs judge= (and prompts=, store=) to run battles; "
             "to rank an existing battle log pass a path, a DataFrame or a list of dicts"
         )
-    log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight)
+    log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight,
+                       normalize_names=normalize_names)
+    log = prompt_clusters(log, unit=unit, ci=ci, cluster=cluster)
+    check_anchor(log, anchor)
     if style is not None and style is not False:
         if by is not None:
             raise ValidationError("style= and by= cannot be combined; split the log first")

@@ -22,8 +22,11 @@ and writers at the bottom do.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import shlex
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
@@ -37,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from wizardarena._io import atomic_write
-from wizardarena.exceptions import ValidationError
+from wizardarena.exceptions import DataWarning, Param, ValidationError
 
 __all__ = [
     "WINNER_LABELS",
@@ -45,6 +48,9 @@ __all__ = [
     "Counts",
     "Outcome",
     "Vocabulary",
+    "check_anchor",
+    "closest_names",
+    "prompt_clusters",
     "read_battles",
 ]
 
@@ -219,6 +225,146 @@ def _model_codes(
     return a, b, tuple(str(m) for m in models)
 
 
+def _vocabulary_hint(values: Iterable[Any], current: Vocabulary) -> list[object]:
+    """Message parts naming the vocabulary that would read these ``winner`` values."""
+    labels = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    if not labels:
+        return []
+    try:
+        nums = {float(v) for v in labels if not isinstance(v, bool)}
+        if len(nums) != len(set(labels)) and any(isinstance(v, bool) for v in labels):
+            raise ValueError
+    except (TypeError, ValueError):
+        nums = None
+    if nums is not None:
+        if nums <= {0.0, 0.5, 1.0} and current is not Vocabulary.NUMERIC:
+            return ["; these are the scores of ", Param("outcomes", "'numeric'"),
+                    " (1 = model_a wins, 0 = model_b wins, 0.5 = tie)"]
+        if 2.0 in nums and nums <= {0.0, 1.0, 2.0}:
+            return ["; 1/2 look like the position of the winner, which no vocabulary "
+                    "guesses: map them to 'model_a'/'model_b' (and the tie code to 'tie') "
+                    "first, e.g. winner.map({1: 'model_a', 2: 'model_b', 0: 'tie'})"]
+        return []
+    texts = {str(v).strip() for v in labels}
+    order = (Vocabulary.AB, Vocabulary.ARENA_HARD, Vocabulary.LEFT_RIGHT, Vocabulary.FASTCHAT)
+    for vocab in order:
+        if vocab is current:
+            continue
+        seen = texts
+        if vocab is Vocabulary.ARENA_HARD:
+            seen = {t[2:-2].strip() if t.startswith("[[") and t.endswith("]]") else t
+                    for t in texts}
+        if seen <= set(_LABELS[vocab]):
+            extra = (" (model names in columns left and right)"
+                     if vocab is Vocabulary.LEFT_RIGHT else "")
+            return ["; these are the labels of ", Param("outcomes", repr(vocab.value)), extra]
+
+    def canon(x: str) -> str:
+        return x.strip().lower().replace("-", "_").replace(" ", "_")
+
+    for vocab in (Vocabulary.FASTCHAT, Vocabulary.AB, Vocabulary.LEFT_RIGHT):
+        known = {canon(k): k for k in _LABELS[vocab]}
+        if all(canon(t) in known for t in texts):
+            fix = {t: known[canon(t)] for t in sorted(texts) if t != known[canon(t)]}
+            return ["; they look like the labels of ", Param("outcomes", repr(vocab.value)),
+                    f" spelled differently: replace {fix} first"]
+    return []
+
+
+_NAME_COLUMNS = (("model_1", "model_2"), ("model1", "model2"), ("model_x", "model_y"),
+                 ("modela", "modelb"), ("model-a", "model-b"), ("first", "second"))
+_WINNER_COLUMNS = ("label", "verdict", "result", "outcome", "preference", "winner_model")
+
+
+def _required_columns(names: Sequence[str], vocab: Vocabulary) -> list[str]:
+    """The columns ``vocab`` needs, or a ValidationError naming the missing ones."""
+    need = (["left", "right", "winner"] if vocab is Vocabulary.LEFT_RIGHT
+            else ["model_a", "model_b", "winner"])
+    missing = [c for c in need if c not in names]
+    if missing:
+        raise ValidationError(
+            f"battle log is missing required column(s) {missing}; expected columns "
+            f"{need} (", Param("outcomes", repr(vocab.value)), f"); found {list(names)}",
+            *_layout_hint(names, vocab),
+        )
+    return need
+
+
+def _layout_hint(names: Sequence[str], vocab: Vocabulary) -> list[object]:
+    """Message parts for a missing column that another layout or vocabulary uses."""
+    have = set(names)
+    if vocab is not Vocabulary.LEFT_RIGHT and {"left", "right"} <= have and not (
+        {"model_a", "model_b"} <= have
+    ):
+        return ["; its columns left/right hold the models (the llmfao layout): pass ",
+                Param("outcomes", "'left-right'")]
+    if vocab is Vocabulary.LEFT_RIGHT and {"model_a", "model_b"} <= have:
+        return ["; it has model_a/model_b: pass ", Param("outcomes", "'fastchat'"),
+                " (or the vocabulary its winner column uses)"]
+    out: list[object] = []
+    for a, b in _NAME_COLUMNS:
+        if {a, b} <= have:
+            out.append(f"; rename its columns {a!r}/{b!r} to 'model_a'/'model_b'")
+            break
+    if "winner" not in have:
+        alt = [c for c in _WINNER_COLUMNS if c in have]
+        if alt:
+            out.append(f"; rename its column {alt[0]!r} to 'winner'")
+    return out
+
+
+def _name_groups(
+    models: tuple[str, ...], a: np.ndarray, b: np.ndarray, names: tuple[str, str],
+    normalize: bool,
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Model names that differ only by case or surrounding spaces (``'gpt-4 '``, ``'GPT-4'``).
+
+    They are almost always one model: raise a ValidationError listing every group, or with
+    ``normalize`` merge each group into its most frequent spelling (stripped) and say so.
+    """
+    keys = [m.strip().casefold() for m in models]
+    groups: dict[str, list[int]] = {}
+    for k, key in enumerate(keys):
+        groups.setdefault(key, []).append(k)
+    multi = [g for g in groups.values() if len(g) > 1]
+    if not multi:
+        return a, b, models
+    rows = np.bincount(a, minlength=len(models)) + np.bincount(b, minlength=len(models))
+
+    def show(g: list[int]) -> str:
+        return "[" + ", ".join(
+            f"{models[k]!r} ({int(rows[k])} row{'s' if rows[k] != 1 else ''})" for k in g
+        ) + "]"
+
+    if not normalize:
+        listed = "; ".join(show(g) for g in multi[:10])
+        more = f" (and {len(multi) - 10} more groups)" if len(multi) > 10 else ""
+        raise ValidationError(
+            f"model names in columns {names[0]!r}/{names[1]!r} differ only by case or "
+            f"surrounding spaces, which almost always means one model: {listed}{more}; merge "
+            "each group into its most frequent spelling with ",
+            Param("normalize_names", "True"), ", or fix the names",
+        )
+    spelling = list(models)
+    merged = []
+    for g in multi:
+        best = max(g, key=lambda k: (int(rows[k]), -k))
+        target = models[best].strip()
+        for k in g:
+            spelling[k] = target
+        merged.append(f"{target!r} <- {[models[k] for k in g]}")
+    new_models = tuple(sorted(set(spelling)))
+    pos = {m: i for i, m in enumerate(new_models)}
+    remap = np.array([pos[m] for m in spelling], dtype=np.int32)
+    warnings.warn(
+        "normalize_names merged model names that differ only by case or surrounding spaces: "
+        + "; ".join(merged),
+        DataWarning,
+        stacklevel=4,
+    )
+    return remap[a], remap[b], new_models
+
+
 def _label_outcomes(
     col: pa.Array | pa.ChunkedArray, vocab: Vocabulary, strong_weight: float
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -230,9 +376,10 @@ def _label_outcomes(
         values = col.to_pylist()
         bad = np.arange(min(len(values), _MAX_SHOWN))
         raise ValidationError(
-            f"column 'winner' must hold text labels for outcomes={vocab.value!r}; "
-            f"expected one of {sorted(table)}; got values of type {col.type} such as "
-            + _show(bad, [values[i] for i in bad])
+            "column 'winner' must hold text labels for ", Param("outcomes", repr(vocab.value)),
+            f"; expected one of {sorted(table)}; got values of type {col.type} such as "
+            + _show(bad, [values[i] for i in bad]),
+            *_vocabulary_hint(set(values), vocab),
         ) from None
     lookup = np.empty(len(uniq) + 1, dtype=np.int8)
     strong = np.zeros(len(uniq) + 1, dtype=bool)
@@ -255,9 +402,11 @@ def _label_outcomes(
     bad_rows = np.flatnonzero(out < 0)
     if bad_rows.size:
         vals = [None if codes[r] < 0 else uniq[codes[r]] for r in bad_rows[:_MAX_SHOWN]]
+        used = np.unique(codes[codes >= 0])
         raise ValidationError(
-            f"column 'winner' must be one of {list(table)} (outcomes={vocab.value!r}); "
-            + _show(bad_rows, vals)
+            f"column 'winner' must be one of {list(table)} (",
+            Param("outcomes", repr(vocab.value)), "); " + _show(bad_rows, vals),
+            *_vocabulary_hint([uniq[k] for k in used], vocab),
         )
     weight = None
     if vocab is Vocabulary.ARENA_HARD and strong_weight != 1.0:
@@ -269,7 +418,8 @@ def _numeric_outcomes(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
         raise ValidationError(
             "column 'winner' must be numeric (1 = model_a wins, 0 = model_b wins, 0.5 = tie) "
-            f"for outcomes='numeric'; got type {col.type}"
+            "for ", Param("outcomes", "'numeric'"), f"; got type {col.type}",
+            *_vocabulary_hint(set(col.to_pylist()), Vocabulary.NUMERIC),
         )
     values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
     out = np.full(values.shape, -1, dtype=np.int8)
@@ -279,8 +429,9 @@ def _numeric_outcomes(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     bad = np.flatnonzero(out < 0)
     if bad.size:
         raise ValidationError(
-            "column 'winner' must be 1, 0 or 0.5 for outcomes='numeric'; "
-            + _show(bad, values[bad[:_MAX_SHOWN]].tolist())
+            "column 'winner' must be 1, 0 or 0.5 for ", Param("outcomes", "'numeric'"), "; "
+            + _show(bad, values[bad[:_MAX_SHOWN]].tolist()),
+            *_vocabulary_hint(set(values[np.isfinite(values)].tolist()), Vocabulary.NUMERIC),
         )
     return out
 
@@ -383,26 +534,19 @@ class BattleLog:
         *,
         outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
         strong_weight: float = 1.0,
+        normalize_names: bool = False,
     ) -> BattleLog:
         """Validate and encode a pyarrow table (see :func:`read_battles` for the options)."""
         vocab = _vocabulary(outcomes)
         if not np.isfinite(strong_weight) or strong_weight <= 0:
             raise ValidationError(f"strong_weight must be a positive number; got {strong_weight!r}")
         names = table.column_names
-        if vocab is Vocabulary.LEFT_RIGHT:
-            need = ["left", "right", "winner"]
-        else:
-            need = ["model_a", "model_b", "winner"]
-        missing = [c for c in need if c not in names]
-        if missing:
-            raise ValidationError(
-                f"battle log is missing required column(s) {missing}; expected columns "
-                f"{need} (outcomes={vocab.value!r}); found {names}"
-            )
+        need = _required_columns(names, vocab)
         if table.num_rows == 0:
             raise ValidationError("battle log is empty: at least one battle is needed")
         a_name, b_name = need[0], need[1]
         a, b, models = _model_codes(table.column(a_name), table.column(b_name), (a_name, b_name))
+        a, b, models = _name_groups(models, a, b, (a_name, b_name), normalize_names)
         same = np.flatnonzero(a == b)
         if same.size:
             raise ValidationError(
@@ -439,11 +583,13 @@ class BattleLog:
         *,
         outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
         strong_weight: float = 1.0,
+        normalize_names: bool = False,
     ) -> BattleLog:
         """Validate and encode a pandas DataFrame (see :func:`read_battles`)."""
         if not isinstance(frame, pd.DataFrame):
             raise ValidationError(f"expected a pandas DataFrame; got {type(frame).__name__}")
         frame = frame.reset_index(drop=True)
+        _required_columns([str(c) for c in frame.columns], _vocabulary(outcomes))
         arrays = {}
         for name in frame.columns:
             col = frame[name]
@@ -457,7 +603,8 @@ class BattleLog:
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                     raise ValidationError(f"column {name!r} must be numeric: {exc}") from exc
         table = pa.table(arrays) if arrays else pa.table({})
-        log = cls.from_arrow(table, outcomes=outcomes, strong_weight=strong_weight)
+        log = cls.from_arrow(table, outcomes=outcomes, strong_weight=strong_weight,
+                             normalize_names=normalize_names)
         drop = {"model_a", "model_b", "winner", "weight"}
         if _vocabulary(outcomes) is Vocabulary.LEFT_RIGHT:
             drop |= {"left", "right"}
@@ -498,6 +645,28 @@ class BattleLog:
 
     def has_column(self, name: str) -> bool:
         return name in self.extra_columns
+
+    def with_column(self, name: str, values: pd.Series | np.ndarray | Sequence[Any]) -> BattleLog:
+        """A copy with the optional column ``name`` set to ``values`` (one per battle)."""
+        series = pd.Series(values).reset_index(drop=True)
+        if len(series) != self.n_battles:
+            raise ValidationError(
+                f"column {name!r} needs one value per battle ({self.n_battles}); got "
+                f"{len(series)}"
+            )
+        if isinstance(self._extra, pa.Table) and "extra" not in self.__dict__:
+            table = self._extra
+            if name in table.column_names:
+                table = table.drop([name])
+            extra: pd.DataFrame | pa.Table = table.append_column(
+                name, pa.array(series, from_pandas=True))
+        else:
+            frame = pd.DataFrame(index=pd.RangeIndex(self.n_battles)) if self.extra is None \
+                else self.extra.copy()
+            frame[name] = series.to_numpy()
+            extra = frame
+        return BattleLog(models=self.models, a=self.a, b=self.b, outcome=self.outcome,
+                         weight=self.weight, _extra=extra)
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame with canonical columns (``winner`` in FastChat labels)."""
@@ -640,8 +809,99 @@ def _vocabulary(outcomes: str | Vocabulary) -> Vocabulary:
         return Vocabulary(outcomes)
     except ValueError:
         raise ValidationError(
-            f"outcomes must be one of {[v.value for v in Vocabulary]}; got {outcomes!r}"
+            Param("outcomes"), f" must be one of {[v.value for v in Vocabulary]}; got "
+            f"{outcomes!r}"
         ) from None
+
+
+# --------------------------------------------------------------------------- option checks
+
+#: columns that often hold a prompt id under another name (suggested for ``cluster=``)
+_PROMPT_COLUMNS = ("prompt_id", "uid", "prompt", "question", "conversation_id", "id",
+                   "instruction", "turn_id")
+
+
+def prompt_clusters(
+    log: BattleLog, *, unit: str, ci: str = "bootstrap", cluster: str | None = None
+) -> BattleLog:
+    """The log as the prompt-level fit needs it: its resampling clusters in ``question_id``.
+
+    Parameters
+    ----------
+    log : BattleLog
+    unit : str
+        The ``unit`` of :func:`wizardarena.rank`; only ``"prompt"`` needs a cluster column.
+    ci : str
+        The ``ci`` of :func:`wizardarena.rank`; ``"none"`` resamples nothing.
+    cluster : str, optional
+        The column holding the prompt id (default ``question_id``), e.g. llmfao's
+        ``prompt``.
+
+    Returns
+    -------
+    BattleLog
+        ``log`` itself, or a copy whose ``question_id`` is the ``cluster`` column.
+
+    Raises
+    ------
+    ValidationError
+        ``unit="prompt"`` on a log without the column (naming ``cluster=`` and any column
+        that looks like a prompt id), or ``cluster`` with ``unit="battle"``.
+    """
+    if unit != "prompt":
+        if cluster is not None:
+            raise ValidationError(
+                Param("cluster", repr(cluster)), " names the prompt column for ",
+                Param("unit", "'prompt'"), "; it has no effect with ",
+                Param("unit", repr(unit)),
+            )
+        return log
+    column = "question_id" if cluster is None else str(cluster)
+    if column in log.extra_columns:
+        if column == "question_id":
+            return log
+        return log.with_column("question_id", log.column(column))
+    if ci == "none":
+        return log
+    near = [c for c in _PROMPT_COLUMNS if c in log.extra_columns]
+    suggestion = near[0] if near else "..."
+    raise ValidationError(
+        Param("unit", "'prompt'"), " resamples prompts (a cluster bootstrap), so it needs a "
+        f"prompt id column, and the battle log has no column {column!r} (its other columns: "
+        f"{log.extra_columns}); name the prompt column with ",
+        Param("cluster", repr(suggestion)),
+        *([f" (its column {near[0]!r} looks like one)"] if near else []),
+        ", or resample battles with ", Param("unit", "'battle'"),
+    )
+
+
+def closest_names(name: str, names: Iterable[str], n: int = 5) -> list[str]:
+    """The names most similar to ``name`` (case-insensitive), best first: names containing
+    it or contained in it, then :func:`difflib.get_close_matches`."""
+    pool = [str(m) for m in names]
+    low = {m.casefold(): m for m in pool}
+    key = str(name).strip().casefold()
+    out = [low[k] for k in sorted(low) if key and (key in k or k in key)]
+    out += [low[k] for k in difflib.get_close_matches(key, list(low), n=n, cutoff=0.5)]
+    return list(dict.fromkeys(out))[:n]
+
+
+def check_anchor(log: BattleLog, anchor: Mapping[str, float] | None) -> None:
+    """Raise a ValidationError naming the closest model names when ``anchor`` names a model
+    that is not in the log (the anchor itself is validated by the fit)."""
+    if not isinstance(anchor, Mapping) or len(anchor) != 1:
+        return
+    (name,) = anchor
+    if name in log.models:
+        return
+    close = closest_names(str(name), log.models)
+    hint = f"; the closest names in the log: {close}" if close else (
+        f"; its models are {list(log.models)[:10]}")
+    raise ValidationError(
+        Param("anchor", f"{{{name!r}: {anchor[name]!r}}}",
+              cli=shlex.quote(f"{name}={anchor[name]}")),
+        f" names a model that is not in the battle log{hint}",
+    )
 
 
 # --------------------------------------------------------------------------- readers
@@ -653,6 +913,7 @@ def read_battles(
     outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
     strong_weight: float = 1.0,
     format: str | None = None,
+    normalize_names: bool = False,
 ) -> BattleLog:
     """Read and validate a battle log from any supported source.
 
@@ -667,6 +928,10 @@ def read_battles(
         Weight of a strong Arena-Hard verdict (``A>>B``); Arena-Hard itself uses 3.
     format : {"parquet", "jsonl", "json", "csv"}, optional
         Overrides the format implied by the file name.
+    normalize_names : bool, default False
+        Model names that differ only by case or surrounding spaces (``'gpt-4 '``,
+        ``'GPT-4'``) raise by default, listing each group; with True each group is merged
+        into its most frequent spelling and a ``DataWarning`` says which.
 
     Returns
     -------
@@ -675,19 +940,21 @@ def read_battles(
     Raises
     ------
     ValidationError
-        Missing columns, unknown winner labels, empty or missing model names, a model
-        battling itself, negative or NaN weights, an empty log, an unknown file format.
+        Missing columns, unknown winner labels, empty or missing model names, names that
+        differ only by case or spaces, a model battling itself, negative or NaN weights, an
+        empty log, an unknown file format. Where another vocabulary or layout would read the
+        log, the message names it.
     """
+    kw: dict[str, Any] = dict(outcomes=outcomes, strong_weight=strong_weight,
+                              normalize_names=normalize_names)
     if isinstance(source, BattleLog):
         return source
     if isinstance(source, pd.DataFrame):
-        return BattleLog.from_frame(source, outcomes=outcomes, strong_weight=strong_weight)
+        return BattleLog.from_frame(source, **kw)
     if isinstance(source, pa.Table):
-        return BattleLog.from_arrow(source, outcomes=outcomes, strong_weight=strong_weight)
+        return BattleLog.from_arrow(source, **kw)
     if isinstance(source, (str, os.PathLike)):
-        return BattleLog.from_arrow(
-            _read_table(Path(source), format), outcomes=outcomes, strong_weight=strong_weight
-        )
+        return BattleLog.from_arrow(_read_table(Path(source), format), **kw)
     if isinstance(source, Iterable) and not isinstance(source, (bytes, Mapping)):
         records = list(source)
         bad = [i for i, r in enumerate(records) if not isinstance(r, Mapping)]
@@ -696,9 +963,7 @@ def read_battles(
                 "a list of battles must hold one dict per battle; "
                 + _show(np.asarray(bad), [type(records[i]).__name__ for i in bad[:_MAX_SHOWN]])
             )
-        return BattleLog.from_frame(
-            pd.DataFrame.from_records(records), outcomes=outcomes, strong_weight=strong_weight
-        )
+        return BattleLog.from_frame(pd.DataFrame.from_records(records), **kw)
     raise ValidationError(
         "battles must be a path, a pandas DataFrame, a pyarrow Table, a list of dicts or a "
         f"BattleLog; got {type(source).__name__}"
