@@ -897,9 +897,10 @@ def check_anchor(log: BattleLog, anchor: Mapping[str, float] | None) -> None:
     close = closest_names(str(name), log.models)
     hint = f"; the closest names in the log: {close}" if close else (
         f"; its models are {list(log.models)[:10]}")
+    value = anchor[name]
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
     raise ValidationError(
-        Param("anchor", f"{{{name!r}: {anchor[name]!r}}}",
-              cli=shlex.quote(f"{name}={anchor[name]}")),
+        Param("anchor", f"{{{name!r}: {shown}}}", cli=shlex.quote(f"{name}={shown}")),
         f" names a model that is not in the battle log{hint}",
     )
 

@@ -105,7 +105,9 @@ def _from_catalog(
 ) -> Reference:
     boards = sorted(df["board"].astype(str).unique())
     if board not in boards:
-        raise ReferenceMatchError(f"board {board!r} not in the snapshots; available: {boards}")
+        raise ReferenceMatchError(
+            Param("board", repr(board)), f" is not in the snapshots; available: {boards}"
+        )
     df = df[df["board"] == board]
     cdates = df["commit_date"].map(lambda d: _iso(d, "commit_date"))
     notes: list[str] = []
@@ -140,7 +142,8 @@ def _from_catalog(
             if any(not t.equals(tables[0]) for t in tables[1:]):
                 raise ReferenceMatchError(
                     f"{len(commits)} different snapshots of {board!r} are dated {chosen}: "
-                    f"{[c[:12] for c in commits]}; pass commit= to choose one"
+                    f"{[c[:12] for c in commits]}; pass ", Param("commit", repr(commits[0][:12])),
+                    " (or another of them) to choose one",
                 )
             notes.append(
                 f"{len(commits)} identical snapshots dated {chosen}; used {commits[0][:12]}"

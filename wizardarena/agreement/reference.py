@@ -326,5 +326,6 @@ def _format(fmt: str | ReferenceFormat | None) -> ReferenceFormat | None:
 def _check_category(category: str, allowed: list[str], what: str) -> None:
     if category not in allowed:
         raise ReferenceMatchError(
-            f"category {category!r} is not in {what}; available: {sorted(allowed)[:40]}"
+            Param("category", repr(category)), f" is not in {what}; available: "
+            f"{sorted(allowed)[:40]}"
         )

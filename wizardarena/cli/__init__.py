@@ -12,6 +12,7 @@ break the others.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from collections.abc import Sequence
@@ -34,7 +35,6 @@ COMMANDS: tuple[str, ...] = (
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available subcommand."""
     from wizardarena import __version__
-
     from wizardarena.cli._common import ArgumentParser
 
     parser = ArgumentParser(

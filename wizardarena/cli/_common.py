@@ -71,13 +71,13 @@ def keywords(parser: argparse.ArgumentParser, **dests: str) -> None:
 def option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
     """``{dest: "--flag"}`` for every option of ``parser`` (the long option named like the
     destination when there are several, e.g. ``--rounds`` for ``--bootstrap/--rounds``);
-    positional arguments map to their metavar (``BATTLES``)."""
+    positional arguments map to their metavar or name, as the usage line shows them."""
     out: dict[str, str] = {}
     for action in parser._actions:
         if action.dest in (argparse.SUPPRESS, "help"):
             continue
         if not action.option_strings:
-            out[action.dest] = str(action.metavar or action.dest.upper())
+            out[action.dest] = str(action.metavar or action.dest)
             continue
         longs = [o for o in action.option_strings if o.startswith("--")] or list(
             action.option_strings
@@ -164,16 +164,51 @@ def write_or_print(text: str, out: str | None) -> None:
 
 
 def add_rating_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by every subcommand that fits ratings."""
-    p.add_argument("--method", default="bt", choices=["bt", "elo"], help="rating method")
-    p.add_argument("--ci", default="bootstrap", choices=["bootstrap", "sandwich", "none"])
-    p.add_argument("--bootstrap", "--rounds", dest="rounds", type=int, default=1000,
-                   metavar="N", help="bootstrap rounds (default 1000)")
+    """Options shared by every subcommand that reads a battle log and fits ratings."""
+    p.add_argument("--method", default="bt", choices=["bt", "elo"],
+                   help="rating method: Bradley-Terry MLE, or online Elo (order dependent)")
+    p.add_argument("--ci", default="bootstrap", choices=["bootstrap", "sandwich", "none"],
+                   help="how intervals are made: batched bootstrap, closed-form sandwich, or "
+                   "no intervals")
+    p.add_argument("--bootstrap", "--rounds", dest="rounds", type=int_range(1), default=1000,
+                   metavar="N", help="bootstrap rounds")
     p.add_argument("--unit", default="battle", choices=["battle", "prompt"],
-                   help="resampling unit (prompt = cluster bootstrap by question_id)")
-    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+                   help="resampling unit: battles (LMSYS), or prompts (cluster bootstrap by "
+                   "the prompt id column, see --cluster-column)")
+    p.add_argument("--cluster-column", default=None, metavar="COLUMN",
+                   help="with --unit prompt: the column holding the prompt id (default "
+                   "question_id), e.g. llmfao's prompt")
+    p.add_argument("--level", type=float, default=0.95, help="interval level")
     p.add_argument("--anchor", default=None, metavar="MODEL=RATING",
-                   help="pin one model's rating, e.g. mixtral-8x7b-instruct-v0.1=1114")
-    p.add_argument("--ties", default="half", choices=["half", "drop", "davidson"])
-    p.add_argument("--point", default="mle", choices=["mle", "median"])
-    p.add_argument("--seed", type=int, default=None, help="bootstrap seed (recorded if omitted)")
+                   help="pin one model's rating, e.g. mixtral-8x7b-instruct-v0.1=1114 (default: "
+                   "ratings centred on 1000)")
+    p.add_argument("--ties", default="half", choices=["half", "drop", "davidson"],
+                   help="a tie is half a win each way (LMSYS), is dropped, or follows "
+                   "Davidson's model")
+    p.add_argument("--point", default="mle", choices=["mle", "median"],
+                   help="point estimate: the full-data MLE, or the bootstrap median "
+                   "(WizardArena)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="bootstrap seed (default: drawn and recorded in the board)")
+    p.add_argument("--outcomes", default="fastchat",
+                   choices=["fastchat", "ab", "numeric", "arena-hard", "left-right"],
+                   help="vocabulary of the winner column (never guessed)")
+    p.add_argument("--strong-weight", type=float, default=1.0,
+                   help="weight of strong Arena-Hard verdicts A>>B (Arena-Hard uses 3)")
+    p.add_argument("--normalize-names", action="store_true",
+                   help="merge model names that differ only by case or surrounding spaces "
+                   "(default: such names are an error listing each group)")
+
+
+def rating_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`wizardarena.rank` set by :func:`add_rating_options`."""
+    return dict(
+        method=args.method, ci=args.ci, rounds=args.rounds, unit=args.unit,
+        cluster=args.cluster_column, level=args.level, anchor=parse_anchor(args.anchor),
+        ties=args.ties, point=args.point, outcomes=args.outcomes,
+        strong_weight=args.strong_weight, normalize_names=args.normalize_names, rng=args.seed,
+    )
+
+
+#: Python keyword -> option destination, for the rating options (see :func:`keywords`)
+RATING_KEYWORDS: dict[str, str] = {"rng": "seed", "cluster": "cluster_column"}
