@@ -170,9 +170,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.difficulty == "battles":
             if not args.battles:
                 raise ValidationError("--difficulty battles needs --battles FILE")
-            from wizardarena.battles import read_battles
-
-            difficulty = BattleDifficulty(read_battles(args.battles))
+            difficulty = BattleDifficulty(args.battles)
 
         embedder: Any
         if args.embeddings:
