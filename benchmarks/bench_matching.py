@@ -21,10 +21,7 @@ resamples, seeds 0..999), and for the pairs that need more than exact/case ("har
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
-import json
-import platform
 import re
 import subprocess
 import sys
@@ -33,54 +30,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from wizardarena.agreement import load_reference, match_models
 from wizardarena.exceptions import ReferenceMatchError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-NAMES = ROOT / "tests" / "data" / "names"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from bench_agreement import cpu_model  # noqa: E402
+from test_agreement_matching import LISTS, _ours, _truth  # noqa: E402
 
 Matcher = Callable[[list[str], object], dict[str, str]]
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
-
-
-def ours(name: str) -> list[str]:
-    """Our names for each list (as in tests/test_agreement_matching.py)."""
-    if name.startswith("llmfao"):
-        with open(DATA / "llmfao/models.jsonl", encoding="utf-8") as fh:
-            return [json.loads(line)["name"] for line in fh]
-    if name.startswith("mt_bench"):
-        t = pd.read_csv(DATA / "lmsys/leaderboard_table_20231220.csv")
-        return t.loc[pd.to_numeric(t["MT-bench (score)"], errors="coerce").notna(),
-                     "Model"].tolist()
-    if name.startswith("alpaca_eval_1"):
-        return load_reference(DATA / "alpaca_eval/alpaca_eval_gpt4_leaderboard.csv").models
-    if name.startswith("alpaca_eval_2"):
-        return load_reference(
-            DATA / "alpaca_eval/weighted_alpaca_eval_gpt4_turbo_leaderboard.csv").models
-    if name.startswith("arena_hard_board"):
-        return load_reference(DATA / "arena_hard/arena_hard_leaderboard_20240731.csv").models
-    log = pd.read_json(
-        DATA / "arena_hard/battles_judge-gpt-4-1106-preview_baseline-gpt-4-0314.jsonl",
-        lines=True)
-    return sorted(set(log["model_a"]) | set(log["model_b"]))
-
-
-def truth(name: str) -> dict[str, str]:
-    with open(NAMES / f"{name}.csv", encoding="utf-8", newline="") as fh:
-        return {r["ours"]: r["reference"] for r in csv.DictReader(fh) if r["reference"]}
 
 
 def reference_names(name: str) -> object:
@@ -158,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline_commit:
         matchers[f"commit {args.baseline_commit}"] = from_commit(args.baseline_commit)
     matchers["rules"] = rules
-    lists = sorted(q.stem for q in NAMES.glob("*.csv"))
+    lists = LISTS
     hits: dict[str, list[int]] = {m: [] for m in matchers}
     hard_hits: dict[str, list[int]] = {m: [] for m in matchers}
     wrong_total = dict.fromkeys(matchers, 0)
     rows = []
     for name in lists:
-        names, expected = ours(name), truth(name)
+        names, (_, expected) = _ours(name, DATA), _truth(name)
         reference = reference_names(name)
         easy = exact_case(names, reference)
         row = [name, str(len(names)), str(len(expected))]
