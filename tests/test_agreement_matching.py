@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wizardarena.agreement import (
     MATCH_RULES,
@@ -325,3 +328,32 @@ def test_real_name_lists_recall_at_least_95_percent(shared_data: Path) -> None:
     assert expected == 240
     assert found / expected >= 0.95
     assert sum(len(r[2]) for r in runs) == 0
+
+
+@settings(max_examples=25)
+@given(st.randoms(use_true_random=False))
+def test_matching_does_not_depend_on_the_order_of_names(rnd: random.Random) -> None:
+    ours = ["GPT 4", "gpt4_0314", "Meta-Llama-3-8B-Instruct", "llama-2-7b-chat-hf", "claude",
+            "claude-2", "dbrx-instruct", "vicuna-13b-v1.3", "vicuna-13b-v1.5", "reka-flash",
+            "Mistral-7B-Instruct-v0.3", "wizardlm-13b", "wizardlm-13b-v1.2"]
+    ref = {"gpt-4-0314": ["GPT-4-0314"], "gpt-4-0613": [], "llama-3-8b-instruct": [],
+           "llama-2-7b-chat": [], "claude-1": [], "claude-2.0": [], "claude-2.1": [],
+           "dbrx-instruct-preview": [], "vicuna-13b": [], "reka-flash-21b-20240226": [],
+           "mistral-7b-instruct": ["Mistral-7B-Instruct-v0.1"], "wizardlm-13b":
+           ["WizardLM-13b-v1.2"]}
+    expected = match_models(ours, ref, ambiguous="report")
+    o = list(ours)
+    rnd.shuffle(o)
+    keys = list(ref)
+    rnd.shuffle(keys)
+    got = match_models(o, {k: ref[k] for k in keys}, ambiguous="report")
+    assert got.mapping == expected.mapping
+    assert got.matches["how"].to_dict() == expected.matches["how"].to_dict()
+    status = dict(zip(got.unmatched["model"], got.unmatched["how"]))
+    assert status == dict(zip(expected.unmatched["model"], expected.unmatched["how"]))
+    assert expected.mapping == {"gpt4_0314": "gpt-4-0314",
+                                "Meta-Llama-3-8B-Instruct": "llama-3-8b-instruct",
+                                "llama-2-7b-chat-hf": "llama-2-7b-chat", "claude-2": "claude-2.0",
+                                "dbrx-instruct": "dbrx-instruct-preview",
+                                "reka-flash": "reka-flash-21b-20240226",
+                                "wizardlm-13b": "wizardlm-13b"}
