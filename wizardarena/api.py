@@ -8,13 +8,8 @@ from typing import Any, overload
 
 import numpy as np
 
-from wizardarena.battles import (
-    BattleSource,
-    Vocabulary,
-    check_anchor,
-    prompt_clusters,
-    read_battles,
-)
+from wizardarena.battle_checks import check_anchor, prompt_clusters
+from wizardarena.battles import BattleSource, Vocabulary, read_battles
 from wizardarena.exceptions import ValidationError
 from wizardarena.leaderboard import Leaderboard
 from wizardarena.ratings.fit import fit_ratings
