@@ -1,9 +1,10 @@
 """Agreement of our leaderboard with a reference leaderboard (LMSYS Chatbot Arena, ...).
 
 * :mod:`~wizardarena.agreement.reference`: :class:`Reference` snapshots;
-  :mod:`~wizardarena.agreement.readers`: :func:`load_reference`, :func:`fetch_reference`,
-  :func:`load_aliases`;
-* :mod:`~wizardarena.agreement.matching`: model-name matching (:func:`match_models`);
+  :mod:`~wizardarena.agreement.readers`: :func:`load_reference`, :func:`fetch_reference`;
+  :mod:`~wizardarena.agreement.aliases`: :func:`load_aliases`;
+* :mod:`~wizardarena.agreement.matching`: model-name matching (:func:`match_models`), on
+  names taken apart by :mod:`~wizardarena.agreement.names`;
 * :mod:`~wizardarena.agreement.metrics`: the metrics, each a function of its own (pure);
 * :mod:`~wizardarena.agreement.report`: :func:`agreement` -> :class:`AgreementReport`;
   :mod:`~wizardarena.agreement.categories`: :func:`agreement_by_category`.
@@ -18,6 +19,7 @@
 
 from __future__ import annotations
 
+from wizardarena.agreement.aliases import load_aliases
 from wizardarena.agreement.categories import CategoryAgreement, agreement_by_category
 from wizardarena.agreement.matching import (
     HUB_TAGS,
@@ -40,7 +42,7 @@ from wizardarena.agreement.metrics import (
     spearman,
     top_k_overlap,
 )
-from wizardarena.agreement.readers import fetch_reference, load_aliases, load_reference
+from wizardarena.agreement.readers import fetch_reference, load_reference
 from wizardarena.agreement.reference import (
     COLUMN_ROLES,
     DEFAULT_REFERENCE_URL,

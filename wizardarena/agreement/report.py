@@ -18,6 +18,7 @@ from wizardarena.agreement._render import (
     _figures_base64,
     _md_table,
 )
+from wizardarena.agreement.aliases import load_aliases
 from wizardarena.agreement.matching import ModelMatch, match_models
 from wizardarena.agreement.metrics import (
     _covariance,
@@ -36,7 +37,7 @@ from wizardarena.agreement.metrics import (
     spearman,
     top_k_overlap,
 )
-from wizardarena.agreement.readers import load_aliases, load_reference
+from wizardarena.agreement.readers import load_reference
 from wizardarena.agreement.reference import Reference
 from wizardarena.exceptions import Param, ReferenceMatchError, ValidationError
 from wizardarena.leaderboard import Leaderboard
