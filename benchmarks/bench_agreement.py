@@ -30,7 +30,6 @@ ALIASES = {
     "Vicuna v1.5 (13B)": "Vicuna-13B",
     "Open-Assistant Pythia SFT-4 (12B)": "OpenAssistant-Pythia-12B",
     "Vicuna-FastChat-T5 (3B)": "FastChat-T5-3B",
-    "Code Llama Instruct (34B)": "CodeLlama-34B-instruct",
     "PaLM 2 Bison": "PaLM-Chat-Bison-001",
 }
 ROUNDS = 1000

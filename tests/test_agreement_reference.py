@@ -16,7 +16,7 @@ import pytest
 
 import wizardarena as wa
 from wizardarena.agreement import Reference, fetch_reference, load_reference
-from wizardarena.exceptions import ReferenceMatchError, ValidationError
+from wizardarena.exceptions import ReferenceFetchError, ReferenceMatchError, ValidationError
 
 HISTORY = """key,Model,rating,License,Organization,date
 gpt-4,GPT-4,1200,Proprietary,OpenAI,20230508
@@ -69,7 +69,7 @@ def test_history_errors(tmp_path: Path) -> None:
     p.write_text(HISTORY)
     with pytest.raises(ReferenceMatchError, match="starts on 2023-05-08"):
         load_reference(p, date="2023-01-01")
-    with pytest.raises(ReferenceMatchError, match="category 'coding'"):
+    with pytest.raises(ReferenceMatchError, match="category='coding' is not in"):
         load_reference(p, category="coding")
     with pytest.raises(ValidationError, match="date must be"):
         load_reference(p, date="July 2023")
@@ -93,7 +93,7 @@ def test_catalog_board_category_date(tmp_path: Path) -> None:
     assert latest.date == "2025-04-04" and latest.ratings["m1"] == 1305
     with pytest.raises(ReferenceMatchError, match="available"):
         load_reference(p, category="math")
-    with pytest.raises(ReferenceMatchError, match="board 'nope'"):
+    with pytest.raises(ReferenceMatchError, match="board='nope' is not in"):
         load_reference(p, board="nope")
 
 
@@ -118,7 +118,7 @@ def test_catalog_json_mapping() -> None:
                      "b": {"rating": 1200.0, "rating_q025": 1190.0, "rating_q975": 1215.0}}}
     ref = load_reference(data)
     assert ref.format == "arena-catalog-json" and ref.has_intervals
-    with pytest.raises(ReferenceMatchError, match="category 'coding'"):
+    with pytest.raises(ReferenceMatchError, match="category='coding' is not in"):
         load_reference(data, category="coding")
 
 
@@ -154,6 +154,42 @@ def test_generic_table_validation() -> None:
         load_reference(pd.DataFrame({"name": ["a"], "score": [1.0]}))
 
 
+def test_any_table_through_a_column_mapping(tmp_path: Path) -> None:
+    table = pd.DataFrame({"Model": ["a", "b", "c"], "score": [80.0, 60.0, 40.0],
+                          "lo": [78.0, 57.0, 39.0], "hi": [83.0, 62.0, 44.0],
+                          "se": [1.0, 2.0, 0.5], "Name": ["A", "B", "C"]})
+    # today: "cannot tell the reference format"; now named columns read any table
+    ref = load_reference(table, columns={"model": "Model", "rating": "score"})
+    assert ref.models == ["a", "b", "c"] and not ref.has_intervals
+    ref = load_reference(table, columns={"model": "Model", "rating": "score", "lower": "lo",
+                                         "upper": "hi", "display_name": "Name"})
+    assert ref.has_intervals and ref.table.loc["b", "upper"] == 62.0
+    assert ref.names()["a"] == ("A",)
+    ref = load_reference(table, columns={"model": "Model", "rating": "score", "se": "se"})
+    assert ref.level == 0.95
+    assert ref.table.loc["b", "lower"] == pytest.approx(60.0 - 1.959964 * 2.0, abs=1e-5)
+    path = tmp_path / "board.csv"
+    table.to_csv(path, index=False)
+    assert load_reference(path, columns={"model": "Model", "rating": "score"}).models[0] == "a"
+    with pytest.raises(ValidationError, match=r"does not have: \{'rating': 'Score'\}"):
+        load_reference(table, columns={"model": "Model", "rating": "Score"})
+    with pytest.raises(ValidationError, match="unknown"):
+        load_reference(table, columns={"model": "Model", "rating": "score", "elo": "x"})
+    with pytest.raises(ValidationError, match="both 'lower' and 'upper'"):
+        load_reference(table, columns={"model": "Model", "rating": "score", "lower": "lo"})
+    with pytest.raises(ValidationError, match="must name the 'rating' column"):
+        load_reference(table, columns={"model": "Model"})
+    with pytest.raises(ValidationError, match="cannot be combined"):
+        load_reference(table, columns={"model": "Model", "rating": "score"},
+                       format="lmsys-history")
+    # the format error says how to name the columns, in the caller's terms
+    with pytest.raises(ReferenceMatchError) as info:
+        load_reference(table)
+    assert "columns={'model': 'Model', 'rating': 'score'}" in str(info.value)
+    assert "--ref-columns model=Model,rating=score" in info.value.render(
+        {"columns": "--ref-columns"})
+
+
 def test_leaderboard_as_reference() -> None:
     log = wa.simulate_battles({"a": 1100, "b": 1000, "c": 900}, 1500, rng=1)
     board = wa.rank(log, rounds=50, rng=1)
@@ -176,6 +212,42 @@ def test_real_lmsys_files(shared_data: Path) -> None:
         load_reference(lm / "arena_catalog_leaderboard_snapshots.csv.gz", date="2025-05-27")
     t = load_reference(lm / "leaderboard_table_20231220.csv")
     assert t.date == "2023-12-20" and "GPT-4-Turbo" in t.models and t.excluded
+
+
+def test_arena_hard_leaderboard_as_published(shared_data: Path) -> None:
+    ref = load_reference(shared_data / "arena_hard" / "arena_hard_leaderboard_20240731.csv")
+    assert ref.format == "arena-hard" and ref.date == "2024-07-31"
+    assert len(ref.table) == 60 and ref.has_intervals and ref.level == 0.95
+    top = ref.table.iloc[0]
+    assert ref.models[0] == "gpt-4-turbo-2024-04-09"
+    assert (top["rating"], top["lower"], top["upper"]) == (82.63, 80.75, 84.6)
+    with pytest.raises(ReferenceMatchError, match="dated 2024-07-31, after"):
+        load_reference(shared_data / "arena_hard" / "arena_hard_leaderboard_20240731.csv",
+                       date="2024-06-01")
+
+
+def test_alpaca_eval_leaderboards_as_published(shared_data: Path) -> None:
+    v2 = load_reference(
+        shared_data / "alpaca_eval" / "weighted_alpaca_eval_gpt4_turbo_leaderboard.csv")
+    assert v2.format == "alpaca-eval" and len(v2.table) == 223
+    raw = pd.read_csv(
+        shared_data / "alpaca_eval" / "weighted_alpaca_eval_gpt4_turbo_leaderboard.csv",
+        index_col=0)
+    assert v2.ratings["gpt-4o-2024-05-13"] == raw.at[
+        "gpt-4o-2024-05-13", "length_controlled_winrate"]
+    assert not v2.has_intervals  # lc_standard_error is missing for most models
+    assert any("length-controlled" in n for n in v2.notes)
+    assert any("missing for 175 of 223" in n for n in v2.notes)
+    v1 = load_reference(shared_data / "alpaca_eval" / "alpaca_eval_gpt4_leaderboard.csv")
+    assert v1.format == "alpaca-eval" and len(v1.table) == 102 and v1.level == 0.95
+    row = v1.table.loc["gpt4"]
+    assert row["upper"] - row["rating"] == pytest.approx(1.959964 * 0.716281, abs=1e-5)
+    assert any("win rate" in n for n in v1.notes)
+    # any other column is one mapping away
+    wr = load_reference(
+        shared_data / "alpaca_eval" / "weighted_alpaca_eval_gpt4_turbo_leaderboard.csv",
+        columns={"model": "Unnamed: 0", "rating": "win_rate", "se": "standard_error"})
+    assert wr.has_intervals and wr.ratings["gpt4_1106_preview"] == pytest.approx(50.0)
 
 
 # ----------------------------------------------------------------------------- HTTP
@@ -230,10 +302,15 @@ def test_fetch_over_loopback(server: str) -> None:
 
 
 def test_fetch_errors(server: str) -> None:
-    with pytest.raises(ReferenceMatchError, match="HTTP 404"):
+    with pytest.raises(ReferenceFetchError, match="HTTP 404") as info:
         fetch_reference(f"{server}/missing.json")
-    with pytest.raises(ReferenceMatchError):
+    assert info.value.status_code == 404 and info.value.url.endswith("/missing.json")
+    # a body that is not a board is not a network failure
+    with pytest.raises(ReferenceMatchError) as bad:
         fetch_reference(f"{server}/broken")
+    assert not isinstance(bad.value, ReferenceFetchError)
     port = server.rsplit(":", 1)[1]
-    with pytest.raises(ReferenceMatchError, match="could not fetch"):
+    with pytest.raises(ReferenceFetchError, match=r"could not fetch.*ConnectError") as down:
         fetch_reference(f"http://127.0.0.1:{int(port) + 1}/x.json", timeout=2.0)
+    assert down.value.status_code is None
+    assert isinstance(down.value, ReferenceMatchError)  # old handlers still catch it

@@ -62,7 +62,8 @@ def test_report_against_truth(board: wa.Leaderboard) -> None:
     # names were matched by the normalized rule; the extra reference model is reported
     assert set(rep.matches["how"]) == {"normalized"}
     assert rep.unmatched.to_dict("records") == [
-        {"model": "only-in-ref", "side": "reference", "reason": "not in ours"}
+        {"model": "only-in-ref", "side": "reference", "how": "none", "candidates": (),
+         "reason": "not in ours"}
     ]
     # pairs: a above b in the reference; verdict = ours * theirs where theirs separates
     p = rep.pairs

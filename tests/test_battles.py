@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +220,101 @@ def test_prompt_unit_needs_question_ids() -> None:
         wa.rank(df, unit="prompt", rounds=10, rng=0)
     with pytest.raises(wa.ValidationError, match="no column 'question_id'"):
         wa.rank(_df(), unit="prompt", rounds=10, rng=0)
+
+
+# ----------------------------------------------------------------------------- hints
+def test_prompt_unit_without_question_id_says_how_to_name_the_column() -> None:
+    log = wa.simulate_battles({"a": 1100, "b": 1000, "c": 900}, 600, prompts=20, rng=0)
+    llmfao_like = log.rename(columns={"question_id": "prompt"})
+    with pytest.raises(wa.ValidationError) as info:
+        wa.rank(llmfao_like, unit="prompt", rounds=20, rng=0)
+    msg = str(info.value)
+    assert "needs a prompt id column" in msg and "no column 'question_id'" in msg
+    assert "cluster='prompt'" in msg and "its column 'prompt' looks like one" in msg
+    cli = info.value.render({"cluster": "--cluster-column", "unit": "--unit"})
+    assert "--cluster-column prompt" in cli and "cluster=" not in cli
+    # cluster= names the column: the same board as renaming it to question_id
+    named = wa.rank(llmfao_like, unit="prompt", cluster="prompt", rounds=50, rng=3)
+    renamed = wa.rank(log, unit="prompt", rounds=50, rng=3)
+    assert np.allclose(named.table[["rating", "lower", "upper"]],
+                       renamed.table[["rating", "lower", "upper"]])
+    with pytest.raises(wa.ValidationError, match="no effect with unit='battle'"):
+        wa.rank(log, cluster="question_id", rounds=20, rng=0)
+
+
+def test_anchor_not_in_the_log_lists_the_closest_names() -> None:
+    log = wa.simulate_battles({"mixtral-8x7b-instruct-v0.1": 1114, "gpt-4-0613": 1160,
+                               "llama-2-70b-chat": 1080}, 600, rng=0)
+    with pytest.raises(wa.ValidationError) as info:
+        wa.rank(log, anchor={"Mixtral-8x7B-Instruct": 1114}, rounds=10, rng=0)
+    assert "closest names in the log: ['mixtral-8x7b-instruct-v0.1']" in str(info.value)
+    with pytest.raises(wa.ValidationError, match=r"closest names in the log: \['gpt-4-0613'\]"):
+        wa.rank(log, anchor={"gpt4-0613": 1160}, rounds=10, rng=0)
+
+
+@pytest.mark.parametrize(
+    ("winner", "outcomes", "hint"),
+    [
+        (["A", "tie", "B"], "fastchat", "these are the labels of outcomes='ab'"),
+        (["A>B", "A=B", "B>>A"], "fastchat", "these are the labels of outcomes='arena-hard'"),
+        (["left", "tie", "right"], "fastchat", "these are the labels of outcomes='left-right'"),
+        (["model_a", "tie", "model_b"], "ab", "these are the labels of outcomes='fastchat'"),
+        (["model-a", "Tie", "model-b"], "fastchat",
+         "replace {'Tie': 'tie', 'model-a': 'model_a', 'model-b': 'model_b'} first"),
+        ([1.0, 0.5, 0.0], "fastchat", "these are the scores of outcomes='numeric'"),
+        ([1, 0, 2], "fastchat", "1/2 look like the position of the winner"),
+        ([1, 2, 2], "numeric", "1/2 look like the position of the winner"),
+        (["model_a", "tie", "model_b"], "numeric", "these are the labels of outcomes='fastchat'"),
+    ],
+)
+def test_winner_in_another_vocabulary_names_it(winner: list[object], outcomes: str,
+                                               hint: str) -> None:
+    with pytest.raises(wa.ValidationError) as info:
+        wa.read_battles(_df(winner=winner), outcomes=outcomes)
+    assert hint in str(info.value)
+    if "outcomes=" in hint:
+        vocab = hint.split("outcomes=")[1].split("'")[1]
+        assert f"--outcomes {vocab}" in info.value.render({"outcomes": "--outcomes"})
+
+
+def test_missing_columns_another_layout_uses_are_named() -> None:
+    crowd = pd.DataFrame({"left": ["x"], "right": ["y"], "winner": ["left"]})
+    with pytest.raises(wa.ValidationError, match=r"llmfao layout\): pass outcomes='left-right'"):
+        wa.read_battles(crowd)
+    with pytest.raises(wa.ValidationError, match="has model_a/model_b: pass outcomes='fastchat'"):
+        wa.read_battles(_df(), outcomes="left-right")
+    renamed = _df().rename(columns={"model_a": "model_1", "model_b": "model_2",
+                                    "winner": "verdict"})
+    with pytest.raises(wa.ValidationError) as info:
+        wa.read_battles(renamed)
+    assert "rename its columns 'model_1'/'model_2' to 'model_a'/'model_b'" in str(info.value)
+    assert "rename its column 'verdict' to 'winner'" in str(info.value)
+
+
+# ----------------------------------------------------------------------------- names
+def test_names_differing_by_case_or_spaces_raise_listing_each_group() -> None:
+    df = pd.DataFrame({"model_a": ["GPT-4", "gpt-4 ", "claude", "Claude", "llama"],
+                       "model_b": ["llama", "llama", "llama", "GPT-4", "GPT-4"],
+                       "winner": ["model_a"] * 5})
+    with pytest.raises(wa.ValidationError) as info:
+        wa.read_battles(df)
+    msg = str(info.value)
+    assert "differ only by case or surrounding spaces" in msg
+    assert "['Claude' (1 row), 'claude' (1 row)]" in msg
+    assert "['GPT-4' (3 rows), 'gpt-4 ' (1 row)]" in msg
+    assert "normalize_names=True" in msg
+    assert "--normalize-names" in info.value.render({"normalize_names": "--normalize-names"})
+    with pytest.warns(wa.DataWarning, match=r"'GPT-4' <- \['GPT-4', 'gpt-4 '\]"):
+        log = wa.read_battles(df, normalize_names=True)
+    assert set(log.models) == {"GPT-4", "llama", "Claude"} or set(log.models) == {
+        "GPT-4", "llama", "claude"}
+    assert log.record().loc["GPT-4", "n_battles"] == 4
+    # merged names that met each other become a self-battle, which is refused
+    with pytest.raises(wa.ValidationError, match="cannot battle itself"), pytest.warns(
+            wa.DataWarning):
+        wa.read_battles(pd.DataFrame({"model_a": ["a", "A"], "model_b": ["A", "b"],
+                                      "winner": ["tie", "tie"]}), normalize_names=True)
+    with pytest.warns(wa.DataWarning), warnings.catch_warnings():
+        warnings.simplefilter("ignore", wa.RidgeWarning)  # 'Claude' is undefeated here
+        board = wa.rank(df, normalize_names=True, ci="none")
+    assert set(board.models) == set(log.models)

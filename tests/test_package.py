@@ -45,6 +45,8 @@ def test_public_api_is_locked() -> None:
         # flywheel and style control (issue 6)
         "Comparison", "Flywheel", "FlywheelStats", "TrainingData", "compare",
         "STYLE_FEATURES", "answer_style",
+        # real model names and reference boards (issue 11)
+        "ReferenceFetchError", "load_aliases",
     }
     assert set(wa.__all__) == expected
 

@@ -349,7 +349,7 @@ def test_ties_half_and_drop() -> None:
         ({"ridge": 0.0}, "ridge must be"),
         ({"rounds": 1}, "rounds must be"),
         ({"level": 1.0}, "level must be"),
-        ({"anchor": {"zz": 1.0}}, "anchor model"),
+        ({"anchor": {"zz": 1.0}}, "names a model that is not in the battle log"),
     ],
 )
 def test_validation(kwargs: dict[str, object], match: str) -> None:

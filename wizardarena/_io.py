@@ -4,17 +4,47 @@ Every writer of the package goes through :func:`atomic_write`: the content is wr
 temporary file in the target's directory, then renamed over the target (``os.replace`` is
 atomic on POSIX and Windows). A failure removes the temporary file and leaves any previous
 file untouched.
+
+Permissions: the temporary file is created private (``mkstemp`` uses 0600), so before the
+rename it gets the mode a plain ``open(path, "w")`` would have given: the mode of the file
+it replaces, or ``0666`` minus the process umask for a new file. Reports and exports can
+therefore be shared or served exactly as the user's umask allows.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "current_umask"]
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux ``/proc``).
+
+    Elsewhere it is read by setting and restoring it (``os.umask`` has no getter).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _target_mode(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], Any]) -> Path:
@@ -28,6 +58,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], Any]) -> P
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _target_mode(target))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

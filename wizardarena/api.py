@@ -8,6 +8,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from wizardarena.battle_checks import prompt_clusters
 from wizardarena.battles import BattleSource, Vocabulary, read_battles
 from wizardarena.exceptions import ValidationError
 from wizardarena.leaderboard import Leaderboard
@@ -39,6 +40,8 @@ def rank(  # type: ignore[misc]
     point: str | None = None,
     outcomes: str | Vocabulary = "fastchat",
     strong_weight: float = 1.0,
+    normalize_names: bool = False,
+    cluster: str | None = None,
     by: str | None = None,
     k: float = 4.0,
     scale: float = 400.0,
@@ -51,7 +54,6 @@ def rank(  # type: ignore[misc]
     l2: float = 1e-6,
     tokenizer: Callable[[str], int] | None = None,
     position: bool = False,
-    cluster: str = "question_id",
     tol: float = 1e-10,
     max_iter: int = 100,
     prompts: Any = None,
@@ -96,6 +98,11 @@ def rank(  # type: ignore[misc]
         ``arena-hard``, ``left-right``); never guessed.
     strong_weight : float, default 1
         Weight of strong Arena-Hard verdicts (``A>>B``); Arena-Hard uses 3.
+    normalize_names : bool, default False
+        Merge model names that differ only by case or surrounding spaces (which raise
+        otherwise); see :func:`~wizardarena.battles.read_battles`.
+    cluster : str, optional
+        With ``unit="prompt"``: the column holding the prompt id (default ``question_id``).
     by : str, optional
         Column to split on (e.g. ``"category"``); returns one board per value. Each value
         gets its own seed, derived from the seed and the value alone (recorded in
@@ -137,8 +144,6 @@ def rank(  # type: ignore[misc]
         position consistency and the effect. When the order is determined by the models
         (the same model always first) the effect is not identified: a ``DataWarning`` says
         so and no number is reported.
-    cluster : str, default "question_id"
-        Column whose values are the prompts resampled by ``unit="prompt"``.
     tol, max_iter
         Convergence of the Newton solver: relative gradient ``max|∇| / (1 + battles)`` and
         the step limit (a fit that stops at round-off converges whatever ``tol``; one that
@@ -183,7 +188,9 @@ def rank(  # type: ignore[misc]
             "a mapping of model answers needs judge= (and prompts=, store=) to run battles; "
             "to rank an existing battle log pass a path, a DataFrame or a list of dicts"
         )
-    log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight)
+    log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight,
+                       normalize_names=normalize_names)
+    log = prompt_clusters(log, unit=unit, ci=ci, cluster=cluster)
     features = None
     if style is not None and style is not False:
         if by is not None:
@@ -195,7 +202,8 @@ def rank(  # type: ignore[misc]
     options: dict[str, Any] = dict(
         method=method, ci=ci, rounds=rounds, unit=unit, level=level, anchor=anchor, ties=ties,
         point=point, k=k, scale=scale, base=base, init=init, ridge=ridge, l2=l2,
-        features=features, position=position, cluster=cluster, tol=tol, max_iter=max_iter,
+        features=features, position=position, cluster=cluster or "question_id", tol=tol,
+        max_iter=max_iter,
         stacklevel=3,
     )
     if by is None:

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from wizardarena._io import atomic_write
-from wizardarena.exceptions import ValidationError
+from wizardarena.exceptions import Param, ValidationError
 
 __all__ = [
     "WINNER_LABELS",
@@ -219,6 +219,27 @@ def _model_codes(
     return a, b, tuple(str(m) for m in models)
 
 
+def _checks() -> Any:
+    """:mod:`wizardarena.battle_checks` (imported late: it builds on this module)."""
+    from wizardarena import battle_checks
+
+    return battle_checks
+
+
+def _required_columns(names: Sequence[str], vocab: Vocabulary) -> list[str]:
+    """The columns ``vocab`` needs, or a ValidationError naming the missing ones."""
+    need = (["left", "right", "winner"] if vocab is Vocabulary.LEFT_RIGHT
+            else ["model_a", "model_b", "winner"])
+    missing = [c for c in need if c not in names]
+    if missing:
+        raise ValidationError(
+            f"battle log is missing required column(s) {missing}; expected columns "
+            f"{need} (", Param("outcomes", repr(vocab.value)), f"); found {list(names)}",
+            *_checks().layout_hint(names, vocab),
+        )
+    return need
+
+
 def _label_outcomes(
     col: pa.Array | pa.ChunkedArray, vocab: Vocabulary, strong_weight: float
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -230,9 +251,10 @@ def _label_outcomes(
         values = col.to_pylist()
         bad = np.arange(min(len(values), _MAX_SHOWN))
         raise ValidationError(
-            f"column 'winner' must hold text labels for outcomes={vocab.value!r}; "
-            f"expected one of {sorted(table)}; got values of type {col.type} such as "
-            + _show(bad, [values[i] for i in bad])
+            "column 'winner' must hold text labels for ", Param("outcomes", repr(vocab.value)),
+            f"; expected one of {sorted(table)}; got values of type {col.type} such as "
+            + _show(bad, [values[i] for i in bad]),
+            *_checks().vocabulary_hint(set(values), vocab),
         ) from None
     lookup = np.empty(len(uniq) + 1, dtype=np.int8)
     strong = np.zeros(len(uniq) + 1, dtype=bool)
@@ -255,9 +277,11 @@ def _label_outcomes(
     bad_rows = np.flatnonzero(out < 0)
     if bad_rows.size:
         vals = [None if codes[r] < 0 else uniq[codes[r]] for r in bad_rows[:_MAX_SHOWN]]
+        used = np.unique(codes[codes >= 0])
         raise ValidationError(
-            f"column 'winner' must be one of {list(table)} (outcomes={vocab.value!r}); "
-            + _show(bad_rows, vals)
+            f"column 'winner' must be one of {list(table)} (",
+            Param("outcomes", repr(vocab.value)), "); " + _show(bad_rows, vals),
+            *_checks().vocabulary_hint([uniq[k] for k in used], vocab),
         )
     weight = None
     if vocab is Vocabulary.ARENA_HARD and strong_weight != 1.0:
@@ -269,7 +293,8 @@ def _numeric_outcomes(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
         raise ValidationError(
             "column 'winner' must be numeric (1 = model_a wins, 0 = model_b wins, 0.5 = tie) "
-            f"for outcomes='numeric'; got type {col.type}"
+            "for ", Param("outcomes", "'numeric'"), f"; got type {col.type}",
+            *_checks().vocabulary_hint(set(col.to_pylist()), Vocabulary.NUMERIC),
         )
     values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
     out = np.full(values.shape, -1, dtype=np.int8)
@@ -279,8 +304,10 @@ def _numeric_outcomes(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     bad = np.flatnonzero(out < 0)
     if bad.size:
         raise ValidationError(
-            "column 'winner' must be 1, 0 or 0.5 for outcomes='numeric'; "
-            + _show(bad, values[bad[:_MAX_SHOWN]].tolist())
+            "column 'winner' must be 1, 0 or 0.5 for ", Param("outcomes", "'numeric'"), "; "
+            + _show(bad, values[bad[:_MAX_SHOWN]].tolist()),
+            *_checks().vocabulary_hint(set(values[np.isfinite(values)].tolist()),
+                                       Vocabulary.NUMERIC),
         )
     return out
 
@@ -402,26 +429,20 @@ class BattleLog:
         *,
         outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
         strong_weight: float = 1.0,
+        normalize_names: bool = False,
     ) -> BattleLog:
         """Validate and encode a pyarrow table (see :func:`read_battles` for the options)."""
         vocab = _vocabulary(outcomes)
         if not np.isfinite(strong_weight) or strong_weight <= 0:
             raise ValidationError(f"strong_weight must be a positive number; got {strong_weight!r}")
         names = table.column_names
-        if vocab is Vocabulary.LEFT_RIGHT:
-            need = ["left", "right", "winner"]
-        else:
-            need = ["model_a", "model_b", "winner"]
-        missing = [c for c in need if c not in names]
-        if missing:
-            raise ValidationError(
-                f"battle log is missing required column(s) {missing}; expected columns "
-                f"{need} (outcomes={vocab.value!r}); found {names}"
-            )
+        need = _required_columns(names, vocab)
         if table.num_rows == 0:
             raise ValidationError("battle log is empty: at least one battle is needed")
         a_name, b_name = need[0], need[1]
         a, b, models = _model_codes(table.column(a_name), table.column(b_name), (a_name, b_name))
+        a, b, models = _checks().name_groups(models, a, b, (a_name, b_name),
+                                             normalize_names)
         same = np.flatnonzero(a == b)
         if same.size:
             raise ValidationError(
@@ -458,11 +479,13 @@ class BattleLog:
         *,
         outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
         strong_weight: float = 1.0,
+        normalize_names: bool = False,
     ) -> BattleLog:
         """Validate and encode a pandas DataFrame (see :func:`read_battles`)."""
         if not isinstance(frame, pd.DataFrame):
             raise ValidationError(f"expected a pandas DataFrame; got {type(frame).__name__}")
         frame = frame.reset_index(drop=True)
+        _required_columns([str(c) for c in frame.columns], _vocabulary(outcomes))
         arrays = {}
         for name in frame.columns:
             col = frame[name]
@@ -476,7 +499,8 @@ class BattleLog:
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                     raise ValidationError(f"column {name!r} must be numeric: {exc}") from exc
         table = pa.table(arrays) if arrays else pa.table({})
-        log = cls.from_arrow(table, outcomes=outcomes, strong_weight=strong_weight)
+        log = cls.from_arrow(table, outcomes=outcomes, strong_weight=strong_weight,
+                             normalize_names=normalize_names)
         drop = {"model_a", "model_b", "winner", "weight"}
         if _vocabulary(outcomes) is Vocabulary.LEFT_RIGHT:
             drop |= {"left", "right"}
@@ -517,6 +541,28 @@ class BattleLog:
 
     def has_column(self, name: str) -> bool:
         return name in self.extra_columns
+
+    def with_column(self, name: str, values: pd.Series | np.ndarray | Sequence[Any]) -> BattleLog:
+        """A copy with the optional column ``name`` set to ``values`` (one per battle)."""
+        series = pd.Series(values).reset_index(drop=True)
+        if len(series) != self.n_battles:
+            raise ValidationError(
+                f"column {name!r} needs one value per battle ({self.n_battles}); got "
+                f"{len(series)}"
+            )
+        if isinstance(self._extra, pa.Table) and "extra" not in self.__dict__:
+            table = self._extra
+            if name in table.column_names:
+                table = table.drop([name])
+            extra: pd.DataFrame | pa.Table = table.append_column(
+                name, pa.array(series, from_pandas=True))
+        else:
+            frame = pd.DataFrame(index=pd.RangeIndex(self.n_battles)) if self.extra is None \
+                else self.extra.copy()
+            frame[name] = series.to_numpy()
+            extra = frame
+        return BattleLog(models=self.models, a=self.a, b=self.b, outcome=self.outcome,
+                         weight=self.weight, _extra=extra)
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame with canonical columns (``winner`` in FastChat labels)."""
@@ -652,7 +698,8 @@ def _vocabulary(outcomes: str | Vocabulary) -> Vocabulary:
         return Vocabulary(outcomes)
     except ValueError:
         raise ValidationError(
-            f"outcomes must be one of {[v.value for v in Vocabulary]}; got {outcomes!r}"
+            Param("outcomes"), f" must be one of {[v.value for v in Vocabulary]}; got "
+            f"{outcomes!r}"
         ) from None
 
 
@@ -665,6 +712,7 @@ def read_battles(
     outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
     strong_weight: float = 1.0,
     format: str | None = None,
+    normalize_names: bool = False,
 ) -> BattleLog:
     """Read and validate a battle log from any supported source.
 
@@ -679,6 +727,10 @@ def read_battles(
         Weight of a strong Arena-Hard verdict (``A>>B``); Arena-Hard itself uses 3.
     format : {"parquet", "jsonl", "json", "csv"}, optional
         Overrides the format implied by the file name.
+    normalize_names : bool, default False
+        Model names that differ only by case or surrounding spaces (``'gpt-4 '``,
+        ``'GPT-4'``) raise by default, listing each group; with True each group is merged
+        into its most frequent spelling and a ``DataWarning`` says which.
 
     Returns
     -------
@@ -687,19 +739,21 @@ def read_battles(
     Raises
     ------
     ValidationError
-        Missing columns, unknown winner labels, empty or missing model names, a model
-        battling itself, negative or NaN weights, an empty log, an unknown file format.
+        Missing columns, unknown winner labels, empty or missing model names, names that
+        differ only by case or spaces, a model battling itself, negative or NaN weights, an
+        empty log, an unknown file format. Where another vocabulary or layout would read the
+        log, the message names it.
     """
+    kw: dict[str, Any] = dict(outcomes=outcomes, strong_weight=strong_weight,
+                              normalize_names=normalize_names)
     if isinstance(source, BattleLog):
         return source
     if isinstance(source, pd.DataFrame):
-        return BattleLog.from_frame(source, outcomes=outcomes, strong_weight=strong_weight)
+        return BattleLog.from_frame(source, **kw)
     if isinstance(source, pa.Table):
-        return BattleLog.from_arrow(source, outcomes=outcomes, strong_weight=strong_weight)
+        return BattleLog.from_arrow(source, **kw)
     if isinstance(source, (str, os.PathLike)):
-        return BattleLog.from_arrow(
-            _read_table(Path(source), format), outcomes=outcomes, strong_weight=strong_weight
-        )
+        return BattleLog.from_arrow(_read_table(Path(source), format), **kw)
     if isinstance(source, Iterable) and not isinstance(source, (bytes, Mapping)):
         records = list(source)
         bad = [i for i, r in enumerate(records) if not isinstance(r, Mapping)]
@@ -708,9 +762,7 @@ def read_battles(
                 "a list of battles must hold one dict per battle; "
                 + _show(np.asarray(bad), [type(records[i]).__name__ for i in bad[:_MAX_SHOWN]])
             )
-        return BattleLog.from_frame(
-            pd.DataFrame.from_records(records), outcomes=outcomes, strong_weight=strong_weight
-        )
+        return BattleLog.from_frame(pd.DataFrame.from_records(records), **kw)
     raise ValidationError(
         "battles must be a path, a pandas DataFrame, a pyarrow Table, a list of dicts or a "
         f"BattleLog; got {type(source).__name__}"

@@ -12,6 +12,7 @@
     │   ├── JudgeParseError (ValueError)  a judge's text held no verdict (fail closed)
     │   └── StoreError                    the judgment store is unusable
     └── ReferenceMatchError (LookupError) a reference board cannot be read or matched
+        └── ReferenceFetchError           downloading a reference board failed (network, HTTP)
 
 Warnings::
 
@@ -19,10 +20,23 @@ Warnings::
     ├── RidgeWarning                         some models are only finite thanks to the ridge
     ├── ConvergenceWarning                   a solver stopped at its iteration limit
     └── DataWarning                          input was accepted but something deserves attention
+
+Errors speak the interface the user is in. A message that tells the user which argument to
+change names it with :class:`Param` instead of spelling ``name=value`` into the text::
+
+    raise ValidationError("the prompts are unknown: pass ", Param("prompts", ""), " (a test set)")
+
+``str(exc)`` renders it in Python terms (``pass prompts= (a test set)``); the command line
+renders the same error with :meth:`WizardArenaError.render` and its flags
+(``pass --prompts (a test set)``), so there is one message and no per-message translation.
 """
 
 from __future__ import annotations
 
+import ast
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
@@ -37,6 +51,8 @@ __all__ = [
     "HTTPStatusError",
     "JudgeParseError",
     "MissingExtraError",
+    "Param",
+    "ReferenceFetchError",
     "ReferenceMatchError",
     "RidgeWarning",
     "StoreError",
@@ -48,8 +64,82 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class Param:
+    """An argument named inside an error message, rendered in the user's interface.
+
+    Parameters
+    ----------
+    name : str
+        The Python keyword argument (``"aliases"``, ``"outcomes"``).
+    value : str, optional
+        An example value in Python syntax (``"'ab'"``, ``"{'GPT 4': 'gpt-4-0314'}"``): the
+        Python form is then ``name=value`` (``name=`` for ``""``); without it, the bare
+        ``name`` (for "``ci`` must be one of ...").
+    cli : str, optional
+        The same example on the command line (``"'GPT 4=gpt-4-0314'"``); by default derived
+        from ``value`` when that is a plain literal (``'ab'`` -> ``ab``), else omitted.
+    """
+
+    name: str
+    value: str | None = None
+    cli: str | None = None
+
+    def python(self) -> str:
+        """``name=value``, or ``name`` without a value."""
+        return self.name if self.value is None else f"{self.name}={self.value}"
+
+    def command_line(self, flag: str) -> str:
+        """``--flag value`` (or ``--flag``)."""
+        value = self.cli if self.cli is not None else _cli_literal(self.value)
+        return f"{flag} {value}" if value else flag
+
+    def render(self, flags: Mapping[str, str] | None = None) -> str:
+        """The command-line form when ``flags`` maps this keyword to a flag, else Python."""
+        if flags is not None and self.name in flags:
+            return self.command_line(flags[self.name])
+        return self.python()
+
+
+def _cli_literal(value: str | None) -> str | None:
+    """``"'ab'"`` -> ``ab``; ``"3"`` -> ``3``; anything that is not a plain literal -> None."""
+    if value is None:
+        return None
+    try:
+        v = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        return None
+    return shlex.quote(str(v))
+
+
 class WizardArenaError(Exception):
-    """Base class of every error raised by wizardarena."""
+    """Base class of every error raised by wizardarena.
+
+    Parameters
+    ----------
+    *parts : str or Param
+        The message: text and :class:`Param` references, concatenated. ``str(exc)`` (and
+        ``exc.args[0]``) is the message in Python terms; :meth:`render` renders it for
+        another interface.
+    """
+
+    def __init__(self, *parts: object) -> None:
+        self.parts: tuple[object, ...] = parts
+        super().__init__(self.render())
+
+    def render(self, flags: Mapping[str, str] | None = None) -> str:
+        """The message with every :class:`Param` rendered through ``flags``
+        (``{keyword: "--flag"}``; keywords not in it stay in Python terms)."""
+        return "".join(
+            p.render(flags) if isinstance(p, Param) else str(p) for p in self.parts
+        )
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        """The arguments the message refers to."""
+        return tuple(p for p in self.parts if isinstance(p, Param))
 
 
 class ValidationError(WizardArenaError, ValueError):
@@ -107,6 +197,25 @@ class ReferenceMatchError(WizardArenaError, LookupError):
     """A reference leaderboard cannot be read, or model names cannot be matched unambiguously."""
 
 
+class ReferenceFetchError(ReferenceMatchError):
+    """Downloading a reference leaderboard failed: the network, a timeout, or an HTTP status.
+
+    A subclass of :class:`ReferenceMatchError` so that existing handlers keep working, but
+    catchable on its own: a retry may help here, never with a malformed or ambiguous board.
+
+    Attributes
+    ----------
+    url : str
+    status_code : int or None
+        The HTTP status, None when no response arrived.
+    """
+
+    def __init__(self, *parts: object, url: str = "", status_code: int | None = None) -> None:
+        self.url = url
+        self.status_code = status_code
+        super().__init__(*parts)
+
+
 class WizardArenaWarning(UserWarning):
     """Base class of every warning emitted by wizardarena."""
 
@@ -129,7 +238,9 @@ def parse_enum(cls: type[E], value: object, name: str) -> E:
         return cls(value)
     except ValueError:
         allowed = [m.value for m in cls]
-        raise ValidationError(f"{name} must be one of {allowed}; got {value!r}") from None
+        raise ValidationError(
+            Param(name), f" must be one of {allowed}; got {value!r}"
+        ) from None
 
 
 def missing_extra(package: str, extra: str, purpose: str) -> MissingExtraError:

@@ -2,7 +2,9 @@
 
 * :mod:`~wizardarena.agreement.reference`: :class:`Reference` snapshots;
   :mod:`~wizardarena.agreement.readers`: :func:`load_reference`, :func:`fetch_reference`;
-* :mod:`~wizardarena.agreement.matching`: model-name matching (:func:`match_models`);
+  :mod:`~wizardarena.agreement.aliases`: :func:`load_aliases`;
+* :mod:`~wizardarena.agreement.matching`: model-name matching (:func:`match_models`), on
+  names taken apart by :mod:`~wizardarena.agreement.names`;
 * :mod:`~wizardarena.agreement.metrics`: the metrics, each a function of its own (pure);
 * :mod:`~wizardarena.agreement.report`: :func:`agreement` -> :class:`AgreementReport`;
   :mod:`~wizardarena.agreement.categories`: :func:`agreement_by_category`.
@@ -17,8 +19,17 @@
 
 from __future__ import annotations
 
+from wizardarena.agreement.aliases import load_aliases
 from wizardarena.agreement.categories import CategoryAgreement, agreement_by_category
-from wizardarena.agreement.matching import MATCH_RULES, ModelMatch, match_models, normalize_name
+from wizardarena.agreement.matching import (
+    HUB_TAGS,
+    MATCH_RULES,
+    ORGANISATIONS,
+    UNMATCHED_HOW,
+    ModelMatch,
+    match_models,
+    normalize_name,
+)
 from wizardarena.agreement.metrics import (
     AgreementScale,
     agreement_with_ci,
@@ -33,6 +44,7 @@ from wizardarena.agreement.metrics import (
 )
 from wizardarena.agreement.readers import fetch_reference, load_reference
 from wizardarena.agreement.reference import (
+    COLUMN_ROLES,
     DEFAULT_REFERENCE_URL,
     Reference,
     ReferenceFormat,
@@ -41,9 +53,13 @@ from wizardarena.agreement.reference import (
 from wizardarena.agreement.report import METRICS, AgreementReport, agreement
 
 __all__ = [
+    "COLUMN_ROLES",
     "DEFAULT_REFERENCE_URL",
+    "HUB_TAGS",
     "MATCH_RULES",
     "METRICS",
+    "ORGANISATIONS",
+    "UNMATCHED_HOW",
     "AgreementReport",
     "AgreementScale",
     "CategoryAgreement",
@@ -57,6 +73,7 @@ __all__ = [
     "consistency",
     "fetch_reference",
     "kendall",
+    "load_aliases",
     "load_reference",
     "match_models",
     "normalize_name",

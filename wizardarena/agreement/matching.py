@@ -1,40 +1,81 @@
 """Matching our model names to a reference leaderboard's names (pure, no I/O).
 
-Names differ between sources (``GPT 3.5 Turbo`` vs ``gpt-3.5-turbo``, ``LLaMA-2-Chat (70B)``
-vs ``llama-2-70b-chat``, ``Nexusflow__Athene-70B`` vs ``athene-70b``). :func:`match_models`
-tries, for the names still unmatched, one rule after the other and records which rule
-matched each pair:
+Names of one model differ between sources: ``GPT 3.5 Turbo`` vs ``gpt-3.5-turbo``,
+``Meta-Llama-3-70B-Instruct`` vs ``llama-3-70b-instruct``, ``llama-2-70b-chat-hf`` vs
+``llama-2-70b-chat``, ``dbrx-instruct`` vs ``dbrx-instruct-preview``. :func:`match_models`
+tries, for the names still unmatched, one rule after the other (each allows a little more
+difference than the one before) and records which rule matched each pair:
 
-========== ===================================================================================
-how        rule
-========== ===================================================================================
-alias      the user's ``aliases`` map (``{our name: reference name}``; ``None`` = leave out)
-exact      identical strings
-case       equal ignoring case
-normalized equal after :func:`normalize_name` (vendor prefix, separators, brackets, ``v1``)
-reordered  the same normalized tokens in another order (``llama-2-chat-70b``)
-compact    equal once ``-`` and ``.`` are removed (``gpt-35-turbo`` = ``gpt-3.5-turbo``)
-undated    equal once date tokens are removed (``-20240620``, ``-0613``, ``-2024-04-09``,
-           ``-2402``)
-========== ===================================================================================
+============ ===============================================================================
+how          what may differ
+============ ===============================================================================
+alias        the user's ``aliases`` (``{our name: reference name}``; ``None`` = leave out)
+exact        nothing
+case         case and surrounding spaces
+normalized   :func:`normalize_name`: an organisation before ``/`` or ``__``
+             (``meta-llama/``, ``Nexusflow__``), brackets, separators (``_``, spaces, ``-``),
+             ``v1.3`` = ``1.3``
+reordered    the order of the normalized tokens (``llama-2-chat-70b``)
+compact      spelling: no separators or dots (``gpt-35-turbo``, ``gpt4_0314``), the size
+             anywhere (``Code Llama Instruct (34B)`` = ``codellama-34b-instruct``),
+             ``2.0`` = ``2``, ``OpenAssistant`` = ``oasst``
+org          an organisation as first word (``Meta-Llama-3-8B``, ``mistralai-``,
+             ``google-``, ``c4ai-``; the list :data:`ORGANISATIONS`)
+hub          hub, format and provider suffixes on one side only: ``-hf``, ``-GGUF``, ``-AWQ``,
+             ``-GPTQ``, ``-fp8`` ... (:data:`HUB_TAGS`), ``@together``, ``-togetherai``,
+             Together's ``-Instruct-Turbo`` serving
+undated      API tags (``-api``, ``-preview``, ``-latest``) and dates on one side only; dates
+             on both sides must agree, in any spelling (``2024-05-13`` = ``20240513`` =
+             ``0513``; ``2402`` is February 2024)
+version      a size (``21b``) or ``v``-version (``v0.1``) on one side only, when the model
+             family shows no other size (version) in either list
+============ ===============================================================================
 
-A reference model may carry several names (its key and its display name); any of them can
-match. At every rule, one of our names that matches two reference models, or two of ours that
-match the same reference model, raise :class:`~wizardarena.exceptions.ReferenceMatchError`
-listing the candidates: ambiguity is resolved by the user with ``aliases``, never guessed.
+From ``hub`` on, a rule *fits* a reference model when one of its names fits and none of its
+names contradicts (``mistral-7b-instruct``, shown as ``Mistral-7B-Instruct-v0.1``, is not
+``Mistral-7B-Instruct-v0.3``). Every rule matches only when the fit is unique both ways:
+
+* one of our names that fits several reference models is **ambiguous** (candidates listed);
+* several of our names that fit one reference model are all **ambiguous**;
+* a name that fits only a reference model already matched by a stronger rule is **taken**
+  (e.g. ``wizardlm-13b-v1.2`` when ``wizardlm-13b`` matched exactly);
+* a name that fits nothing but differs from an unmatched reference name by one word
+  (``PaLM 2 Bison`` / ``palm-2``, ``Mistral-Large-Instruct-2407`` / ``mistral-large-2407``),
+  or by a version its family has several of (``Vicuna v1.3 (7B)`` / ``vicuna-7b`` when
+  ``Vicuna v1.5 (13B)`` exists too), is **plausible**.
+
+None of these is ever matched: they go to ``unmatched`` with their candidates. By default
+ambiguities raise one :class:`~wizardarena.exceptions.ReferenceMatchError` listing *all* of
+them at once; ``ambiguous="report"`` returns them instead. Aliases settle any of them.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from wizardarena.exceptions import ReferenceMatchError, ValidationError
+from wizardarena.agreement.names import (
+    HUB_TAGS,
+    ORGANISATIONS,
+    _dates_agree,
+    _Name,
+    _one_sided,
+    _tokens,
+    normalize_name,
+)
+from wizardarena.exceptions import Param, ReferenceMatchError, ValidationError
 
-__all__ = ["MATCH_RULES", "ModelMatch", "match_models", "normalize_name"]
+__all__ = [
+    "HUB_TAGS",
+    "MATCH_RULES",
+    "ORGANISATIONS",
+    "UNMATCHED_HOW",
+    "ModelMatch",
+    "match_models",
+    "normalize_name",
+]
 
 #: the matching rules, in the order they are tried (``alias`` comes first)
 MATCH_RULES: tuple[str, ...] = (
@@ -44,78 +85,65 @@ MATCH_RULES: tuple[str, ...] = (
     "normalized",
     "reordered",
     "compact",
+    "org",
+    "hub",
     "undated",
+    "version",
 )
 
-_SEP = re.compile(r"[\s_:,;|+]+|-+")
-_BRACKETS = re.compile(r"[()\[\]{}]")
-_VERSION = re.compile(r"^v(\d+(?:\.\d+)*)$")
-_DATE_TOKENS = re.compile(
-    r"^(?:20\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # 20240620
-    r"|(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # 0613 (MMDD)
-    r"|2[3-9](?:0[1-9]|1[0-2]))$"  # 2402 (YYMM)
+#: ``how`` of a name in ``unmatched``: why it was left out
+UNMATCHED_HOW: tuple[str, ...] = (
+    "ambiguous",  # fits several reference models, or shares its one candidate
+    "taken",  # its only candidate matched another of our names by a stronger rule
+    "plausible",  # differs by one word, or by a version its family has several of
+    "alias",  # the user's alias: None, or a target not in the reference
+    "none",  # nothing close (reference side: not among ours)
 )
 
-
-def normalize_name(name: str) -> str:
-    """Canonical form of a model name used by the ``normalized`` rule.
-
-    Lower case; a vendor prefix before the last ``/`` or ``__`` is dropped
-    (``Nexusflow__Athene-70B``, ``meta-llama/Llama-2-70b-chat-hf``); brackets are removed;
-    runs of spaces, underscores, colons and dashes become one ``-``; a version token
-    ``v1.3`` becomes ``1.3``.
-
-    >>> normalize_name("Nexusflow__Athene-70B")
-    'athene-70b'
-    >>> normalize_name("Vicuna v1.3 (13B)")
-    'vicuna-1.3-13b'
-    """
-    s = str(name).strip().lower()
-    s = s.rsplit("/", 1)[-1]
-    s = s.rsplit("__", 1)[-1]
-    s = _BRACKETS.sub(" ", s)
-    tokens = [t for t in _SEP.split(s) if t]
-    tokens = [_VERSION.sub(r"\1", t) for t in tokens]
-    return "-".join(tokens)
+_KEY_RULES = ("exact", "case", "normalized", "reordered", "compact", "org")
+_FIT_RULES = ("hub", "undated", "version")
 
 
-def _reordered(name: str) -> str:
-    return "-".join(sorted(normalize_name(name).split("-")))
+def _key(rule: str, n: _Name) -> object:
+    if rule == "exact":
+        return n.raw
+    if rule == "case":
+        return n.raw.strip().casefold()
+    if rule == "normalized":
+        return "-".join(t for t, _ in _tokens(n.raw))
+    if rule == "reordered":
+        return tuple(sorted(t for t, _ in _tokens(n.raw)))
+    if rule == "compact":
+        return n.compact
+    return n.org
 
 
-def _compact(name: str) -> str:
-    return normalize_name(name).replace("-", "").replace(".", "")
+def _fits(rule: str, a: _Name, b: _Name) -> bool | None:
+    """At a fit rule: True (fits), False (same family but contradicts), None (unrelated)."""
+    if rule == "version":
+        if a.base != b.base:
+            return None
+        if not (_one_sided(a.sizes, b.sizes) and _one_sided(a.versions, b.versions)):
+            return False
+    elif a.core_key != b.core_key:
+        return None
+    if not _one_sided(a.hub, b.hub):
+        return False
+    if rule == "hub":
+        return a.api == b.api and a.date == b.date
+    return _one_sided(a.api, b.api) and _dates_agree(a.date, b.date)
 
 
-def _undated(name: str) -> str:
-    tokens = normalize_name(name).split("-")
-    # YYYY-MM-DD spelled as three tokens
-    out: list[str] = []
-    k = 0
-    while k < len(tokens):
-        t = tokens[k]
-        if (
-            re.fullmatch(r"20\d{2}", t)
-            and k + 2 < len(tokens)
-            and re.fullmatch(r"0[1-9]|1[0-2]", tokens[k + 1])
-            and re.fullmatch(r"0[1-9]|[12]\d|3[01]", tokens[k + 2])
-        ):
-            k += 3
-            continue
-        if not (_DATE_TOKENS.fullmatch(t) and out):  # never strip the first token
-            out.append(t)
-        k += 1
-    return "-".join(out)
-
-
-_RULES: dict[str, Callable[[str], str]] = {
-    "exact": lambda s: s,
-    "case": lambda s: s.strip().casefold(),
-    "normalized": normalize_name,
-    "reordered": _reordered,
-    "compact": _compact,
-    "undated": _undated,
-}
+def _differs_by_one_word(a: _Name, b: _Name) -> bool:
+    """One name is the other with one word more, spelling aside (``palm 2 bison`` /
+    ``palm 2``, ``gpt4`` / ``gpt-4-turbo``)."""
+    x, y = a.word_list(), b.word_list()
+    if len("".join(x)) < len("".join(y)):
+        x, y = y, x
+    target = "".join(y)
+    if not target or "".join(x) == target:
+        return False
+    return any("".join(x[:i] + x[i + 1:]) == target for i in range(len(x)))
 
 
 @dataclass(frozen=True)
@@ -128,8 +156,10 @@ class ModelMatch:
         Indexed by our model name (``model``), columns ``reference`` (the reference's key)
         and ``how`` (one of :data:`MATCH_RULES`), in our order.
     unmatched : DataFrame
-        Columns ``model``, ``side`` (``"ours"`` or ``"reference"``) and ``reason``; every
-        name not in ``matches`` appears here, nothing is dropped silently.
+        Columns ``model``, ``side`` (``"ours"`` or ``"reference"``), ``how`` (one of
+        :data:`UNMATCHED_HOW`), ``candidates`` (tuple of reference keys, for ``ambiguous``,
+        ``taken`` and ``plausible``) and ``reason``; every name not in ``matches`` appears
+        here, nothing is dropped silently.
     unused_aliases : tuple of str
         Alias keys that are not among our names.
     """
@@ -142,6 +172,11 @@ class ModelMatch:
     def mapping(self) -> dict[str, str]:
         """``{our name: reference key}``."""
         return {str(k): str(v) for k, v in self.matches["reference"].items()}
+
+    @property
+    def ambiguous(self) -> pd.DataFrame:
+        """The rows of ``unmatched`` with ``how == "ambiguous"``."""
+        return self.unmatched[self.unmatched["how"] == "ambiguous"].reset_index(drop=True)
 
     def counts(self) -> dict[str, int]:
         """Number of matches per rule."""
@@ -165,13 +200,28 @@ def _reference_names(
     return out
 
 
+@dataclass
+class _State:
+    """Bookkeeping of one :func:`match_models` call (internal)."""
+
+    matched: dict[str, tuple[str, str]] = field(default_factory=dict)  # ours -> (key, how)
+    owner: dict[str, str] = field(default_factory=dict)  # ref key -> ours
+    left: dict[str, tuple[str, tuple[str, ...], str]] = field(default_factory=dict)
+    # ours -> (how, candidates, reason)
+
+    def take(self, ours: str, key: str, how: str) -> None:
+        self.matched[ours] = (key, how)
+        self.owner[key] = ours
+
+
 def match_models(
     ours: Iterable[str],
     reference: Iterable[str] | Mapping[str, Iterable[str]],
     *,
     aliases: Mapping[str, str | None] | None = None,
+    ambiguous: str = "raise",
 ) -> ModelMatch:
-    """Match our model names to reference model names.
+    """Match our model names to reference model names (rules in the module docstring).
 
     Parameters
     ----------
@@ -182,8 +232,12 @@ def match_models(
         :meth:`wizardarena.agreement.Reference.names`.
     aliases : mapping, optional
         ``{our name: reference name or None}``; tried first. The reference name may be a
-        key or any other name of a reference model; ``None`` leaves our model out on purpose
-        (reported in ``unmatched`` with reason ``"alias to None"``).
+        key or any other name of a reference model; ``None`` leaves our model out on purpose.
+        :func:`wizardarena.agreement.load_aliases` reads them from a CSV or JSON file.
+    ambiguous : {"raise", "report"}, default "raise"
+        ``"raise"``: one :class:`~wizardarena.exceptions.ReferenceMatchError` listing every
+        ambiguous name with its candidates. ``"report"``: return them in ``unmatched`` with
+        ``how="ambiguous"`` (they are left out of the comparison).
 
     Returns
     -------
@@ -192,27 +246,31 @@ def match_models(
     Raises
     ------
     ReferenceMatchError
-        A name matches several candidates at the same rule (the message lists them and
-        suggests an alias).
+        Ambiguous names (all of them, with candidates), or aliases that contradict each
+        other.
     ValidationError
-        Duplicate names.
+        Duplicate names, an unknown ``ambiguous``.
 
     Examples
     --------
-    >>> m = match_models(["GPT 4", "Claude v1"], ["gpt-4", "claude-1", "palm-2"])
+    >>> m = match_models(["GPT 4", "Claude v1", "Meta-Llama-3-8B-Instruct"],
+    ...                  ["gpt-4", "claude-1", "palm-2", "llama-3-8b-instruct"])
     >>> m.mapping
-    {'GPT 4': 'gpt-4', 'Claude v1': 'claude-1'}
+    {'GPT 4': 'gpt-4', 'Claude v1': 'claude-1', 'Meta-Llama-3-8B-Instruct': 'llama-3-8b-instruct'}
+    >>> m.matches["how"].tolist()
+    ['normalized', 'normalized', 'org']
     """
+    if ambiguous not in ("raise", "report"):
+        raise ValidationError(
+            Param("ambiguous"), f" must be 'raise' or 'report'; got {ambiguous!r}"
+        )
     our_list = [str(m) for m in ours]
     dup = sorted({m for m in our_list if our_list.count(m) > 1})
     if dup:
         raise ValidationError(f"our model names must be unique; duplicated: {dup[:5]}")
     ref = _reference_names(reference)
     aliases = dict(aliases or {})
-
-    matched: dict[str, tuple[str, str]] = {}  # ours -> (ref key, how)
-    taken: set[str] = set()
-    reasons: dict[str, str] = {}
+    st = _State()
 
     # 1. aliases
     by_any_name: dict[str, list[str]] = {}
@@ -220,74 +278,177 @@ def match_models(
         for n in names:
             by_any_name.setdefault(n, []).append(key)
     unused = tuple(sorted(a for a in aliases if a not in our_list))
-    for ours_name in our_list:
-        if ours_name not in aliases:
+    for m in our_list:
+        if m not in aliases:
             continue
-        target = aliases[ours_name]
+        target = aliases[m]
         if target is None:
-            reasons[ours_name] = "alias to None"
+            st.left[m] = ("alias", (), "alias to None")
             continue
         keys = by_any_name.get(str(target), [])
         if not keys:
-            reasons[ours_name] = f"alias target {target!r} not in reference"
+            st.left[m] = ("alias", (), f"alias target {target!r} not in reference")
             continue
         if len(keys) > 1:
             raise ReferenceMatchError(
-                f"alias {ours_name!r} -> {target!r} names several reference models: {keys}"
+                f"alias {m!r} -> {target!r} names several reference models: {keys}"
             )
-        if keys[0] in taken:
-            other = next(o for o, (k, _) in matched.items() if k == keys[0])
+        if keys[0] in st.owner:
             raise ReferenceMatchError(
-                f"aliases map both {other!r} and {ours_name!r} to reference model {keys[0]!r}"
+                f"aliases map both {st.owner[keys[0]]!r} and {m!r} to reference model "
+                f"{keys[0]!r}"
             )
-        matched[ours_name] = (keys[0], "alias")
-        taken.add(keys[0])
+        st.take(m, keys[0], "alias")
 
     # 2. rules, strongest first
-    for how, rule in _RULES.items():
-        left = [m for m in our_list if m not in matched and m not in reasons]
-        if not left:
+    parsed_ours = {m: _Name.parse(m) for m in our_list}
+    parsed_ref = {k: [_Name.parse(n) for n in names] for k, names in ref.items()}
+    all_names = list(parsed_ours.values()) + [n for ns in parsed_ref.values() for n in ns]
+    for rule in MATCH_RULES[1:]:
+        todo = [m for m in our_list if m not in st.matched and m not in st.left]
+        if not todo:
             break
-        index: dict[str, set[str]] = {}
-        for key, names in ref.items():
-            if key in taken:
-                continue
-            for n in names:
-                index.setdefault(rule(n), set()).add(key)
+        index: dict[object, list[str]] = {}
+        if rule in _KEY_RULES:
+            for k, parsed in parsed_ref.items():
+                for rkey in dict.fromkeys(_key(rule, n) for n in parsed):
+                    index.setdefault(rkey, []).append(k)
+        cands = {m: _candidates(rule, parsed_ours[m], parsed_ref, index) for m in todo}
+        if rule == "version":
+            cands = {m: _family_check(parsed_ours[m], c, parsed_ref, all_names, st)
+                     for m, c in cands.items()}
         claims: dict[str, list[str]] = {}
-        for m in left:
-            cands = index.get(rule(m), set())
-            if len(cands) > 1:
-                raise ReferenceMatchError(
-                    f"model {m!r} matches several reference models by rule {how!r}: "
-                    f"{sorted(cands)}; pass aliases={{{m!r}: <one of them>}} "
-                    f"(or {{{m!r}: None}} to leave it out)"
-                )
-            if cands:
-                claims.setdefault(next(iter(cands)), []).append(m)
-        for key, claimants in claims.items():
-            if len(claimants) > 1:
-                raise ReferenceMatchError(
-                    f"models {sorted(claimants)} all match reference model {key!r} by rule "
-                    f"{how!r}; pass aliases to say which one it is (map the others to None)"
-                )
-            matched[claimants[0]] = (key, how)
-            taken.add(key)
+        for m in todo:
+            for k in cands[m]:
+                claims.setdefault(k, []).append(m)
+        for m in todo:
+            c = cands[m]
+            if not c:
+                continue
+            if len(c) > 1:
+                st.left[m] = ("ambiguous", tuple(c),
+                              f"fits {len(c)} reference models by rule {rule!r}")
+            elif c[0] in st.owner:
+                other = st.owner[c[0]]
+                st.left[m] = ("taken", tuple(c),
+                              f"fits {c[0]!r} by rule {rule!r}, but {c[0]!r} already matched "
+                              f"{other!r} by rule {st.matched[other][1]!r}")
+            elif len(claims[c[0]]) > 1:
+                rivals = [r for r in claims[c[0]] if r != m]
+                st.left[m] = ("ambiguous", tuple(c),
+                              f"{c[0]!r} fits {rivals} too by rule {rule!r}")
+            else:
+                st.take(m, c[0], rule)
 
-    ordered = [m for m in our_list if m in matched]
+    # 3. what is close to names left without candidates
+    for m in our_list:
+        if m in st.matched or m in st.left:
+            continue
+        near = [k for k in _plausible(parsed_ours[m], parsed_ref) if k not in st.owner]
+        if near:
+            st.left[m] = ("plausible", tuple(near),
+                          "differs by one word; not matched (alias it if it is the same model)")
+
+    ordered = [m for m in our_list if m in st.matched]
     matches = pd.DataFrame(
-        {
-            "reference": [matched[m][0] for m in ordered],
-            "how": [matched[m][1] for m in ordered],
-        },
+        {"reference": [st.matched[m][0] for m in ordered],
+         "how": [st.matched[m][1] for m in ordered]},
         index=pd.Index(ordered, name="model", dtype=object),
     )
-    rows = [
-        (m, "ours", reasons.get(m, "no match in reference"))
-        for m in our_list
-        if m not in matched
+    rows: list[tuple[str, str, str, tuple[str, ...], str]] = []
+    for m in our_list:
+        if m in st.matched:
+            continue
+        how, cand, reason = st.left.get(m, ("none", (), "no match in reference"))
+        rows.append((m, "ours", how, cand, reason))
+    rows += [(k, "reference", "none", (), "not in ours") for k in ref if k not in st.owner]
+    unmatched = pd.DataFrame(rows, columns=["model", "side", "how", "candidates", "reason"],
+                             dtype=object)
+    result = ModelMatch(matches=matches, unmatched=unmatched, unused_aliases=unused)
+    if ambiguous == "raise" and len(result.ambiguous):
+        raise ReferenceMatchError(*_ambiguity_message(result.ambiguous))
+    return result
+
+
+def _candidates(
+    rule: str, name: _Name, ref: dict[str, list[_Name]], index: dict[object, list[str]]
+) -> list[str]:
+    """Reference keys that fit ``name`` at ``rule`` (taken or not), in reference order."""
+    if rule in _KEY_RULES:
+        return index.get(_key(rule, name), [])
+    out = []
+    for k, names in ref.items():
+        verdicts = [_fits(rule, name, n) for n in names]
+        if any(v is True for v in verdicts) and not any(v is False for v in verdicts):
+            out.append(k)
+    return out
+
+
+def _family_check(
+    name: _Name, cands: list[str], ref: dict[str, list[_Name]], everyone: list[_Name],
+    st: _State,
+) -> list[str]:
+    """Rule ``version``: a size / version on one side only is unsure when the model family
+    shows several sizes / versions in either list; such candidates become ``plausible``."""
+    if not cands:
+        return cands
+    family = [n for n in everyone if n.base == name.base]
+    sizes = {n.sizes for n in family if n.sizes}
+    versions = {n.versions for n in family if n.versions}
+    sure = []
+    for k in cands:
+        fit = next(n for n in ref[k] if _fits("version", name, n))
+        size_missing = name.sizes != fit.sizes
+        version_missing = name.versions != fit.versions
+        if (size_missing and len(sizes) > 1) or (version_missing and len(versions) > 1):
+            continue
+        sure.append(k)
+    if not sure:
+        shown = sorted(".".join(v) for v in versions) if len(versions) > 1 else sorted(
+            "/".join(s) for s in sizes
+        )
+        st.left[name.raw] = (
+            "plausible", tuple(cands),
+            f"one side has no size or version, and the family {name.base!r} has several: "
+            f"{shown[:6]}",
+        )
+    return sure
+
+
+def _plausible(name: _Name, ref: dict[str, list[_Name]]) -> list[str]:
+    out = []
+    for k, names in ref.items():
+        for n in names:
+            if (
+                _differs_by_one_word(name, n)
+                and _one_sided(name.sizes, n.sizes)
+                and _one_sided(name.versions, n.versions)
+                and _dates_agree(name.date, n.date)
+            ):
+                out.append(k)
+                break
+    return out
+
+
+def _ambiguity_message(rows: pd.DataFrame) -> list[object]:
+    """All ambiguous names with their candidates, and how to settle them."""
+    lines: list[object] = [f"{len(rows)} model name(s) match the reference ambiguously:"]
+    for m, cand, reason in zip(rows["model"], rows["candidates"], rows["reason"]):
+        lines.append(f"\n  {m!r} -> {list(cand)} ({reason})")
+    first, cand = str(rows["model"].iloc[0]), list(rows["candidates"].iloc[0])
+    target = str(cand[0]) if cand else "<reference name>"
+    lines += [
+        "\nsay which one each is with ",
+        Param("aliases", f"{{{first!r}: {target!r}, ...}}", cli=_shell(f"{first}={target}")),
+        "; ",
+        Param("aliases", f"{{{first!r}: None}}", cli=_shell(f"{first}=")),
+        " leaves a model out; or leave every ambiguous name out with ",
+        Param("ambiguous", "'report'"),
     ]
-    rows += [(k, "reference", "not in ours") for k in ref if k not in taken]
-    unmatched = pd.DataFrame(rows, columns=["model", "side", "reason"])
-    unmatched = unmatched.astype({"model": object, "side": object, "reason": object})
-    return ModelMatch(matches=matches, unmatched=unmatched, unused_aliases=unused)
+    return lines
+
+
+def _shell(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)

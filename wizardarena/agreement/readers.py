@@ -1,5 +1,6 @@
 """Readers of reference leaderboards: :func:`load_reference` (files, tables, Leaderboards)
-and :func:`fetch_reference` (HTTP). Formats: see :mod:`wizardarena.agreement.reference`.
+and :func:`fetch_reference` (HTTP).
+Formats: see :mod:`wizardarena.agreement.reference`.
 
 Parsing a table already in memory is pure; reading a path or a URL is the only I/O here.
 """
@@ -12,6 +13,7 @@ import io
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.agreement.reference import (
+    COLUMN_ROLES,
     DEFAULT_REFERENCE_URL,
     Reference,
     ReferenceFormat,
@@ -28,7 +31,12 @@ from wizardarena.agreement.reference import (
     _iso,
     reference_from_table,
 )
-from wizardarena.exceptions import ReferenceMatchError, ValidationError
+from wizardarena.exceptions import (
+    Param,
+    ReferenceFetchError,
+    ReferenceMatchError,
+    ValidationError,
+)
 from wizardarena.leaderboard import Leaderboard
 
 __all__ = ["fetch_reference", "load_reference"]
@@ -96,7 +104,9 @@ def _from_catalog(
 ) -> Reference:
     boards = sorted(df["board"].astype(str).unique())
     if board not in boards:
-        raise ReferenceMatchError(f"board {board!r} not in the snapshots; available: {boards}")
+        raise ReferenceMatchError(
+            Param("board", repr(board)), f" is not in the snapshots; available: {boards}"
+        )
     df = df[df["board"] == board]
     cdates = df["commit_date"].map(lambda d: _iso(d, "commit_date"))
     notes: list[str] = []
@@ -131,7 +141,8 @@ def _from_catalog(
             if any(not t.equals(tables[0]) for t in tables[1:]):
                 raise ReferenceMatchError(
                     f"{len(commits)} different snapshots of {board!r} are dated {chosen}: "
-                    f"{[c[:12] for c in commits]}; pass commit= to choose one"
+                    f"{[c[:12] for c in commits]}; pass ", Param("commit", repr(commits[0][:12])),
+                    " (or another of them) to choose one",
                 )
             notes.append(
                 f"{len(commits)} identical snapshots dated {chosen}; used {commits[0][:12]}"
@@ -232,6 +243,109 @@ def _from_lmsys_table(
     )
 
 
+def _from_arena_hard(
+    df: pd.DataFrame, *, date: str | None, category: str, source: str
+) -> Reference:
+    """The official Arena-Hard-Auto leaderboard: score (win rate against the baseline, in %)
+    with its 95% bootstrap interval ``rating_q025``..``rating_q975``."""
+    _check_category(category, ["full"], "an Arena-Hard leaderboard (it has only 'full')")
+    board_date = None
+    if "date" in df.columns:
+        dates = sorted({str(d) for d in df["date"].dropna()})
+        board_date = _iso(dates[-1], "date column") if dates else None
+    if date is not None and board_date is not None and board_date > date:
+        raise ReferenceMatchError(
+            f"the Arena-Hard leaderboard is dated {board_date}, after the requested date {date}"
+        )
+    return reference_from_table(
+        df, source=source, format=ReferenceFormat.ARENA_HARD.value, model="model",
+        rating="score", lower="rating_q025", upper="rating_q975", level=0.95,
+        date=board_date, requested_date=date, category="full",
+        notes=("rating = Arena-Hard score (win rate in % against the baseline), 95% intervals",),
+    )
+
+
+def _from_alpaca_eval(
+    df: pd.DataFrame, *, date: str | None, category: str, source: str
+) -> Reference:
+    """The official AlpacaEval leaderboards: the length-controlled win rate when every model
+    has one (AlpacaEval 2.0's headline metric), else the raw win rate (AlpacaEval 1.0)."""
+    _check_category(category, ["full"], "an AlpacaEval leaderboard (it has only 'full')")
+    first = str(df.columns[0])
+    model = "model" if "model" in df.columns else ("name" if "name" in df.columns else first)
+    if model == first and not (first.startswith("Unnamed") or first in ("", "index")):
+        raise ValidationError(
+            f"an AlpacaEval leaderboard has the model names in its first, unnamed column; "
+            f"got {first!r}; name the columns with ",
+            Param("columns", "{'model': ..., 'rating': 'win_rate', 'se': 'standard_error'}",
+                  cli="model=...,rating=win_rate,se=standard_error"),
+        )
+    notes: list[str] = []
+    nan = pd.Series(np.nan, index=df.index)
+    lc = pd.to_numeric(df.get("length_controlled_winrate", nan), errors="coerce")
+    if "length_controlled_winrate" in df.columns and lc.notna().all():
+        rating = "length_controlled_winrate"
+        lc_se = pd.to_numeric(df.get("lc_standard_error", nan), errors="coerce")
+        se = "lc_standard_error" if lc_se.notna().all() and len(lc_se) else None
+        notes.append("rating = length-controlled win rate in % (AlpacaEval 2.0)")
+        if se is None:
+            missing = int(lc_se.isna().sum()) if "lc_standard_error" in df.columns else len(df)
+            notes.append(
+                f"no intervals: lc_standard_error is missing for {missing} of {len(df)} models"
+            )
+    else:
+        rating, se = "win_rate", "standard_error"
+        why = ("" if "length_controlled_winrate" not in df.columns else
+               f" (the length-controlled win rate is missing for {int(lc.isna().sum())} models)")
+        notes.append(f"rating = win rate in %{why}")
+    if se is not None:
+        notes.append(f"95% intervals = rating ± 1.96 · {se} (normal approximation)")
+    return reference_from_table(
+        df, source=source, format=ReferenceFormat.ALPACA_EVAL.value, model=model,
+        rating=rating, lower=None, upper=None, se=se, level=0.95 if se else None,
+        requested_date=date, category="full", notes=tuple(notes),
+    )
+
+
+def _from_columns(
+    df: pd.DataFrame, columns: Mapping[str, str], *, date: str | None, category: str,
+    source: str,
+) -> Reference:
+    """Any table, its columns named by ``columns`` (roles in :data:`COLUMN_ROLES`)."""
+    roles = dict(columns)
+    unknown = sorted(set(roles) - set(COLUMN_ROLES))
+    if unknown:
+        raise ValidationError(
+            Param("columns"), f" names roles {list(COLUMN_ROLES)}; got unknown {unknown}"
+        )
+    for need in ("model", "rating"):
+        if need not in roles:
+            raise ValidationError(
+                Param("columns"), f" must name the {need!r} column; got {roles}"
+            )
+    present = [str(c) for c in df.columns]
+    absent = {role: col for role, col in roles.items() if col not in present}
+    if absent and not (set(absent) == {"model"} and df.index.name == roles["model"]):
+        raise ValidationError(
+            Param("columns"), f" names columns the table does not have: {absent}; its "
+            f"columns are {present}"
+        )
+    if ("lower" in roles) != ("upper" in roles):
+        raise ValidationError(
+            Param("columns"), " must name both 'lower' and 'upper' (or 'se'), not one"
+        )
+    if "se" in roles and "lower" in roles:
+        raise ValidationError(
+            Param("columns"), " takes 'lower'/'upper' or 'se', not both"
+        )
+    return reference_from_table(
+        df, source=source, format=ReferenceFormat.GENERIC.value, model=roles["model"],
+        rating=roles["rating"], lower=roles.get("lower"), upper=roles.get("upper"),
+        se=roles.get("se"), display_name=roles.get("display_name"), category=category,
+        date=date, notes=(f"columns {roles}",),
+    )
+
+
 def _from_leaderboard(board: Leaderboard, *, source: str) -> Reference:
     t = board.table
     frame = pd.DataFrame(
@@ -261,7 +375,17 @@ def _parse(
     category: str,
     commit: str | None,
     source: str,
+    columns: Mapping[str, str] | None = None,
 ) -> Reference:
+    if columns is not None:
+        if isinstance(obj, dict):
+            raise ValidationError(Param("columns"), " applies to tables, not a JSON mapping")
+        if fmt not in (None, ReferenceFormat.GENERIC):
+            raise ValidationError(
+                Param("columns"), f" describes a generic table; it cannot be combined with "
+                f"format {fmt.value!r}"
+            )
+        return _from_columns(obj, columns, date=date, category=category, source=source)
     if isinstance(obj, dict):
         if fmt not in (None, ReferenceFormat.ARENA_CATALOG_JSON):
             raise ValidationError(
@@ -277,6 +401,10 @@ def _parse(
         )
     if fmt is ReferenceFormat.LMSYS_TABLE:
         return _from_lmsys_table(obj, date=date, category=category, source=source)
+    if fmt is ReferenceFormat.ARENA_HARD:
+        return _from_arena_hard(obj, date=date, category=category, source=source)
+    if fmt is ReferenceFormat.ALPACA_EVAL:
+        return _from_alpaca_eval(obj, date=date, category=category, source=source)
     if fmt is ReferenceFormat.GENERIC:
         return reference_from_table(
             obj, source=source, category=category, date=date,
@@ -294,6 +422,7 @@ def load_reference(
     category: str = "full",
     commit: str | None = None,
     format: str | ReferenceFormat | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> Reference:
     """Read a reference leaderboard (see the module docstring for the formats).
 
@@ -313,6 +442,11 @@ def load_reference(
         Catalog commit (prefix) when several snapshots share a date.
     format : str, optional
         One of :class:`ReferenceFormat`; by default recognised from the columns.
+    columns : mapping, optional
+        Read any table: ``{"model": "Model", "rating": "score"}`` plus optionally
+        ``"lower"`` and ``"upper"`` (interval bounds), or ``"se"`` (a standard error: 95%
+        intervals ``rating ± 1.96·se``), and ``"display_name"`` (another name of each model,
+        used in matching). The other columns are ignored.
 
     Returns
     -------
@@ -324,7 +458,8 @@ def load_reference(
         Unknown format, no snapshot at or before ``date``, unknown board or category,
         ambiguous snapshot.
     ValidationError
-        Malformed values (duplicated models, non-numeric ratings, partial intervals).
+        Malformed values (duplicated models, non-numeric ratings, partial intervals),
+        ``columns`` naming columns the table does not have.
 
     Examples
     --------
@@ -332,6 +467,8 @@ def load_reference(
     ...                      date="2024-07-16")          # doctest: +SKIP
     >>> ref.date                                           # doctest: +SKIP
     '2024-07-16'
+    >>> load_reference("../shared/data/arena_hard/arena_hard_leaderboard_20240731.csv",
+    ...                columns={"model": "model", "rating": "avg_tokens"})  # doctest: +SKIP
     """
     fmt = _format(format)
     req = _iso(date)
@@ -339,10 +476,10 @@ def load_reference(
         return _from_leaderboard(source, source="<Leaderboard>")
     if isinstance(source, pd.DataFrame):
         return _parse(source, fmt=fmt, date=req, board=board, category=category,
-                      commit=commit, source="<DataFrame>")
+                      commit=commit, source="<DataFrame>", columns=columns)
     if isinstance(source, dict):
         return _parse(source, fmt=fmt, date=req, board=board, category=category,
-                      commit=commit, source="<dict>")
+                      commit=commit, source="<dict>", columns=columns)
     if not isinstance(source, (str, os.PathLike)):
         raise ValidationError(
             "source must be a path, DataFrame, dict or Leaderboard; got "
@@ -353,7 +490,7 @@ def load_reference(
         raise ReferenceMatchError(f"reference file {str(path)!r} does not exist")
     return _parse_bytes(
         path.read_bytes(), name=path.name, fmt=fmt, date=req, board=board,
-        category=category, commit=commit, source=str(path),
+        category=category, commit=commit, source=str(path), columns=columns,
     )
 
 
@@ -368,6 +505,7 @@ def _parse_bytes(
     commit: str | None,
     source: str,
     content_type: str = "",
+    columns: Mapping[str, str] | None = None,
 ) -> Reference:
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
@@ -393,7 +531,7 @@ def _parse_bytes(
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise ReferenceMatchError(f"{source} is not a readable CSV: {exc}") from None
     return _parse(obj, fmt=fmt, date=date, board=board, category=category,
-                  commit=commit, source=source)
+                  commit=commit, source=source, columns=columns)
 
 
 def fetch_reference(
@@ -404,6 +542,7 @@ def fetch_reference(
     category: str = "full",
     commit: str | None = None,
     format: str | ReferenceFormat | None = None,
+    columns: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     headers: dict[str, str] | None = None,
 ) -> Reference:
@@ -413,7 +552,7 @@ def fetch_reference(
     ----------
     url : str, default :data:`DEFAULT_REFERENCE_URL`
         Any URL serving one of the formats (JSON catalog file, CSV, CSV.gz, Parquet).
-    date, board, category, commit, format
+    date, board, category, commit, format, columns
         As in :func:`load_reference`. For a single catalog JSON file ``date`` is only
         recorded (the file is the current snapshot).
     timeout : float, default 30
@@ -423,20 +562,28 @@ def fetch_reference(
 
     Raises
     ------
+    ReferenceFetchError
+        The download failed: no connection, a timeout, or an HTTP status other than 200
+        (a subclass of ReferenceMatchError, so catch it first to retry).
     ReferenceMatchError
-        The request failed or the body is not a readable reference.
+        The body is not a readable reference.
     """
     import httpx
 
     try:
         resp = httpx.get(url, timeout=timeout, headers=headers, follow_redirects=True)
     except httpx.HTTPError as exc:
-        raise ReferenceMatchError(f"could not fetch the reference from {url}: {exc}") from None
+        raise ReferenceFetchError(
+            f"could not fetch the reference from {url}: {type(exc).__name__}: {exc}", url=url
+        ) from None
     if resp.status_code != 200:
-        raise ReferenceMatchError(f"fetching the reference from {url} gave HTTP {resp.status_code}")
+        raise ReferenceFetchError(
+            f"fetching the reference from {url} gave HTTP {resp.status_code}", url=url,
+            status_code=resp.status_code,
+        )
     name = url.split("?", 1)[0].rsplit("/", 1)[-1]
     return _parse_bytes(
         resp.content, name=name, fmt=_format(format), date=_iso(date), board=board,
         category=category, commit=commit, source=url,
-        content_type=resp.headers.get("content-type", ""),
+        content_type=resp.headers.get("content-type", ""), columns=columns,
     )

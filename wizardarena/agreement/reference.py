@@ -14,7 +14,13 @@ format                   what
                          rating_q975}}}`` (what :func:`fetch_reference` downloads by default)
 ``lmsys-table``          the 2023 ``leaderboard_table_YYYYMMDD.csv`` (``Model``, ``Arena Elo
                          rating``; display names; ``-`` = not rated)
-``generic``              any table ``model, rating[, lower, upper]``
+``arena-hard``           the official Arena-Hard-Auto leaderboard CSV ``model, score,
+                         rating_q025, rating_q975[, CI, avg_tokens, date]`` (95% intervals)
+``alpaca-eval``          the official AlpacaEval leaderboard CSVs (model names in the first,
+                         unnamed column; ``win_rate, standard_error, ...,
+                         length_controlled_winrate[, lc_standard_error]``)
+``generic``              any table ``model, rating[, lower, upper]``, or any table at all
+                         through ``columns={"model": ..., "rating": ..., ...}``
 ``leaderboard``          a :class:`~wizardarena.leaderboard.Leaderboard`
 ======================== ====================================================================
 
@@ -34,14 +40,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wizardarena.exceptions import ReferenceMatchError, ValidationError
+from wizardarena.exceptions import Param, ReferenceMatchError, ValidationError
 
 __all__ = [
+    "COLUMN_ROLES",
     "DEFAULT_REFERENCE_URL",
     "Reference",
     "ReferenceFormat",
     "reference_from_table",
 ]
+
+#: what ``columns=`` of :func:`~wizardarena.agreement.load_reference` may name: the model,
+#: its rating, interval bounds or a standard error, and another name of the model
+COLUMN_ROLES: tuple[str, ...] = ("model", "rating", "lower", "upper", "se", "display_name")
 
 #: the LMArena catalog's current text leaderboard (JSON, 95% CIs, many categories)
 DEFAULT_REFERENCE_URL = (
@@ -57,6 +68,8 @@ class ReferenceFormat(str, Enum):
     ARENA_CATALOG = "arena-catalog"
     ARENA_CATALOG_JSON = "arena-catalog-json"
     LMSYS_TABLE = "lmsys-table"
+    ARENA_HARD = "arena-hard"
+    ALPACA_EVAL = "alpaca-eval"
     GENERIC = "generic"
     LEADERBOARD = "leaderboard"
 
@@ -178,6 +191,7 @@ def reference_from_table(
     upper: str | None = "upper",
     display_name: str | None = None,
     level: float | None = None,
+    se: str | None = None,
     **meta: Any,
 ) -> Reference:
     """Build a :class:`Reference` from a table ``model, rating[, lower, upper]``.
@@ -191,6 +205,9 @@ def reference_from_table(
         present for every model.
     level : float, optional
         Coverage of the intervals, if known.
+    se : str, optional
+        A standard-error column instead of ``lower``/``upper``: the intervals are
+        ``rating ± z·se`` at ``level`` (default 0.95), the normal approximation.
     **meta
         Other :class:`Reference` fields (``date``, ``category``, ...).
 
@@ -205,8 +222,21 @@ def reference_from_table(
         df = df.reset_index()
     if model not in df.columns or rating not in df.columns:
         raise ValidationError(
-            f"a reference table needs columns {model!r} and {rating!r}; got {list(df.columns)}"
+            f"a reference table needs columns {model!r} and {rating!r}; got "
+            f"{list(map(str, df.columns))}; name them with ",
+            Param("columns", "{'model': ..., 'rating': ...}", cli="model=...,rating=..."),
         )
+    if se is not None:
+        from scipy.special import ndtri
+
+        if se not in df.columns:
+            raise ValidationError(f"reference has no standard-error column {se!r}")
+        level = 0.95 if level is None else float(level)
+        z = float(ndtri(0.5 + level / 2))
+        err = pd.to_numeric(df[se], errors="coerce")
+        centre = pd.to_numeric(df[rating], errors="coerce")
+        df = df.assign(_lower=centre - z * err, _upper=centre + z * err)
+        lower, upper = "_lower", "_upper"
     names = df[model].astype(str).str.strip()
     dup = names[names.duplicated()].unique().tolist()
     if dup:
@@ -261,13 +291,21 @@ def _detect(df: pd.DataFrame) -> ReferenceFormat:
         return ReferenceFormat.LMSYS_HISTORY
     if {"Model", "Arena Elo rating"} <= cols:
         return ReferenceFormat.LMSYS_TABLE
+    if {"model", "score", "rating_q025", "rating_q975"} <= cols:
+        return ReferenceFormat.ARENA_HARD
+    if {"win_rate", "standard_error", "n_total"} <= cols:
+        return ReferenceFormat.ALPACA_EVAL
     if {"model", "rating"} <= cols or (df.index.name == "model" and "rating" in cols):
         return ReferenceFormat.GENERIC
     raise ReferenceMatchError(
         "cannot tell the reference format from its columns "
         f"{sorted(map(str, cols))}; expected one of: key/rating/date (lmsys-history), "
         "board/commit_date/category/model/rating/rating_q025 (arena-catalog), Model/'Arena Elo "
-        "rating' (lmsys-table), model/rating (generic); or pass format="
+        "rating' (lmsys-table), model/score/rating_q025/rating_q975 (arena-hard), "
+        "win_rate/standard_error/n_total (alpaca-eval), model/rating (generic); name the "
+        "columns of any other table with ",
+        Param("columns", "{'model': 'Model', 'rating': 'score'}", cli="model=Model,rating=score"),
+        " or pass ", Param("format", "..."),
     )
 
 
@@ -278,12 +316,13 @@ def _format(fmt: str | ReferenceFormat | None) -> ReferenceFormat | None:
         return ReferenceFormat(fmt)
     except ValueError:
         raise ValidationError(
-            f"format must be one of {[f.value for f in ReferenceFormat]}; got {fmt!r}"
+            Param("format"), f" must be one of {[f.value for f in ReferenceFormat]}; got {fmt!r}"
         ) from None
 
 
 def _check_category(category: str, allowed: list[str], what: str) -> None:
     if category not in allowed:
         raise ReferenceMatchError(
-            f"category {category!r} is not in {what}; available: {sorted(allowed)[:40]}"
+            Param("category", repr(category)), f" is not in {what}; available: "
+            f"{sorted(allowed)[:40]}"
         )

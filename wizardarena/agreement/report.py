@@ -17,6 +17,7 @@ from wizardarena.agreement._render import (
     _CSS,
     _md_table,
 )
+from wizardarena.agreement.aliases import load_aliases
 from wizardarena.agreement.matching import ModelMatch, match_models
 from wizardarena.agreement.metrics import (
     _covariance,
@@ -37,7 +38,7 @@ from wizardarena.agreement.metrics import (
 )
 from wizardarena.agreement.readers import load_reference
 from wizardarena.agreement.reference import Reference
-from wizardarena.exceptions import ReferenceMatchError, ValidationError
+from wizardarena.exceptions import Param, ReferenceMatchError, ValidationError
 from wizardarena.leaderboard import Leaderboard
 
 __all__ = ["METRICS", "AgreementReport", "agreement"]
@@ -199,8 +200,8 @@ class AgreementReport:
             names = self.unmatched.loc[self.unmatched["side"] == side]
             if len(names):
                 listed = ", ".join(
-                    f"{m} ({r})" if side == "ours" else str(m)
-                    for m, r in zip(names["model"], names["reason"])
+                    _unmatched_item(row) if side == "ours" else str(row["model"])
+                    for _, row in names.iterrows()
                 )
                 out.append(f"- {side} ({len(names)}): {listed}")
             else:
@@ -251,7 +252,10 @@ class AgreementReport:
                 .to_html(classes="wa-table", border=0, index=False),
             ]
         parts.append("<h2>Unmatched names</h2>")
-        parts.append(self.unmatched.to_html(classes="wa-table", border=0, index=False))
+        shown = self.unmatched.copy()
+        if "candidates" in shown.columns:
+            shown["candidates"] = [", ".join(map(str, c or ())) for c in shown["candidates"]]
+        parts.append(shown.to_html(classes="wa-table", border=0, index=False))
         parts.append("</body></html>")
         return "\n".join(parts)
 
@@ -270,6 +274,15 @@ class AgreementReport:
 
 def _num(x: Any) -> float:
     return float(x)
+
+
+def _unmatched_item(row: pd.Series) -> str:
+    """``name (reason)``, with the candidates of an ambiguous / taken / plausible name."""
+    cand = tuple(row.get("candidates", ()) or ())
+    how = str(row.get("how", ""))
+    if cand:
+        return f"{row['model']} ({how}: {', '.join(map(str, cand))}; {row['reason']})"
+    return f"{row['model']} ({row['reason']})"
 
 
 # ----------------------------------------------------------------------------- compute
@@ -319,7 +332,8 @@ def agreement(
     board: Leaderboard,
     reference: ReferenceLike,
     *,
-    aliases: Mapping[str, str | None] | None = None,
+    aliases: Mapping[str, str | None] | str | os.PathLike[str] | None = None,
+    ambiguous: str = "raise",
     level: float | None = None,
     top_k: int | None = None,
     reference_order_only: bool = False,
@@ -341,8 +355,13 @@ def agreement(
         Ours.
     reference : Reference, Leaderboard or DataFrame
         The reference (see :func:`~wizardarena.agreement.load_reference`).
-    aliases : mapping, optional
-        ``{our name: reference name or None}`` for names the rules cannot match.
+    aliases : mapping or path, optional
+        ``{our name: reference name or None}`` for names the rules cannot match, or a CSV /
+        JSON file of them (see :func:`~wizardarena.agreement.load_aliases`).
+    ambiguous : {"raise", "report"}, default "raise"
+        Names that match several reference models (or share one) raise, all listed at
+        once; ``"report"`` leaves them out and lists them in ``unmatched`` (see
+        :func:`~wizardarena.agreement.match_models`).
     level : float, optional
         Level of the metric intervals; default ``board.info.level``.
     top_k : int, optional
@@ -375,7 +394,9 @@ def agreement(
     lvl = board.info.level if level is None else float(level)
     if not 0 < lvl < 1:
         raise ValidationError(f"level must be in (0, 1); got {level!r}")
-    match: ModelMatch = match_models(board.models, ref.names(), aliases=aliases)
+    alias_map = None if aliases is None else load_aliases(aliases)
+    match: ModelMatch = match_models(board.models, ref.names(), aliases=alias_map,
+                                     ambiguous=ambiguous)
     models = [str(m) for m in match.matches.index]
     n = len(models)
     if n < 2:
@@ -383,7 +404,7 @@ def agreement(
             f"only {n} of our {len(board)} models matched the reference ({ref.describe()}); "
             "need at least 2. Unmatched: "
             f"{match.unmatched.loc[match.unmatched['side'] == 'ours', 'model'].tolist()[:10]}; "
-            "use aliases= to map names"
+            "map names with ", Param("aliases", "{...}", cli="'OURS=REFERENCE'"),
         )
     keys = match.matches["reference"].tolist()
     ours = board.table.loc[models, ["rating", "lower", "upper"]].astype(float)

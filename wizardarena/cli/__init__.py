@@ -35,13 +35,14 @@ COMMANDS: tuple[str, ...] = (
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available subcommand."""
     from wizardarena import __version__
+    from wizardarena.cli._common import ArgumentParser
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="wizardarena",
         description="Offline LLM leaderboards: test sets, judged battles, Bradley-Terry ratings.",
     )
     parser.add_argument("--version", action="version", version=f"wizardarena {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"wizardarena.cli.{name}")
@@ -64,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = run(args)
     except WizardArenaError as exc:
-        print(f"wizardarena {args.command}: error: {exc}", file=sys.stderr)
+        from wizardarena.cli._common import cli_message
+
+        print(f"wizardarena {args.command}: error: {cli_message(exc, parser, args)}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"wizardarena {args.command}: interrupted", file=sys.stderr)

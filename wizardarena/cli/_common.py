@@ -5,9 +5,123 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from wizardarena.exceptions import ValidationError
+from wizardarena.exceptions import ValidationError, WizardArenaError
+
+
+# ----------------------------------------------------------------------------- help texts
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default (choices are in its ``{a,b}`` metavar).
+
+    Descriptions are wrapped, except those with line breaks (examples), kept as written.
+
+    Store-true flags (default off) and options whose default is None (off / automatic, which
+    their help text explains) get nothing appended; a help text that already mentions its
+    default is left alone.
+    """
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and default is not None
+            and default is not argparse.SUPPRESS
+            and not isinstance(default, bool)
+            and default != []
+            and "default" not in text.lower()
+        ):
+            shown = default.replace("%", "%%") if isinstance(default, str) else default
+            text = f"{text} (default: {shown})" if text else f"default: {shown}"
+        return text
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """The parser class of every subcommand: :class:`HelpFormatter`, and no option without a
+    help line (an option registered without ``help=`` still shows its default)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.help is None and action.option_strings and action.default not in (
+            None, False, argparse.SUPPRESS
+        ):
+            action.help = "default: %(default)s"
+        return action
+
+
+# ----------------------------------------------------------------------------- errors
+def keywords(parser: argparse.ArgumentParser, **dests: str) -> None:
+    """Declare which option carries a Python keyword when the names differ, e.g.
+    ``keywords(p, aliases="alias", rng="seed")``; errors that name ``aliases=`` then say
+    ``--alias`` on this command (see :func:`cli_message`)."""
+    parser.set_defaults(_keywords=dests)
+
+
+def option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """``{dest: "--flag"}`` for every option of ``parser`` (the long option named like the
+    destination when there are several, e.g. ``--rounds`` for ``--bootstrap/--rounds``);
+    positional arguments map to their metavar or name, as the usage line shows them."""
+    out: dict[str, str] = {}
+    for action in parser._actions:
+        if action.dest in (argparse.SUPPRESS, "help"):
+            continue
+        if not action.option_strings:
+            out[action.dest] = str(action.metavar or action.dest)
+            continue
+        longs = [o for o in action.option_strings if o.startswith("--")] or list(
+            action.option_strings
+        )
+        same = [o for o in longs if o[2:].replace("-", "_") == action.dest]
+        out[action.dest] = (same or longs)[0]
+    return out
+
+
+def cli_message(
+    exc: WizardArenaError, parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> str:
+    """The error message of ``exc`` in command-line terms for the command ``args.command``:
+    every keyword the message names (:class:`~wizardarena.exceptions.Param`) becomes the
+    command's flag (``aliases={...}`` -> ``--alias 'OURS=REF'``)."""
+    sub = next(
+        (a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None
+    )
+    command = getattr(args, "command", None)
+    if sub is None or command not in sub.choices:
+        return str(exc)
+    flags = option_names(sub.choices[command])
+    for keyword, dest in getattr(args, "_keywords", {}).items():
+        if dest in flags:
+            flags[keyword] = flags[dest]
+    return exc.render(flags)
+
+
+def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type=``: an integer in ``[low, high]`` (argparse reports a usage error
+    naming the option otherwise; nothing is clamped silently)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {allowed}; got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
 
 
 def parse_anchor(text: str | None) -> dict[str, float] | None:
@@ -50,17 +164,52 @@ def write_or_print(text: str, out: str | None) -> None:
 
 
 def add_rating_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by every subcommand that fits ratings."""
-    p.add_argument("--method", default="bt", choices=["bt", "elo"], help="rating method")
-    p.add_argument("--ci", default="bootstrap", choices=["bootstrap", "sandwich", "none"])
-    p.add_argument("--bootstrap", "--rounds", dest="rounds", type=int, default=1000,
-                   metavar="N", help="bootstrap rounds (default 1000)")
+    """Options shared by every subcommand that reads a battle log and fits ratings."""
+    p.add_argument("--method", default="bt", choices=["bt", "elo"],
+                   help="rating method: Bradley-Terry MLE, or online Elo (order dependent)")
+    p.add_argument("--ci", default="bootstrap", choices=["bootstrap", "sandwich", "none"],
+                   help="how intervals are made: batched bootstrap, closed-form sandwich, or "
+                   "no intervals")
+    p.add_argument("--bootstrap", "--rounds", dest="rounds", type=int_range(1), default=1000,
+                   metavar="N", help="bootstrap rounds")
     p.add_argument("--unit", default="battle", choices=["battle", "prompt"],
-                   help="resampling unit (prompt = cluster bootstrap by question_id)")
-    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+                   help="resampling unit: battles (LMSYS), or prompts (cluster bootstrap by "
+                   "the prompt id column, see --cluster-column)")
+    p.add_argument("--cluster-column", default=None, metavar="COLUMN",
+                   help="with --unit prompt: the column holding the prompt id (default "
+                   "question_id), e.g. llmfao's prompt")
+    p.add_argument("--level", type=float, default=0.95, help="interval level")
     p.add_argument("--anchor", default=None, metavar="MODEL=RATING",
-                   help="pin one model's rating, e.g. mixtral-8x7b-instruct-v0.1=1114")
-    p.add_argument("--ties", default="half", choices=["half", "drop", "davidson"])
+                   help="pin one model's rating, e.g. mixtral-8x7b-instruct-v0.1=1114 (default: "
+                   "ratings centred on 1000)")
+    p.add_argument("--ties", default="half", choices=["half", "drop", "davidson"],
+                   help="a tie is half a win each way (LMSYS), is dropped, or follows "
+                   "Davidson's model")
     p.add_argument("--point", default=None, choices=["mle", "median", "order"],
-                   help="point estimate (default: mle for bt, order for elo)")
-    p.add_argument("--seed", type=int, default=None, help="bootstrap seed (recorded if omitted)")
+                   help="point estimate: the full-data MLE, the bootstrap median "
+                   "(WizardArena), or online Elo in the log's order (default: mle for bt, "
+                   "order for elo)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="bootstrap seed (default: drawn and recorded in the board)")
+    p.add_argument("--outcomes", default="fastchat",
+                   choices=["fastchat", "ab", "numeric", "arena-hard", "left-right"],
+                   help="vocabulary of the winner column (never guessed)")
+    p.add_argument("--strong-weight", type=float, default=1.0,
+                   help="weight of strong Arena-Hard verdicts A>>B (Arena-Hard uses 3)")
+    p.add_argument("--normalize-names", action="store_true",
+                   help="merge model names that differ only by case or surrounding spaces "
+                   "(default: such names are an error listing each group)")
+
+
+def rating_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`wizardarena.rank` set by :func:`add_rating_options`."""
+    return dict(
+        method=args.method, ci=args.ci, rounds=args.rounds, unit=args.unit,
+        cluster=args.cluster_column, level=args.level, anchor=parse_anchor(args.anchor),
+        ties=args.ties, point=args.point, outcomes=args.outcomes,
+        strong_weight=args.strong_weight, normalize_names=args.normalize_names, rng=args.seed,
+    )
+
+
+#: Python keyword -> option destination, for the rating options (see :func:`keywords`)
+RATING_KEYWORDS: dict[str, str] = {"rng": "seed", "cluster": "cluster_column"}

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wizardarena.cli._common import int_range, keywords
+
 DEMO_RATINGS = {
     "wizard-70b": 1180.0,
     "llama-3-70b": 1150.0,
@@ -47,19 +49,43 @@ def demo_prompts(n: int) -> list[dict[str, str]]:
     return out
 
 
+#: judgments per prompt: every pair of the demo's models, in both orders
+PER_PROMPT = len(DEMO_RATINGS) * (len(DEMO_RATINGS) - 1)
+#: the number of built-in prompts
+MAX_PROMPTS = 80
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
         help="run the built-in end-to-end demo against a simulated arena (no network needed)",
+        description="Start the simulated OpenAI-compatible arena on loopback, let 7 simulated "
+        "models answer built-in prompts, judge every pair in both orders with the simulated "
+        "judge (WizardArena 1-10 template, position bias), fit Bradley-Terry with prompt-level "
+        "bootstrap intervals, and print the board next to the true skills.",
     )
-    p.add_argument("--prompts", type=int, default=40, help="built-in prompts to use (<= 80)")
-    p.add_argument("--battles", type=int, default=None,
-                   help="approximate number of judgments (overrides --prompts)")
-    p.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds")
-    p.add_argument("--position-bias", type=float, default=60.0,
+    p.add_argument("--prompts", type=int_range(2, MAX_PROMPTS), default=40,
+                   help=f"built-in prompts to use, 2 to {MAX_PROMPTS}")
+    p.add_argument("--battles", type=int_range(2 * PER_PROMPT, MAX_PROMPTS * PER_PROMPT),
+                   default=None, metavar="N",
+                   help=f"approximate number of judgments instead of --prompts ({PER_PROMPT} "
+                   f"per prompt, {2 * PER_PROMPT} to {MAX_PROMPTS * PER_PROMPT})")
+    p.add_argument("--rounds", type=int_range(1), default=1000, help="bootstrap rounds")
+    p.add_argument("--position-bias", type=_finite, default=60.0,
                    help="Elo points the simulated judge gives the first slot")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the arena and the bootstrap")
     p.set_defaults(_run=run)
+    keywords(p, rng="seed")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,9 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from wizardarena.sim.server import SimArena, SimJudge, SimModel
 
     n_models = len(DEMO_RATINGS)
-    per_prompt = n_models * (n_models - 1)  # pairs x 2 orders
-    n_prompts = args.prompts if args.battles is None else -(-args.battles // per_prompt)
-    n_prompts = int(min(max(n_prompts, 2), 80))
+    n_prompts = args.prompts if args.battles is None else -(-args.battles // PER_PROMPT)
     prompts = demo_prompts(n_prompts)
     models = {name: SimModel(skill, verbosity=0.5 * (i % 3) - 0.5, markdown=0.3 * (i % 4))
               for i, (name, skill) in enumerate(DEMO_RATINGS.items())}

@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from wizardarena.cli._common import keywords
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,13 +29,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--answers", required=True,
                    help="answers: a file or a directory of answer files (one per model)")
     p.add_argument("--target", required=True, help="the model to improve")
-    p.add_argument("--opponents", default=None,
+    p.add_argument("--opponents", default=None, metavar="A,B,...",
                    help="comma-separated opponents (default: every other model)")
-    p.add_argument("--prompts", default=None,
-                   help="prompt file with question_id and prompt/turns (default: a 'prompt' "
-                   "column of the answers)")
+    p.add_argument("--prompts", default=None, metavar="FILE",
+                   help="prompt file with question_id and prompt/turns; needed unless the "
+                   "answers carry a 'prompt' column (files written by `wizardarena answer` and "
+                   "Arena-Hard answer files do not)")
     p.add_argument("--eval-prompts", default=None,
-                   help="evaluation test set: training prompts that nearly copy it are removed")
+                   metavar="FILE",
+                   help="evaluation test set: training prompts that nearly copy it are removed "
+                   "(default: no guard)")
     p.add_argument("--sft-margin", type=float, default=3.0, help="minimum loss margin for SFT")
     p.add_argument("--dpo-margin", type=float, default=2.0,
                    help="minimum loss margin for preference pairs")
@@ -49,13 +54,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-prompt", default="best", choices=["best", "all"],
                    help="one example per prompt (largest margin) or one per opponent")
     p.add_argument("--margin-source", default="auto",
-                   choices=["auto", "scores", "labels", "winner"])
+                   choices=["auto", "scores", "labels", "winner"],
+                   help="where a game's margin comes from: scores when both are present "
+                   "(auto), the judge's scores, its labels, or the winner only")
     p.add_argument("--plain", action="store_true",
                    help="preference data as plain strings instead of message lists")
     p.add_argument("--system-prompt", default=None, help="system message for every example")
-    p.add_argument("--format", default="jsonl", choices=["jsonl", "parquet", "both"])
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--format", default="jsonl", choices=["jsonl", "parquet", "both"],
+                   help="file format of the exported data")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(_run=run)
+    keywords(p, iteration="round")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,14 @@ import argparse
 import sys
 import warnings
 
-from wizardarena.cli._common import add_rating_options, parse_anchor, render_board, write_or_print
+from wizardarena.cli._common import (
+    RATING_KEYWORDS,
+    add_rating_options,
+    keywords,
+    rating_arguments,
+    render_board,
+    write_or_print,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,14 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Fit ratings with intervals from a battle log (.parquet, .jsonl, .json, "
         ".csv) with columns model_a, model_b, winner.",
     )
-    p.add_argument("battles", help="battle log file")
+    p.add_argument("battles", help="battle log file (.parquet, .jsonl, .json, .csv)")
     add_rating_options(p)
-    p.add_argument("--outcomes", default="fastchat",
-                   choices=["fastchat", "ab", "numeric", "arena-hard", "left-right"],
-                   help="vocabulary of the winner column (never guessed)")
-    p.add_argument("--strong-weight", type=float, default=1.0,
-                   help="weight of strong Arena-Hard verdicts A>>B (Arena-Hard uses 3)")
-    p.add_argument("--by", default=None, help="one board per value of this column")
+    p.add_argument("--by", default=None, metavar="COLUMN",
+                   help="one board per value of this column (e.g. category)")
     p.add_argument("--style", action="store_true",
                    help="style control: length, headers, lists, bold (from --answers or the "
                    "log's count/text columns)")
@@ -34,9 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "model shown first) and report it")
     p.add_argument("--answers", default=None,
                    help="answers file or directory for --style (question_id, model, answer)")
-    p.add_argument("--format", default="table", choices=["table", "md", "csv", "json", "html"])
-    p.add_argument("--out", default=None, help="write here instead of standard output")
+    p.add_argument("--format", default="table", choices=["table", "md", "csv", "json", "html"],
+                   help="output format: a plain table, markdown, CSV, JSON or HTML")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write here instead of standard output")
     p.set_defaults(_run=run)
+    keywords(p, **RATING_KEYWORDS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,12 +60,8 @@ def run(args: argparse.Namespace) -> int:
         answers = load_answers(args.answers)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = rank(
-            args.battles, method=args.method, ci=args.ci, rounds=args.rounds, unit=args.unit,
-            level=args.level, anchor=parse_anchor(args.anchor), ties=args.ties,
-            point=args.point, outcomes=args.outcomes, strong_weight=args.strong_weight,
-            by=args.by, style=style, answers=answers, position=args.position, rng=args.seed,
-        )
+        result = rank(args.battles, by=args.by, style=style, answers=answers,
+                      position=args.position, **rating_arguments(args))
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if isinstance(result, dict):

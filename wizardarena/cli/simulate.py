@@ -8,23 +8,33 @@ import sys
 
 import numpy as np
 
+from wizardarena.cli._common import int_range, keywords
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "simulate",
         help="write a synthetic battle log drawn from known ratings (for tests and trials)",
+        description="Draw true ratings (normal around 1000), then battles whose outcomes "
+        "follow Bradley-Terry exactly, with ties and optional per-prompt correlation; write "
+        "the log (and the truth) for testing a pipeline.",
     )
-    p.add_argument("--models", type=int, default=10, help="number of models (default 10)")
-    p.add_argument("--battles", type=int, default=10_000, help="number of battles")
+    p.add_argument("--models", type=int_range(2), default=10, help="number of models")
+    p.add_argument("--battles", type=int_range(1), default=10_000, help="number of battles")
     p.add_argument("--spread", type=float, default=100.0,
                    help="standard deviation of the true ratings (Elo points)")
-    p.add_argument("--tie-rate", type=float, default=0.2)
-    p.add_argument("--prompts", type=int, default=None, help="number of prompts (question_id)")
-    p.add_argument("--prompt-effect", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="battle log file (.parquet, .jsonl, .csv)")
-    p.add_argument("--truth", default=None, help="also write the true ratings as JSON here")
+    p.add_argument("--tie-rate", type=float, default=0.2, help="share of battles tied")
+    p.add_argument("--prompts", type=int_range(1), default=None,
+                   help="number of prompts (a question_id column; default: none)")
+    p.add_argument("--prompt-effect", type=float, default=0.0,
+                   help="correlation of outcomes within a prompt (0 = independent)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the ratings and battles")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="battle log file (.parquet, .jsonl, .csv)")
+    p.add_argument("--truth", default=None, metavar="FILE",
+                   help="also write the true ratings as JSON here")
     p.set_defaults(_run=run)
+    keywords(p, rng="seed", tie_rate="tie_rate", prompt_effect="prompt_effect")
 
 
 def run(args: argparse.Namespace) -> int:

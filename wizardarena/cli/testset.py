@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from wizardarena.cli._common import keywords
 from wizardarena.exceptions import ValidationError
 
 _FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
@@ -67,35 +68,41 @@ def register(subparsers: Any) -> None:
         "--which", choices=["mix", "diverse", "hard", "all"], default="mix",
         help="rows to write (default: mix)",
     )
-    p.add_argument("--clusters", type=int, default=500, help="k-means clusters (default 500)")
+    p.add_argument("--clusters", type=int, default=500, help="k-means clusters")
     p.add_argument("--per-cluster", type=int, default=2, help="diverse prompts per cluster")
-    p.add_argument("--hard", type=int, default=0, help="size of the hard subset (default 0)")
+    p.add_argument("--hard", type=int, default=0,
+                   help="size of the hard subset (needs --difficulty)")
     p.add_argument(
         "--candidates-per-cluster", type=int, default=20,
-        help="prompts per cluster scored for difficulty (0 = all; default 20)",
+        help="prompts per cluster scored for difficulty (0 = all)",
     )
     p.add_argument(
         "--difficulty", choices=["llm", "criteria", "battles"], default=None,
         help="difficulty scorer (llm/criteria need --base-url; battles needs --battles)",
     )
-    p.add_argument("--battles", help="battle log for --difficulty battles")
+    p.add_argument("--battles", metavar="FILE", help="battle log for --difficulty battles")
     p.add_argument("--base-url", help="OpenAI-compatible API root, e.g. http://host:8000/v1")
-    p.add_argument("--judge-model", help="model that rates difficulty")
+    p.add_argument("--judge-model", help="model that rates difficulty (llm, criteria)")
     p.add_argument(
         "--api-key-env", default="OPENAI_API_KEY",
-        help="environment variable holding the API key (default OPENAI_API_KEY)",
+        help="environment variable holding the API key",
     )
     p.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     p.add_argument(
         "--embedder", default="tfidf",
-        help="tfidf (default), st:<sentence-transformers model or path>, api:<model>",
+        help="tfidf, st:<sentence-transformers model or path>, or api:<model> (an embeddings "
+        "endpoint at --base-url)",
     )
     p.add_argument("--embeddings", help="precomputed embeddings (.npy, rows aligned with input)")
-    p.add_argument("--text", choices=["first_user", "all_user"], default="first_user")
-    p.add_argument("--id-column", help="column with prompt ids")
-    p.add_argument("--text-column", help="column with the prompt")
-    p.add_argument("--pick", choices=["random", "centroid"], default="random")
-    p.add_argument("--min-chars", type=int, default=10)
+    p.add_argument("--text", choices=["first_user", "all_user"], default="first_user",
+                   help="text used for embeddings and dedup: the first user turn, or all")
+    p.add_argument("--id-column",
+                   help="column with prompt ids (default: prompt_id, question_id, uid or id)")
+    p.add_argument("--text-column", help="column with the prompt (default: recognised)")
+    p.add_argument("--pick", choices=["random", "centroid"], default="random",
+                   help="diverse picks per cluster: random (seeded) or nearest the centre")
+    p.add_argument("--min-chars", type=int, default=10,
+                   help="drop prompts shorter than this (after normalisation)")
     p.add_argument(
         "--prefix-chars", type=int, default=200, help="shared-prefix dedup length (0 = off)"
     )
@@ -105,16 +112,18 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--cosine-threshold", type=float, default=0.9, help="embedding near-dup cosine (0 = off)"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--dropped", help="write the cleaning report (CSV) here")
     p.add_argument("--decontaminate", metavar="TRAIN", help="training prompts to decontaminate")
     p.add_argument(
         "--decontaminated-out", metavar="PATH",
         help="where to write the decontaminated training prompts (with --decontaminate)",
     )
-    p.add_argument("--decontam-threshold", type=float, default=0.9)
+    p.add_argument("--decontam-threshold", type=float, default=0.9,
+                   help="embedding cosine at or above which a training prompt is removed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(_run=run)
+    keywords(p, n_clusters="clusters", rng="seed", threshold="decontam_threshold")
 
 
 def _format(path: str) -> str:
@@ -161,9 +170,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.difficulty == "battles":
             if not args.battles:
                 raise ValidationError("--difficulty battles needs --battles FILE")
-            from wizardarena.battles import read_battles
-
-            difficulty = BattleDifficulty(read_battles(args.battles))
+            difficulty = BattleDifficulty(args.battles)
 
         embedder: Any
         if args.embeddings:

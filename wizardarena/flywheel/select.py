@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.battles import BattleSource, read_battles
-from wizardarena.exceptions import ValidationError
+from wizardarena.exceptions import Param, ValidationError
 from wizardarena.exceptions import parse_enum as _enum
 from wizardarena.flywheel.compare import Comparison, compare
 from wizardarena.flywheel.data import FlywheelStats, TrainingData
@@ -116,8 +116,9 @@ def _prompt_table(prompts: Any, answers: pd.DataFrame) -> pd.DataFrame:
         return normalize_prompts(pd.DataFrame({"question_id": first.index,
                                                "prompt": first.to_numpy()}))
     raise ValidationError(
-        "the prompts are unknown: pass prompts= (question_id + prompt/turns/messages, e.g. "
-        "the test set or the training pool) or give answers a 'prompt' column")
+        "the prompts are unknown: pass ", Param("prompts", "...", cli="FILE"),
+        " (question_id + prompt/turns/messages, e.g. the test set or the training pool) or "
+        "give answers a 'prompt' column")
 
 
 def _turn_list(value: Any, where: str) -> list[str]:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from wizardarena._blas import single_threaded_blas
+from wizardarena.battle_checks import check_anchor
 from wizardarena.battles import BattleLog, Outcome
 from wizardarena.exceptions import (
     ConvergenceError,
@@ -106,13 +107,7 @@ def as_anchor(anchor: Mapping[str, float] | None,
             f"anchor must be a mapping with exactly one {{model: rating}}; got {anchor!r}"
         )
     (name, value), = anchor.items()
-    if name not in models:
-        import difflib
-
-        close = difflib.get_close_matches(str(name), list(models), n=5, cutoff=0.5)
-        close += [m for m in models if str(name).lower() in m.lower() and m not in close]
-        hint = f"; the closest model names are {close[:5]}" if close else ""
-        raise ValidationError(f"anchor model {name!r} is not in the battle log{hint}")
+    check_anchor(models, anchor)
     try:
         value = float(value)
     except (TypeError, ValueError):

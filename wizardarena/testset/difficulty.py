@@ -472,9 +472,11 @@ class BattleDifficulty:
 
     Parameters
     ----------
-    battles : DataFrame or BattleLog
-        Columns ``question_id, model_a, model_b, winner`` (winner in ``model_a``, ``model_b``,
-        ``tie``, ``tie (bothbad)``); optional ``game`` (0/1) and ``weight``.
+    battles : path, DataFrame, list of dict or BattleLog
+        Anything :func:`~wizardarena.battles.read_battles` reads (a ``.parquet``, ``.jsonl``,
+        ``.json`` or ``.csv`` file, ...) with columns ``question_id, model_a, model_b,
+        winner`` (winner in ``model_a``, ``model_b``, ``tie``, ``tie (bothbad)``); optional
+        ``game`` (0/1) and ``weight``.
     ratings : Series or mapping, optional
         Model strengths (e.g. Elo); every model in the log must have one.
     order_weight : float, default 0.5
@@ -491,13 +493,13 @@ class BattleDifficulty:
         order_weight: float = 0.5,
         min_battles: int = 1,
     ) -> None:
-        from wizardarena.battles import BattleLog
+        from wizardarena.battles import read_battles
 
         if not 0.0 <= order_weight <= 1.0:
             raise ValidationError(f"order_weight must be in [0, 1]; got {order_weight!r}")
         if min_battles < 1:
             raise ValidationError(f"min_battles must be >= 1; got {min_battles!r}")
-        log = battles if isinstance(battles, BattleLog) else BattleLog.from_frame(battles)
+        log = read_battles(battles)
         if not log.has_column("question_id"):
             raise ValidationError(
                 "BattleDifficulty needs a 'question_id' column in the battle log"

@@ -31,7 +31,7 @@ import pandas as pd
 
 from wizardarena._blas import with_single_threaded_blas
 from wizardarena._io import atomic_write
-from wizardarena.exceptions import ValidationError
+from wizardarena.exceptions import Param, ValidationError
 from wizardarena.testset.clean import (
     DropReason,
     clean_prompts,
@@ -277,8 +277,9 @@ def build_testset(
         raise ValidationError(f"hard must be an integer >= 0; got {hard!r}")
     if hard > 0 and difficulty is None:
         raise ValidationError(
-            f"hard={hard} needs a difficulty scorer (difficulty=LLMDifficulty(...), "
-            "CriteriaDifficulty(...), BattleDifficulty(...) or a callable)"
+            Param("hard", repr(hard)), " needs a difficulty scorer: ",
+            Param("difficulty", "LLMDifficulty(...), CriteriaDifficulty(...), "
+                  "BattleDifficulty(...) or a callable", cli="llm|criteria|battles"),
         )
     if difficulty is not None and not callable(difficulty):
         raise ValidationError(
