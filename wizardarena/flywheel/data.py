@@ -124,20 +124,20 @@ class FlywheelStats:
                        f"{sp['exclude_inconsistent']} to keep them)")
         if s["not_lost"]:
             why.append(f"the target won or tied {s['not_lost']} group(s)")
-        if s["below_margin"]:
-            m = st.get("margin", float("nan"))
-            if st.get("margin_source") == "winner" and m > 1:
-                why.append(
-                    f"the target lost {s['below_margin']} group(s), but "
-                    f"{sp['margin_source'].format('winner')} gives margins of at most 1, so "
-                    f"{sp['margin'].format(f'{m:g}')} can never be reached (pass "
-                    f"{sp['margin'].format(1)}, or a margin source with scores or labels)")
-            else:
-                top = float(st.get("largest_margin", float("nan")))
-                why.append(f"the target lost {s['below_margin']} group(s) by less than "
-                           f"{sp['margin'].format(f'{m:g}')}" + (
-                               f" (the largest loss margin is {top:g})"
-                               if not s["selected"] else ""))
+        m = float(st.get("margin", math.nan))
+        if st.get("margin_source") == "winner" and m > 1:  # whatever the games say
+            lost = f"the target lost {s['below_margin']} group(s), but " \
+                if s["below_margin"] else ""
+            why.append(
+                f"{lost}{sp['margin_source'].format('winner')} gives margins of at most 1, so "
+                f"{sp['margin'].format(f'{m:g}')} can never be reached (pass "
+                f"{sp['margin'].format(1)}, or a margin source with scores or labels)")
+        elif s["below_margin"]:
+            top = float(st.get("largest_margin", math.nan))
+            why.append(f"the target lost {s['below_margin']} group(s) by less than "
+                       f"{sp['margin'].format(f'{m:g}')}" + (
+                           f" (the largest loss margin is {top:g})"
+                           if not s["selected"] else ""))
         if s["missing_answer"]:
             why.append(f"{s['missing_answer']} selected group(s) lack an answer and were "
                        f"skipped ({sp['missing']})")
