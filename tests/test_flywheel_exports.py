@@ -225,6 +225,9 @@ def test_best_teacher_is_the_strongest_not_the_first_name() -> None:
     assert ratings.to_dict() == pytest.approx(
         board.table["rating"].reindex(ratings.index).to_dict())
     assert ratings["beta-strong"] > ratings["gamma-mid"] > ratings["Alpha-weak"]
+    by_board = Flywheel(T, prompts=teacher_prompts(log), margin_source="winner",
+                        ratings=board).sft(log, teacher_answers(log), margin=1.0)
+    assert set(by_board.frame["opponent"]) == {"beta-strong"}
     # a board passed by the user decides instead
     mine = {"Alpha-weak": 1300.0, "beta-strong": 900.0, "gamma-mid": 1000.0, T: 800.0}
     by_mine = Flywheel(T, prompts=teacher_prompts(log), margin_source="winner",

@@ -704,7 +704,7 @@ def _ratings_series(ratings: Any) -> pd.Series | None:
     if ratings is None:
         return None
     if isinstance(ratings, Leaderboard):
-        s = ratings.table["rating"]
+        s = ratings.table["rating"].dropna()  # a model the board could not rate has none
     elif isinstance(ratings, (pd.Series, Mapping)):
         s = pd.Series(ratings)
     else:
