@@ -83,6 +83,7 @@ def test_sft_selection_both_orders_default() -> None:
     assert s.to_dict() == {
         "games": 11, "groups": 6, "single_order": 1, "inconsistent": 1,
         "excluded_inconsistent": 1, "not_lost": 1, "below_margin": 1, "selected": 2,
+        "missing_answer": 0, "empty_chosen": 0, "identical_pair": 0,
         "dropped_per_prompt": 1, "decontaminated": 0, "exported": 1,
     }
     opp = sft.stats.by_opponent
@@ -145,7 +146,8 @@ def test_label_judges_use_the_margin_mapping() -> None:
     strict = Flywheel(T, prompts=PROMPTS, label_margins={"A>>B": 2.0, "A>B": 0.5,
                                                           "A=B": 0.0, "B>A": -0.5,
                                                           "B>>A": -2.0})
-    assert len(strict.sft(log, designed_answers(), margin=3.0)) == 0
+    with pytest.warns(DataWarning, match=r"by less than margin=3 \(the largest loss margin is 2"):
+        assert len(strict.sft(log, designed_answers(), margin=3.0)) == 0
     bad = log.copy()
     bad.loc[0, "verdict"] = "[[A>>>B]]"
     with pytest.raises(ValidationError, match="verdict labels must be one of"):
@@ -271,7 +273,8 @@ def test_decontamination_guard_removes_test_set_copies() -> None:
                              "prompt": ["Question number 0: explain topic 0 carefully.",
                                         "Something entirely unrelated about gardening roses"]})
     fw = Flywheel(T, prompts=PROMPTS, eval_prompts=eval_set, per_prompt="all")
-    sft = fw.sft(designed_log(), designed_answers(), margin=3.0)
+    with pytest.warns(DataWarning, match=r"2 selected example\(s\) nearly copy the evaluation"):
+        sft = fw.sft(designed_log(), designed_answers(), margin=3.0)
     assert "q0" not in sft.frame["question_id"].tolist()
     assert sft.removed["question_id"].tolist() == ["q0"]
     assert sft.removed["matched_id"].tolist() == ["t1"]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import ast
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
@@ -61,6 +61,7 @@ __all__ = [
     "WizardArenaWarning",
     "missing_extra",
     "parse_enum",
+    "render_parts",
 ]
 
 
@@ -101,6 +102,13 @@ class Param:
         return self.python()
 
 
+def render_parts(parts: Iterable[object], flags: Mapping[str, str] | None = None) -> str:
+    """Text and :class:`Param` references joined into one message, each ``Param`` in Python
+    terms, or as its flag when ``flags`` (``{keyword: "--flag"}``) names it. Errors, warnings
+    and reports that tell the user which option to change all render through this."""
+    return "".join(p.render(flags) if isinstance(p, Param) else str(p) for p in parts)
+
+
 def _cli_literal(value: str | None) -> str | None:
     """``"'ab'"`` -> ``ab``; ``"3"`` -> ``3``; anything that is not a plain literal -> None."""
     if value is None:
@@ -132,9 +140,7 @@ class WizardArenaError(Exception):
     def render(self, flags: Mapping[str, str] | None = None) -> str:
         """The message with every :class:`Param` rendered through ``flags``
         (``{keyword: "--flag"}``; keywords not in it stay in Python terms)."""
-        return "".join(
-            p.render(flags) if isinstance(p, Param) else str(p) for p in self.parts
-        )
+        return render_parts(self.parts, flags)
 
     @property
     def params(self) -> tuple[Param, ...]:

@@ -13,9 +13,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from wizardarena.cli._common import keywords
+
+#: how the selection options are spelled on this command line (FlywheelStats.why_empty)
+FLAGS = {
+    "require_both_orders": "--allow-single-order",
+    "exclude_inconsistent": "--keep-inconsistent",
+    "margin_source": "--margin-source",
+    "missing": "--skip-missing",
+    "eval_prompts": "--eval-prompts",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-single-order", action="store_true",
                    help="keep prompts judged in one order only")
     p.add_argument("--per-prompt", default="best", choices=["best", "all"],
-                   help="one example per prompt (largest margin) or one per opponent")
+                   help="one example per prompt (the teacher chosen by --teacher) or one per "
+                   "opponent")
+    p.add_argument("--teacher", default="margin", choices=["margin", "rating"],
+                   help="with --per-prompt best: the opponent with the largest margin, then the "
+                   "highest rating (Bradley-Terry fit of the log), or the other way round")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="skip selected battles whose answers are missing (counted) instead of "
+                   "stopping")
     p.add_argument("--margin-source", default="auto",
                    choices=["auto", "scores", "labels", "winner"],
                    help="where a game's margin comes from: scores when both are present "
@@ -64,7 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="file format of the exported data")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(_run=run)
-    keywords(p, iteration="round")
+    keywords(p, iteration="round", missing="skip_missing",
+             require_both_orders="allow_single_order",
+             exclude_inconsistent="keep_inconsistent")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         args.target, opponents, iteration=args.round, combine=args.combine,
         exclude_inconsistent=not args.keep_inconsistent,
         require_both_orders=not args.allow_single_order, margin_source=args.margin_source,
-        per_prompt=args.per_prompt, prompts=args.prompts, eval_prompts=args.eval_prompts,
+        per_prompt=args.per_prompt, teacher=args.teacher,
+        missing="skip" if args.skip_missing else "raise",
+        prompts=args.prompts, eval_prompts=args.eval_prompts,
         conversational=not args.plain, system_prompt=args.system_prompt,
     )
     out = Path(args.out)
@@ -94,12 +115,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_dpo:
         jobs.append(("dpo", fw.preference_pairs, args.dpo_margin))
     for name, select, margin in jobs:
-        data = select(battles, answers, margin=margin)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            data = select(battles, answers, margin=margin)
+        flags = {**FLAGS, "margin": f"--{name}-margin"}
+        empty = data.stats.why_empty() if len(data) == 0 else None
+        for w in caught:
+            if str(w.message) == empty:  # the same reasons, in this command's flags
+                print(f"warning: {name}: {data.stats.why_empty(flags)}", file=sys.stderr)
+            else:
+                print(f"warning: {w.message}", file=sys.stderr)
         for fmt in formats:
             path = out / f"{name}.{fmt}"
             written.append(data.to_jsonl(path) if fmt == "jsonl" else data.to_parquet(path))
         report += [f"## {name} (margin ≥ {margin:g}): {len(data)} examples", "",
                    data.stats.to_markdown(), ""]
+        if empty is not None:
+            report += [f"Why: {data.stats.why_empty(flags)}.", ""]
         if len(data.removed):
             report += [f"Removed by the decontamination guard: "
                        f"{', '.join(map(str, data.removed['question_id']))}", ""]

@@ -21,30 +21,44 @@ Selection, step by step (every step is counted in :class:`FlywheelStats`):
    of a group combines its two games by ``combine``: ``"both"`` (default; both games must
    show the loss, the margin is the smaller one) or ``"mean"`` (the mean margin).
 4. **Threshold**: keep groups the target lost by at least ``margin``.
-5. **One example per prompt** (``per_prompt="best"``, default): the opponent with the
-   largest margin (name order on ties); ``"all"`` keeps one example per opponent.
-6. **Decontamination guard**: prompts that nearly copy the evaluation test set
+5. **Answers**: a selected group whose answers are missing (the winner's; the target's
+   too for preference pairs) raises, or with ``missing="skip"`` is skipped and counted; a
+   group whose winning answer is empty, or (preference pairs) whose chosen and rejected
+   answers are the same text, is dropped and counted.
+6. **One example per prompt** (``per_prompt="best"``, default): the teacher is the
+   opponent with the largest margin, then the highest rating (``teacher="rating"``: the
+   other way round), then a stable pseudo-random pick (a hash of question id, opponent
+   and judge), never the first name. Ratings: ``ratings=`` or a Bradley-Terry fit of the
+   log (``wa.rank(battles, ci="none")``). ``"all"`` keeps one example per opponent.
+7. **Decontamination guard**: prompts that nearly copy the evaluation test set
    (``eval_prompts``) are removed with :func:`wizardarena.testset.decontam.decontaminate`
    and reported.
+
+An export without rows warns (:class:`~wizardarena.exceptions.DataWarning`) with the
+reason, step by step (:meth:`FlywheelStats.why_empty`).
 
 Formats (TRL reads them without conversion): SFT rows have ``messages`` (a list of
 ``{"role", "content"}``); preference rows have ``prompt``, ``chosen``, ``rejected``
 (conversational lists by default, or plain strings). Provenance columns: ``question_id``,
 ``target``, ``opponent`` (whose answer is the target text / chosen answer), ``judge``,
-``margin``, ``round``, ``n_games``, ``category``, ``subset``, ``difficulty``.
+``margin``, ``round``, ``n_games``, ``turn``, ``category``, ``subset``, ``difficulty``.
+The schema is fixed (:func:`export_schema`): the same columns and types in every round
+(unknown ``category`` / ``subset`` are ``""``, an unknown ``difficulty`` is NaN).
 
 The selection is pure; only ``to_jsonl`` / ``to_parquet`` write (atomically).
 """
 
 
 from wizardarena.flywheel.compare import Comparison, compare
-from wizardarena.flywheel.data import FlywheelStats, TrainingData
+from wizardarena.flywheel.data import FlywheelStats, TrainingData, export_schema
 from wizardarena.flywheel.select import (
     DEFAULT_LABEL_MARGINS,
     Combine,
     Flywheel,
     MarginSource,
+    Missing,
     PerPrompt,
+    Teacher,
 )
 
 __all__ = [
@@ -54,7 +68,10 @@ __all__ = [
     "Flywheel",
     "FlywheelStats",
     "MarginSource",
+    "Missing",
     "PerPrompt",
+    "Teacher",
     "TrainingData",
     "compare",
+    "export_schema",
 ]

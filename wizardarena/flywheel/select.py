@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
@@ -10,14 +12,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wizardarena.battles import BattleSource, read_battles
-from wizardarena.exceptions import Param, ValidationError
+from wizardarena.battles import BattleLog, BattleSource, read_battles
+from wizardarena.exceptions import DataWarning, Param, RidgeWarning, ValidationError
 from wizardarena.exceptions import parse_enum as _enum
 from wizardarena.flywheel.compare import Comparison, compare
-from wizardarena.flywheel.data import FlywheelStats, TrainingData
+from wizardarena.flywheel.data import PROVENANCE, FlywheelStats, TrainingData
 from wizardarena.leaderboard import Leaderboard
 
-__all__ = ["DEFAULT_LABEL_MARGINS", "Combine", "Flywheel", "MarginSource", "PerPrompt"]
+__all__ = ["DEFAULT_LABEL_MARGINS", "Combine", "Flywheel", "MarginSource", "Missing",
+           "PerPrompt", "Teacher"]
 
 #: margin of each judge label from ``model_a``'s side (Arena-Hard and MT-Bench labels)
 DEFAULT_LABEL_MARGINS: Mapping[str, float] = {
@@ -49,11 +52,32 @@ class MarginSource(str, Enum):
 
 
 class PerPrompt(str, Enum):
-    """``best``: one example per prompt (largest margin); ``all``: one per opponent."""
+    """``best``: one example per prompt (the teacher chosen by :class:`Teacher`); ``all``:
+    one per opponent."""
 
     BEST = "best"
     ALL = "all"
 
+
+class Teacher(str, Enum):
+    """How ``per_prompt="best"`` chooses among the opponents that beat the target on a prompt.
+
+    ``margin``: the largest loss margin, then the highest rating; ``rating``: the highest
+    rating, then the largest margin. Remaining ties (equal margin and rating) go to a stable
+    pseudo-random pick per prompt (a hash of question id, opponent and judge), never to the
+    order of the names.
+    """
+
+    MARGIN = "margin"
+    RATING = "rating"
+
+
+class Missing(str, Enum):
+    """Selected battles whose answers are missing: ``raise`` (default, as ``run_arena``) or
+    ``skip`` them and count them (``missing_answer``)."""
+
+    RAISE = "raise"
+    SKIP = "skip"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -169,6 +193,20 @@ class Flywheel:
         Margin of each verdict label from ``model_a``'s side; default
         :data:`DEFAULT_LABEL_MARGINS`. Labels missing from it raise.
     per_prompt : {"best", "all"}, default "best"
+        One example per prompt, from the teacher chosen by ``teacher``, or one per opponent.
+    teacher : {"margin", "rating"}, default "margin"
+        How ``per_prompt="best"`` picks the teacher (:class:`Teacher`): the largest margin,
+        then the highest rating, or the highest rating, then the largest margin; then a stable
+        pseudo-random pick (a hash of question id, opponent and judge), never by name.
+    ratings : Leaderboard, Series or mapping, optional
+        Model ratings for that choice (higher is stronger; every opponent needs one).
+        Default: Bradley-Terry ratings fitted on the call's battle log by the rating engine
+        (``wa.rank(battles, ci="none")``), fitted only when a choice needs them.
+    missing : {"raise", "skip"}, default "raise"
+        Selected battles without the answers they need (the winner's, and the target's for
+        preference pairs; an answer with fewer turns than the prompt counts as missing):
+        raise, as :func:`~wizardarena.arena.runner.run_arena` does, or skip them and count
+        them in ``stats.summary["missing_answer"]``.
     prompts : prompts table, optional
         ``question_id`` plus ``prompt`` / ``turns`` / ``messages`` (anything
         :func:`~wizardarena.testset.prompts.normalize_prompts` reads), optionally
@@ -197,6 +235,9 @@ class Flywheel:
         margin_source: str | MarginSource = MarginSource.AUTO,
         label_margins: Mapping[str, float] | None = None,
         per_prompt: str | PerPrompt = PerPrompt.BEST,
+        teacher: str | Teacher = Teacher.MARGIN,
+        ratings: Leaderboard | pd.Series | Mapping[str, float] | None = None,
+        missing: str | Missing = Missing.RAISE,
         prompts: Any = None,
         eval_prompts: Any = None,
         decontam_threshold: float | None = 0.9,
@@ -229,6 +270,9 @@ class Flywheel:
         self.margin_source = _enum(MarginSource, margin_source, "margin_source")
         self.label_margins = margins
         self.per_prompt = _enum(PerPrompt, per_prompt, "per_prompt")
+        self.teacher = _enum(Teacher, teacher, "teacher")
+        self.ratings = _ratings_series(ratings)
+        self.missing = _enum(Missing, missing, "missing")
         self.prompts = prompts
         self.eval_prompts = eval_prompts
         self.decontam_threshold = decontam_threshold
@@ -356,8 +400,7 @@ class Flywheel:
                 "label_margins")
         return margin
 
-    def _groups(self, battles: BattleSource) -> tuple[pd.DataFrame, int]:
-        log = read_battles(battles)
+    def _groups(self, log: BattleLog) -> tuple[pd.DataFrame, int]:
         if not log.has_column("question_id"):
             raise ValidationError("the battle log needs a question_id column for the flywheel")
         if self.target not in log.models:
@@ -413,7 +456,8 @@ class Flywheel:
              prompts: Any) -> TrainingData:
         if not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin <= 0:
             raise ValidationError(f"margin must be a positive number; got {margin!r}")
-        grp, n_games = self._groups(battles)
+        log = read_battles(battles)
+        grp, n_games = self._groups(log)
         l1, l2 = grp["loss_1"].to_numpy(dtype=float), grp["loss_2"].to_numpy(dtype=float)
         both = np.isfinite(l1) & np.isfinite(l2)
         inconsistent = both & (grp["outcome_1"].to_numpy() != grp["outcome_2"].to_numpy())
@@ -430,34 +474,117 @@ class Flywheel:
         grp["lost"] = lost
         grp["inconsistent"] = inconsistent
         grp["selected"] = selected
-        chosen = grp.loc[selected].sort_values(
-            ["question_id", "margin", "opponent", "judge", "turn"],
-            ascending=[True, False, True, True, False],
-            kind="mergesort")
-        n_selected = len(chosen)
-        if self.per_prompt is PerPrompt.BEST:
-            chosen = chosen.drop_duplicates("question_id", keep="first")
-        dropped_per_prompt = n_selected - len(chosen)
 
         ans = _answers_frame(answers)
         table = _prompt_table(prompts if prompts is not None else self.prompts, ans)
-        removed = pd.DataFrame(columns=["question_id", "reason", "matched_id", "similarity"])
-        if self.eval_prompts is not None and len(chosen):
-            chosen, removed = self._guard(chosen, table)
-        frame = self._build(kind, chosen, ans, table)
-        stats = self._stats_of(grp, chosen, table, n_games, dropped_per_prompt, len(removed),
-                               both, inconsistent, eligible, lost, selected)
+        cand = grp.loc[selected].reset_index(drop=True)
+        cand["row"], cand["status"] = self._rows(kind, cand, ans, table)
+        usable = cand.loc[cand["status"] == "ok"]
+        kept, rating = self._per_prompt(usable, log)
+        chosen, removed = kept, pd.DataFrame(
+            columns=["question_id", "reason", "matched_id", "similarity"])
+        if self.eval_prompts is not None and len(kept):
+            chosen, removed = self._guard(kept, table)
+        cols = (["messages"] if kind == "sft" else ["prompt", "chosen", "rejected"]) + [
+            name for name, _ in PROVENANCE]
+        frame = pd.DataFrame(chosen["row"].tolist(), columns=cols).astype(
+            {name: t for name, t in PROVENANCE if t != "string"})
+        counts = cand["status"].value_counts()
+        summary = pd.Series({
+            "games": n_games,
+            "groups": len(grp),
+            "single_order": int((~both).sum()),
+            "inconsistent": int(inconsistent.sum()),
+            "excluded_inconsistent": int((inconsistent & self.exclude_inconsistent).sum()),
+            "not_lost": int((eligible & ~lost).sum()),
+            "below_margin": int((lost & ~selected).sum()),
+            "selected": int(selected.sum()),
+            "missing_answer": int(counts.get("missing", 0)),
+            "empty_chosen": int(counts.get("empty", 0)),
+            "identical_pair": int(counts.get("identical", 0)),
+            "dropped_per_prompt": len(usable) - len(kept),
+            "decontaminated": len(kept) - len(chosen),
+            "exported": len(frame),
+        }, name="count", dtype=np.int64)
+        summary.index.name = "step"
+        settings = {
+            "kind": kind, "margin": float(margin), "margin_source": self.margin_source.value,
+            "combine": self.combine.value, "require_both_orders": self.require_both_orders,
+            "exclude_inconsistent": self.exclude_inconsistent,
+            "per_prompt": self.per_prompt.value, "teacher": self.teacher.value,
+            "missing": self.missing.value,
+            "largest_margin": float(loss[lost].max()) if lost.any() else math.nan,
+        }
+        stats = _stats_of(grp, frame, summary, rating, settings)
         self._stats = stats
-        return TrainingData(kind=kind, frame=frame, stats=stats, removed=removed)
+        if frame.empty:
+            warnings.warn(stats.why_empty(), DataWarning, stacklevel=3)
+        return TrainingData(kind=kind, frame=frame, stats=stats, removed=removed,
+                            conversational=self.conversational)
+
+    def _per_prompt(self, usable: pd.DataFrame, log: BattleLog
+                    ) -> tuple[pd.DataFrame, pd.Series | None]:
+        """One teacher per prompt (``best``) or every opponent (``all``), sorted by prompt.
+
+        Returns the kept groups and the ratings that chose between teachers (None when no
+        choice needed ratings).
+        """
+        q = usable["question_id"]
+        rating: pd.Series | None = None
+        if self.per_prompt is PerPrompt.BEST:
+            if self.teacher is Teacher.MARGIN:
+                top = usable["margin"] == usable.groupby("question_id")["margin"].transform("max")
+                contested = top.groupby(q).sum() > 1
+            else:
+                contested = q.value_counts() > 1
+            if contested.any():
+                rating = self._teacher_ratings(log, usable["opponent"].unique().tolist())
+        r = (usable["opponent"].map(rating) if rating is not None
+             else pd.Series(np.nan, index=usable.index))
+        order = pd.DataFrame({
+            "q": q, "m": -usable["margin"], "r": -r.astype(float),
+            "turn": -usable["turn"],
+            "tie": [_stable_hash(a, b, c) for a, b, c in
+                    zip(q, usable["opponent"], usable["judge"])],
+        }, index=usable.index)
+        keys = ["q", "m", "r"] if self.teacher is Teacher.MARGIN else ["q", "r", "m"]
+        kept = usable.loc[order.sort_values([*keys, "turn", "tie"], kind="mergesort").index]
+        if self.per_prompt is PerPrompt.BEST:
+            kept = kept.drop_duplicates("question_id", keep="first")
+        return kept, rating
+
+    def _teacher_ratings(self, log: BattleLog, opponents: Sequence[str]) -> pd.Series:
+        """The given ratings, or Bradley-Terry ratings of the log from the rating engine.
+
+        Only their order matters here. Models without a finite maximum-likelihood rating
+        (undefeated, winless) are held finite by the engine's ridge, which keeps them at the
+        top or the bottom of that order, so its RidgeWarning is not repeated; any other
+        warning of the fit is.
+        """
+        if self.ratings is not None:
+            lack = [o for o in opponents if o not in self.ratings.index]
+            if lack:
+                raise ValidationError(
+                    f"ratings has no rating for opponents {sorted(lack)[:10]}; give every "
+                    "opponent a rating, or leave ratings=None to fit them from the battle log")
+            return self.ratings
+        from wizardarena.api import rank
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            board = rank(log, ci="none")
+        for w in caught:
+            if issubclass(w.category, RidgeWarning):
+                continue
+            warnings.warn(f"flywheel teacher ratings (wa.rank(battles, ci='none')): "
+                          f"{w.message}", w.category, stacklevel=5)
+        return board.table["rating"].astype(float)
 
     def _guard(self, chosen: pd.DataFrame, table: pd.DataFrame
                ) -> tuple[pd.DataFrame, pd.DataFrame]:
         from wizardarena.testset.decontam import decontaminate
 
         qids = pd.unique(chosen["question_id"])
-        missing = [q for q in qids if q not in table.index]
-        if missing:
-            raise ValidationError(f"prompts has no text for question_id {missing[:5]}")
         train = pd.DataFrame({"question_id": qids,
                               "turns": [_turn_list(table.at[q, "turns"], f"prompt {q!r}")
                                         for q in qids]})
@@ -469,33 +596,41 @@ class Flywheel:
                      if c in removed.columns]
         return chosen.loc[~chosen["question_id"].isin(bad)], removed[keep_cols]
 
-    def _build(self, kind: str, chosen: pd.DataFrame, ans: pd.DataFrame,
-               table: pd.DataFrame) -> pd.DataFrame:
+    def _rows(self, kind: str, cand: pd.DataFrame, ans: pd.DataFrame, table: pd.DataFrame
+              ) -> tuple[list[dict[str, Any] | None], list[str]]:
+        """The export row of every selected group, and its status: ``ok``, ``missing``
+        (answers absent or with too few turns), ``empty`` (the winner's answer is empty) or
+        ``identical`` (chosen == rejected)."""
         system = ([{"role": "system", "content": self.system_prompt}]
                   if self.system_prompt else [])
-        rows: list[dict[str, Any]] = []
+        rows: list[dict[str, Any] | None] = []
+        status: list[str] = []
         missing: list[tuple[str, str]] = []
-        for g in chosen.to_dict(orient="records"):
+        for g in cand.to_dict(orient="records"):
             q, opp = str(g["question_id"]), str(g["opponent"])
             if q not in table.index:
                 raise ValidationError(f"prompts has no text for question_id {q!r}")
             turns = _turn_list(table.at[q, "turns"], f"prompt {q!r}")
-            win_key, lose_key = (q, opp), (q, self.target)
-            need = [win_key] + ([lose_key] if kind == "preference" else [])
-            absent = [k for k in need if k not in ans.index]
-            if absent:
-                missing.extend(absent)
+            keys = [(q, opp)] + ([(q, self.target)] if kind == "preference" else [])
+            texts = []
+            for key in keys:
+                where = f"answer of {key[1]!r} to {q!r}"
+                value = ans.at[key, "answer"] if key in ans.index else None
+                text = None if _absent(value) else _turn_list(value, where)
+                if text is None or (self.missing is Missing.SKIP and len(text) < len(turns)):
+                    missing.append(key)
+                    break
+                texts.append(_conversation(turns, text, where))
+            if len(texts) < len(keys):
+                rows.append(None)
+                status.append("missing")
                 continue
-            where = f"answer of {opp!r} to {q!r}"
-            ctx, win_msg = _conversation(turns, _turn_list(ans.at[win_key, "answer"], where),
-                                         where)
+            ctx, win_msg = texts[0]
             row: dict[str, Any]
             if kind == "sft":
                 row = {"messages": system + ctx + win_msg}
             else:
-                where_t = f"answer of {self.target!r} to {q!r}"
-                _, lose_msg = _conversation(
-                    turns, _turn_list(ans.at[lose_key, "answer"], where_t), where_t)
+                lose_msg = texts[1][1]
                 prompt = system + ctx
                 if self.conversational:
                     row = {"prompt": prompt, "chosen": win_msg, "rejected": lose_msg}
@@ -506,95 +641,104 @@ class Flywheel:
                             f"prompts without a system prompt; {q!r} has {len(turns)} turns")
                     row = {"prompt": turns[0], "chosen": win_msg[0]["content"],
                            "rejected": lose_msg[0]["content"]}
+            chosen_text = win_msg[0]["content"].strip()
+            if not chosen_text:
+                state = "empty"
+            elif kind == "preference" and chosen_text == texts[1][1][0]["content"].strip():
+                state = "identical"
+            else:
+                state = "ok"
             cat = g["category"]
+            category = "" if cat is None or (isinstance(cat, float) and math.isnan(cat)) \
+                else str(cat)
             row.update({
                 "question_id": q, "target": self.target, "opponent": opp, "judge": g["judge"],
                 "margin": float(g["margin"]), "round": self.iteration,
                 "n_games": int(g["n_games"]), "turn": int(g["turn"]),
-                "category": None if cat is None or (isinstance(cat, float) and math.isnan(cat))
-                else str(cat),
+                "category": category or _opt(table, q, "category"),
                 "subset": _opt(table, q, "subset"),
                 "difficulty": _opt_float(table, q, "difficulty"),
             })
-            if row["category"] is None:
-                row["category"] = _opt(table, q, "category")
             rows.append(row)
-        if missing:
+            status.append(state)
+        if missing and self.missing is Missing.RAISE:
             raise ValidationError(
                 f"answers has no answer for {len(missing)} selected (question_id, model) "
-                f"pair(s), e.g. {missing[:5]}")
-        cols = (["messages"] if kind == "sft" else ["prompt", "chosen", "rejected"]) + [
-            "question_id", "target", "opponent", "judge", "margin", "round", "n_games",
-            "turn", "category", "subset", "difficulty"]
-        return pd.DataFrame(rows, columns=cols)
-
-    def _stats_of(self, grp: pd.DataFrame, chosen: pd.DataFrame, table: pd.DataFrame,
-                  n_games: int, dropped: int, n_removed: int, both: np.ndarray,
-                  inconsistent: np.ndarray, eligible: np.ndarray, lost: np.ndarray,
-                  selected: np.ndarray) -> FlywheelStats:
-        excl_inc = int((inconsistent & self.exclude_inconsistent).sum())
-        summary = pd.Series({
-            "games": n_games,
-            "groups": len(grp),
-            "single_order": int((~both).sum()),
-            "inconsistent": int(inconsistent.sum()),
-            "excluded_inconsistent": excl_inc,
-            "not_lost": int((eligible & ~lost).sum()),
-            "below_margin": int((lost & ~selected).sum()),
-            "selected": int(selected.sum()),
-            "dropped_per_prompt": dropped,
-            "decontaminated": int(len(grp.loc[selected]) - dropped - len(chosen)),
-            "exported": len(chosen),
-        }, name="count", dtype=np.int64)
-        summary.index.name = "step"
-        del n_removed  # the guard reports prompts; the summary counts examples
-        by = grp.groupby("opponent", sort=True)
-        exported = chosen.groupby("opponent")["margin"]
-        by_opp = pd.DataFrame({
-            "groups": by.size(),
-            "inconsistent": by["inconsistent"].sum().astype(np.int64),
-            "lost": by["lost"].sum().astype(np.int64),
-            "selected": by["selected"].sum().astype(np.int64),
-        })
-        by_opp["exported"] = exported.size().reindex(by_opp.index, fill_value=0).astype(np.int64)
-        by_opp["mean_margin"] = exported.mean().reindex(by_opp.index)
-        by_opp.index.name = "opponent"
-        q = chosen["question_id"].astype(str)
-        diff = (pd.to_numeric(table["difficulty"], errors="coerce").reindex(q).to_numpy()
-                if "difficulty" in table.columns else np.full(len(q), np.nan))
-        cat = chosen["category"].to_numpy(dtype=object)
-        if "category" in table.columns:
-            fill = table["category"].reindex(q).to_numpy(dtype=object)
-            cat = np.where(pd.isna(cat), fill, cat)
-        parts = {}
-        for name, values in (("category", cat),
-                             ("subset", table["subset"].reindex(q).to_numpy(dtype=object)
-                              if "subset" in table.columns else None)):
-            if values is None or pd.isna(values).all():
-                parts[name] = pd.DataFrame({"exported": pd.Series(dtype=np.int64),
-                                            "mean_difficulty": pd.Series(dtype=float)})
-                parts[name].index.name = name
-                continue
-            t = pd.DataFrame({name: pd.Series(values).fillna("(none)").astype(str),
-                              "difficulty": diff})
-            g = t.groupby(name)
-            parts[name] = pd.DataFrame({"exported": g.size().astype(np.int64),
-                                        "mean_difficulty": g["difficulty"].mean()})
-        return FlywheelStats(summary=summary, by_opponent=by_opp,
-                             by_category=parts["category"], by_subset=parts["subset"])
+                f"pair(s), e.g. {missing[:5]}; pass ", Param("missing", "'skip'", cli=""),
+                " to skip those battles (counted in stats.summary['missing_answer'])")
+        return rows, status
 
 
-def _opt(table: pd.DataFrame, q: str, col: str) -> str | None:
-    if col not in table.columns:
+def _stats_of(grp: pd.DataFrame, frame: pd.DataFrame, summary: pd.Series,
+              rating: pd.Series | None, settings: dict[str, Any]) -> FlywheelStats:
+    by = grp.groupby("opponent", sort=True)
+    exported = frame.groupby("opponent")["margin"]
+    by_opp = pd.DataFrame({
+        "groups": by.size(),
+        "inconsistent": by["inconsistent"].sum().astype(np.int64),
+        "lost": by["lost"].sum().astype(np.int64),
+        "selected": by["selected"].sum().astype(np.int64),
+    })
+    by_opp["exported"] = exported.size().reindex(by_opp.index, fill_value=0).astype(np.int64)
+    by_opp["mean_margin"] = exported.mean().reindex(by_opp.index)
+    by_opp["rating"] = (rating.reindex(by_opp.index).astype(float) if rating is not None
+                        else np.nan)
+    by_opp.index.name = "opponent"
+    parts = {}
+    for name in ("category", "subset"):
+        values = frame[name].astype(str)
+        if (values == "").all():
+            parts[name] = pd.DataFrame({"exported": pd.Series(dtype=np.int64),
+                                        "mean_difficulty": pd.Series(dtype=float)})
+            parts[name].index.name = name
+            continue
+        t = pd.DataFrame({name: values.replace("", "(none)"),
+                          "difficulty": frame["difficulty"].to_numpy(dtype=float)})
+        g = t.groupby(name)
+        parts[name] = pd.DataFrame({"exported": g.size().astype(np.int64),
+                                    "mean_difficulty": g["difficulty"].mean()})
+    return FlywheelStats(summary=summary, by_opponent=by_opp, by_category=parts["category"],
+                         by_subset=parts["subset"], settings=settings)
+
+
+def _ratings_series(ratings: Any) -> pd.Series | None:
+    if ratings is None:
         return None
+    if isinstance(ratings, Leaderboard):
+        s = ratings.table["rating"].dropna()  # a model the board could not rate has none
+    elif isinstance(ratings, (pd.Series, Mapping)):
+        s = pd.Series(ratings)
+    else:
+        raise ValidationError("ratings must be a Leaderboard, a Series or a mapping of model "
+                              f"to rating; got {type(ratings).__name__}")
+    values = pd.to_numeric(s, errors="coerce").astype(float)
+    bad = values.index[~np.isfinite(values.to_numpy())].tolist()
+    if bad:
+        raise ValidationError(f"ratings must be finite numbers; models {bad[:5]} have "
+                              f"{s.loc[bad[:5]].tolist()}")
+    values.index = values.index.astype(str)
+    return values
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _stable_hash(*parts: object) -> int:
+    """A reproducible pseudo-random integer of ``parts`` (independent of name order)."""
+    text = "\x00".join(str(p) for p in parts).encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
+def _opt(table: pd.DataFrame, q: str, col: str) -> str:
+    if col not in table.columns:
+        return ""
     v = table.at[q, col]
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
-def _opt_float(table: pd.DataFrame, q: str, col: str) -> float | None:
+def _opt_float(table: pd.DataFrame, q: str, col: str) -> float:
     if col not in table.columns:
-        return None
+        return math.nan
     v = pd.to_numeric(pd.Series([table.at[q, col]]), errors="coerce").iloc[0]
-    return None if pd.isna(v) else float(v)
-
-
+    return math.nan if pd.isna(v) else float(v)

@@ -453,7 +453,10 @@ class BattleDifficulty:
     Rule (stated exactly):
 
     1. Model strength ``s_m``: the given ``ratings`` (any scale where higher is stronger), or
-       else each model's overall win rate in the log (ties count one half).
+       else the model's Bradley-Terry rating fitted on the log by the rating engine
+       (``wa.rank(battles, ci="none")``, ties count one half). Not the raw win rate: in a
+       baseline-only log the baseline mostly meets stronger models, and its win rate would
+       rank it below models it beats.
     2. Each battle on prompt ``q`` between models of different strength has weight
        ``|s_a - s_b|`` and an *upset* value: 1 if the weaker model won, 1/2 for a tie (either
        kind), 0 if the stronger won. ``upset_rate(q)`` is the weighted mean upset over the
@@ -514,7 +517,8 @@ class BattleDifficulty:
         return f"BattleDifficulty({self.log.n_battles} battles, {len(self._table)} prompts)"
 
     def strengths(self) -> pd.Series:
-        """Model strengths used (given ratings or overall win rates), indexed by model."""
+        """Model strengths used (the given ratings, or Bradley-Terry ratings of the log),
+        indexed by model."""
         log = self.log
         models = pd.Index(log.models)
         if self.ratings is not None:
@@ -527,14 +531,10 @@ class BattleDifficulty:
             if not np.isfinite(s.to_numpy()).all():
                 raise ValidationError("ratings must be finite numbers")
             return s
-        w = np.ones(log.n_battles) if log.weight is None else log.weight
-        m = log.n_models
-        a_score = np.select([log.outcome == 0, log.outcome == 1], [1.0, 0.0], 0.5)
-        wins = np.bincount(log.a, w * a_score, m) + np.bincount(log.b, w * (1 - a_score), m)
-        games = np.bincount(log.a, w, m) + np.bincount(log.b, w, m)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = wins / games
-        return pd.Series(rate, index=models, name="strength")
+        from wizardarena.api import rank
+
+        board = rank(log, ci="none")  # the rating engine: Bradley-Terry, ties half a win
+        return board.table["rating"].reindex(models).astype(float).rename("strength")
 
     def _compute(self) -> pd.DataFrame:
         log = self.log
