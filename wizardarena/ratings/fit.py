@@ -40,7 +40,14 @@ from wizardarena.exceptions import (
 from wizardarena.ratings.design import Categories, Design, Ties, build_design, diagnose
 from wizardarena.ratings.elo import online_elo, online_elo_replicates
 from wizardarena.ratings.features import FeatureBlock
-from wizardarena.ratings.result import FitInfo, RatingResult, Scale, Uncertainty, assemble
+from wizardarena.ratings.result import (
+    FitInfo,
+    RatingResult,
+    Scale,
+    Uncertainty,
+    assemble,
+    pair_battles,
+)
 from wizardarena.ratings.sampling import run_chunks, sampler_for
 from wizardarena.ratings.sandwich import sandwich_covariance
 from wizardarena.ratings.solver import solve
@@ -281,7 +288,7 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
         feature_kinds=features.kinds if features is not None else (),
         feature_center=features.center if features is not None else None,
         feature_spread=features.spread if features is not None else None,
-        info=info, stacklevel=stacklevel,
+        info=info, pairs=pair_battles(log.models, log.a, log.b), stacklevel=stacklevel,
     )
 
 
@@ -402,4 +409,5 @@ def _fit_elo(log: BattleLog, *, ties: Ties, ci: CI, rounds: int, unit: Unit, lev
     )
     return assemble(models=log.models, record=log.record(), theta=theta,
                     identified=identified, notes=notes, scale=scale, uncertainty=unc,
-                    level=level, point=point.value, info=info, stacklevel=stacklevel)
+                    level=level, point=point.value, info=info,
+                    pairs=pair_battles(log.models, log.a, log.b), stacklevel=stacklevel)

@@ -34,6 +34,7 @@ __all__ = [
     "FitInfo",
     "RatingResult",
     "assemble",
+    "pair_battles",
     "ranks_from_intervals",
 ]
 
@@ -200,6 +201,9 @@ class RatingResult:
         the raw feature was standardised), ``kind`` (``"style"`` or ``"position"``).
     coefficient_replicates : DataFrame or None
         Bootstrap coefficients (rounds, F).
+    pair_battles : DataFrame or None
+        Battles (rows of the log, unweighted) between each two models, (M, M), symmetric,
+        indexed and labelled by model in the log's order.
     """
 
     table: pd.DataFrame
@@ -208,6 +212,16 @@ class RatingResult:
     covariance: pd.DataFrame | None = field(default=None, repr=False)
     coefficients: pd.DataFrame | None = field(default=None, repr=False)
     coefficient_replicates: pd.DataFrame | None = field(default=None, repr=False)
+    pair_battles: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def pair_battles(models: tuple[str, ...], a: np.ndarray, b: np.ndarray) -> pd.DataFrame:
+    """Battles between each two models, (M, M) symmetric, from the model codes of a log."""
+    m = len(models)
+    n = np.bincount(np.asarray(a, dtype=np.int64) * m + np.asarray(b, dtype=np.int64),
+                    minlength=m * m).reshape(m, m)
+    idx = pd.Index(list(models), name="model")
+    return pd.DataFrame(n + n.T, index=idx, columns=list(models))
 
 
 @dataclass(frozen=True)
@@ -271,12 +285,14 @@ def assemble(
     feature_center: np.ndarray | None = None,
     feature_spread: np.ndarray | None = None,
     info: FitInfo,
+    pairs: pd.DataFrame | None = None,
     stacklevel: int = 2,
 ) -> RatingResult:
     """Assemble a :class:`RatingResult` (see the module docstring).
 
     ``theta`` is the point fit ``(r, β, …)`` in natural units; only its first
-    ``M + len(feature_names)`` coordinates are used.
+    ``M + len(feature_names)`` coordinates are used. ``pairs`` (from :func:`pair_battles`)
+    is passed through as ``RatingResult.pair_battles``.
     """
     m = len(models)
     f = len(feature_names)
@@ -365,7 +381,8 @@ def assemble(
             index=pd.Index(list(feature_names), name="feature"),
         )
     return RatingResult(table=table, info=info, replicates=replicates, covariance=covariance,
-                        coefficients=coefficients, coefficient_replicates=coef_reps)
+                        coefficients=coefficients, coefficient_replicates=coef_reps,
+                        pair_battles=pairs)
 
 
 def _percentiles(reps: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
