@@ -165,8 +165,9 @@ def test_sim_arena_started_configured_and_stopped(pytester: pytest.Pytester) -> 
         def test_factory(sim_arena_factory):
             a = sim_arena_factory({{"x": 1000, "y": 900}})
             b = sim_arena_factory(faults={{"rate_429": 1.0, "retry_after": 0.5}})
+            msg = [{{"role": "user", "content": "q"}}]
             r = httpx.post(b.base_url + "/chat/completions",
-                           json={{"model": "model-a", "messages": [{{"role": "user", "content": "q"}}]}})
+                           json={{"model": "model-a", "messages": msg}})
             assert r.status_code == 429 and r.headers["retry-after"] == "0.5"
             assert a.port != b.port
             with open({str(port_file)!r}, "a") as fh:
