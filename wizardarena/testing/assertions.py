@@ -307,11 +307,16 @@ def _to_settle(board: Leaderboard, c: RatingDifference, *, bound: float, thresho
                       "more battles would more likely confirm this than reverse it")
     factor = ((d - bound) / (d - threshold)) ** 2
     extra = max(0, math.ceil(board.info.n_battles * (factor - 1.0)))
-    pair = max(0, math.ceil(c.n_battles * (factor - 1.0)))
-    return extra, (f"about {extra:,} more battles in the same design (about {pair:,} of them "
-                   f"between {c.a} and {c.b}) would lift the one-sided {_pct(level)} lower "
-                   f"bound (now {_pts(bound)}) above {_pts(threshold)}, if the difference stays "
-                   f"at {_pts(d)} (assuming the standard error shrinks as 1/√battles)")
+    if c.n_battles:
+        pair = max(0, math.ceil(c.n_battles * (factor - 1.0)))
+        where = f"about {pair:,} of them between {c.a} and {c.b}"
+    else:
+        where = (f"{c.a} and {c.b} never met: they are compared through common opponents, "
+                 "and battles between them would settle it sooner")
+    return extra, (f"about {extra:,} more battles in the same design (the log × {factor:.2g}; "
+                   f"{where}) would lift the one-sided {_pct(level)} lower bound (now "
+                   f"{_pts(bound)}) above {_pts(threshold)}, if the difference stays at "
+                   f"{_pts(d)} (assuming the standard error shrinks as 1/√battles)")
 
 
 def _number(x: float, name: str) -> float:
