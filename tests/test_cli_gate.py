@@ -115,6 +115,10 @@ def test_unit_defaults_to_battle_without_prompt_ids(tmp_path: Path,
     assert gate(str(log), "--model", "alpha", "--better-than", "delta", "--unit", "prompt",
                 *FAST) == 2  # asked for prompts, the log has none
     assert "needs a prompt id column" in capsys.readouterr().err
+    ties = str(fixture_log("ties").path)  # has question_id, but online Elo resamples battles
+    assert gate(ties, "--model", "alpha", "--better-than", "delta", "--method", "elo",
+                *FAST) == 0
+    assert "95% bootstrap CI (battle, 300 rounds)" in capsys.readouterr().out
 
 
 def test_reruns_agree(capsys: pytest.CaptureFixture[str]) -> None:

@@ -61,6 +61,9 @@ class RatingDifference:
         Bootstrap replicates in which both models are present (the others do not count).
     note : str
         Empty, or why a rating is not identified (``info.ridge_models``).
+    draws : ndarray or None
+        Bootstrap boards: the paired replicate differences that count (NaN ones dropped,
+        ±inf kept), shape (n_replicates,).
     """
 
     a: str

@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         if action.dest == "unit":
             action.default = None
             action.help = ("resampling unit (default: prompt when the log has a question_id "
-                           "column, else battle)")
+                           "column, else battle; battle for --method elo)")
     p.add_argument("--outcomes", default="fastchat",
                    choices=["fastchat", "ab", "numeric", "arena-hard", "left-right"],
                    help="vocabulary of the winner column (never guessed)")
@@ -95,7 +95,8 @@ def _gate(args: argparse.Namespace) -> tuple[int, str]:
     others = [*args.not_worse_than, *args.better_than]
     if args.model in others:
         raise ValidationError(f"--model {args.model!r} cannot be checked against itself")
-    unit = args.unit or ("prompt" if log.has_column("question_id") else "battle")
+    by_prompt = log.has_column("question_id") and args.method == "bt"  # Elo resamples battles
+    unit = args.unit or ("prompt" if by_prompt else "battle")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         board = rank(log, method=args.method, ci=args.ci, rounds=args.rounds, unit=unit,

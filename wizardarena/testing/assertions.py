@@ -120,7 +120,9 @@ def check_better(board: Leaderboard, a: str, b: str, *, level: float = 0.95,
                      + (f" by more than {_pts(by)}" if by else "")
                      + f" with {_pct(level)} confidence.")
     else:
-        lines.insert(0, f"{a!r} is rated above {b!r} with {_pct(level)} confidence.")
+        lines.insert(0, f"{a!r} is rated above {b!r}"
+                     + (f" by more than {_pts(by)}" if by else "")
+                     + f" with {_pct(level)} confidence.")
     return CheckResult(what, "better", passed, True, "\n".join(lines), (c,), p, more)
 
 
