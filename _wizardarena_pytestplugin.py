@@ -32,7 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if config.get_verbosity() > 0:
+    if getattr(config.option, "verbose", 0) > 0:  # (Config.get_verbosity is pytest ≥ 8)
         return ("wizardarena: fixtures battle_log_factory, named_battle_log, sim_arena "
                 "(switch off with -p no:wizardarena)")
     return None
