@@ -97,6 +97,10 @@ def test_undetermined_comparison_exits_2(capsys: pytest.CaptureFixture[str]) -> 
     assert "### wizardarena gate: ⚠️ cannot decide" in captured.out
     assert "island-1: disconnected" in captured.out
     assert "warning:" in captured.err and "island-1 (disconnected)" in captured.err
+    champ = str(fixture_log("undefeated").path)
+    assert gate(champ, "--model", "champ", "--rank-at-most", "1", *FAST) == 2
+    out = capsys.readouterr().out
+    assert "| ⚠️ | champ rank ≤ 1 | no rank |" in out and "(undefeated)" in out
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -114,7 +114,6 @@ class RatingDifference:
         return float(self.difference + ndtri(q) * self.se)
 
 
-
 @dataclass(frozen=True, eq=False)
 class Leaderboard:
     """Ratings with confidence intervals, indexed by model.

@@ -120,6 +120,8 @@ def _gate(args: argparse.Namespace) -> tuple[int, str]:
 
 def _summary(args: argparse.Namespace, board: Any, results: list[Any], notes: list[str],
              code: int) -> str:
+    import pandas as pd
+
     from wizardarena.testing.assertions import _p, _pts
 
     info = board.info
@@ -132,8 +134,9 @@ def _summary(args: argparse.Namespace, board: Any, results: list[Any], notes: li
     for r in results:
         mark = _MARK[r.passed] if r.decided else _MARK[None]
         if r.kind == "rank":
-            rank = board.table.at[args.model, "rank"]
-            lines.append(f"| {mark} | {r.check} | rank {rank} | | | |")
+            rank = board.table["rank"].astype(object)[args.model]
+            shown = "no rank" if pd.isna(rank) else f"rank {rank}"
+            lines.append(f"| {mark} | {r.check} | {shown} | | | |")
             continue
         c = r.comparisons[0]
         prob = (f"P(worse by > {args.margin:g}) = {_p(r.probability)}" if r.kind == "not-worse"
