@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+import wizardarena.testing
+
 # Property tests draw the same examples on every run (CI must not depend on luck), and write
 # no example database into the checkout. A second profile draws fresh random examples, for a
 # scheduled or manual run: ``python -m pytest --hypothesis-profile=random``
@@ -15,7 +17,7 @@ settings.register_profile("wizardarena", derandomize=True, database=None, deadli
 settings.register_profile("random", derandomize=False, database=None, deadline=None)
 settings.load_profile("wizardarena")
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(wizardarena.testing.logs_dir())
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

@@ -48,7 +48,7 @@ from wizardarena.exceptions import (
     WizardArenaWarning,
 )
 from wizardarena.flywheel import Comparison, Flywheel, FlywheelStats, TrainingData, compare
-from wizardarena.leaderboard import FitInfo, Leaderboard, ranks_from_intervals
+from wizardarena.leaderboard import FitInfo, Leaderboard, RatingDifference, ranks_from_intervals
 from wizardarena.ratings.style_features import STYLE_FEATURES, answer_style
 from wizardarena.sim import SimArena, SimJudge, SimModel, simulate_battles, simulate_style_battles
 from wizardarena.testset import (
@@ -99,6 +99,7 @@ __all__ = [
     "MissingExtraError",
     "Outcome",
     "Precomputed",
+    "RatingDifference",
     "Reference",
     "ReferenceFetchError",
     "ReferenceMatchError",

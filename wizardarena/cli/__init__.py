@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "testset",
     "agree",
     "flywheel",
+    "gate",
 )
 
 

@@ -44,7 +44,14 @@ from wizardarena.ratings.design import Categories, Design, Ties, build_design, d
 from wizardarena.ratings.elo import online_elo, online_elo_replicates
 from wizardarena.ratings.features import FeatureBlock
 from wizardarena.ratings.position import PositionBias, position_stats
-from wizardarena.ratings.result import FitInfo, RatingResult, Scale, Uncertainty, assemble
+from wizardarena.ratings.result import (
+    FitInfo,
+    RatingResult,
+    Scale,
+    Uncertainty,
+    assemble,
+    pair_battles,
+)
 from wizardarena.ratings.sampling import run_chunks, sampler_for
 from wizardarena.ratings.sandwich import sandwich_covariance
 from wizardarena.ratings.solver import solve
@@ -212,7 +219,7 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
     if by_prompt:
         _check_cluster(log, cluster)
     block = _Features.of(features, position)
-    make, record = _design_maker(log, tie_model, block, cluster if by_prompt else None)
+    make, record, pairs = _design_maker(log, tie_model, block, cluster if by_prompt else None)
     design, cats = make(block)
     if len(cats) == 0:
         raise ValidationError("ties='drop' leaves no battles: every battle is a tie")
@@ -293,7 +300,7 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
         feature_names=names, feature_kinds=block.kinds, feature_center=block.center,
         feature_spread=block.spread, info=info,
         position=_position_bias(log, cluster, position, position_note, level),
-        stacklevel=stacklevel,
+        pairs=pairs, stacklevel=stacklevel,
     )
 
 
@@ -359,8 +366,10 @@ class _Features:
 
 
 def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | None
-                  ) -> tuple[Callable[[_Features], tuple[Design, Categories]], pd.DataFrame]:
-    """The builder of the design of a feature block, and the models' records. Without
+                  ) -> tuple[Callable[[_Features], tuple[Design, Categories]], pd.DataFrame,
+                             pd.DataFrame]:
+    """The builder of the design of a feature block, the models' records and the battles
+    between each two models. Without
     per-battle (style) features the log is collapsed to counts first; the position column
     (``+1``: ``model_a`` was shown first) is the same for every battle, so it rides on the
     counts."""
@@ -375,7 +384,8 @@ def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | N
                                 feature_names=b.names, group=counts.group,
                                 n_groups=counts.n_groups)
 
-        return from_counts, counts.record()
+        return (from_counts, counts.record(),
+                pair_battles(log.models, counts.a, counts.b, counts.count))
     group, n_groups = (None, 0) if cluster is None else log.group_codes(cluster)
 
     def from_battles(b: _Features) -> tuple[Design, Categories]:
@@ -385,7 +395,7 @@ def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | N
         return build_design(m, log.a, log.b, log.outcome, ties=ties, weight=log.weight, x=x,
                             feature_names=b.names, group=group, n_groups=n_groups)
 
-    return from_battles, log.record()
+    return from_battles, log.record(), pair_battles(log.models, log.a, log.b)
 
 
 def _position_bias(log: BattleLog, cluster: str, fitted: bool, note: str,
@@ -481,4 +491,5 @@ def _fit_elo(log: BattleLog, *, ties: Ties, ci: CI, rounds: int, unit: Unit, lev
     )
     return assemble(models=log.models, record=log.record(), theta=theta,
                     identified=identified, notes=notes, scale=scale, uncertainty=unc,
-                    level=level, point=point.value, info=info, stacklevel=stacklevel)
+                    level=level, point=point.value, info=info,
+                    pairs=pair_battles(log.models, log.a, log.b), stacklevel=stacklevel)

@@ -35,6 +35,7 @@ __all__ = [
     "FitInfo",
     "RatingResult",
     "assemble",
+    "pair_battles",
     "ranks_from_intervals",
 ]
 
@@ -204,6 +205,9 @@ class RatingResult:
     position_bias : PositionBias or None
         With ``position=True``: the first-slot win rate, the position consistency and the
         fitted first-slot effect with its interval.
+    pair_battles : DataFrame or None
+        Battles (rows of the log, unweighted) between each two models, (M, M), symmetric,
+        indexed and labelled by model in the log's order.
     """
 
     table: pd.DataFrame
@@ -213,6 +217,18 @@ class RatingResult:
     coefficients: pd.DataFrame | None = field(default=None, repr=False)
     coefficient_replicates: pd.DataFrame | None = field(default=None, repr=False)
     position_bias: PositionBias | None = field(default=None, repr=False)
+    pair_battles: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def pair_battles(models: tuple[str, ...], a: np.ndarray, b: np.ndarray,
+                 count: np.ndarray | None = None) -> pd.DataFrame:
+    """Battles between each two models, (M, M) symmetric, from the model codes of a log
+    (or of its unique rows, with ``count`` battles each)."""
+    m = len(models)
+    n = np.bincount(np.asarray(a, dtype=np.int64) * m + np.asarray(b, dtype=np.int64),
+                    weights=count, minlength=m * m).reshape(m, m).astype(np.int64)
+    idx = pd.Index(list(models), name="model")
+    return pd.DataFrame(n + n.T, index=idx, columns=list(models))
 
 
 @dataclass(frozen=True)
@@ -277,12 +293,14 @@ def assemble(
     feature_spread: np.ndarray | None = None,
     info: FitInfo,
     position: PositionBias | None = None,
+    pairs: pd.DataFrame | None = None,
     stacklevel: int = 2,
 ) -> RatingResult:
     """Assemble a :class:`RatingResult` (see the module docstring).
 
     ``theta`` is the point fit ``(r, β, …)`` in natural units; only its first
-    ``M + len(feature_names)`` coordinates are used.
+    ``M + len(feature_names)`` coordinates are used. ``pairs`` (from :func:`pair_battles`)
+    is passed through as ``RatingResult.pair_battles``.
     """
     m = len(models)
     f = len(feature_names)
@@ -378,7 +396,7 @@ def assemble(
                            upper=float(row["upper"]) * scale.factor)
     return RatingResult(table=table, info=info, replicates=replicates, covariance=covariance,
                         coefficients=coefficients, coefficient_replicates=coef_reps,
-                        position_bias=position)
+                        position_bias=position, pair_battles=pairs)
 
 
 def _percentiles(reps: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
