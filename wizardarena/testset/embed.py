@@ -22,6 +22,7 @@ Every embedder returns float32 rows with unit L2 norm (cosine = dot product).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -29,7 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from wizardarena.exceptions import ValidationError, missing_extra
-from wizardarena.testset._ngrams import char_codes, hashed_counts, ngram_hashes, word_tokens
+from wizardarena.testset._ngrams import char_codes, mix64, ngram_hashes, word_tokens
 
 __all__ = [
     "APIEmbedder",
@@ -37,6 +38,7 @@ __all__ = [
     "Precomputed",
     "SentenceTransformerEmbedder",
     "TfidfEmbedder",
+    "embed_texts",
     "l2_normalize",
     "resolve_embedder",
 ]
@@ -75,25 +77,6 @@ def check_embeddings(arr: np.ndarray, n: int, where: str) -> np.ndarray:
     return l2_normalize(a)
 
 
-def _tfidf_block(counts: sp.csr_matrix, min_df: int, max_features: int) -> sp.csr_matrix:
-    """Sublinear TF x smooth IDF on the columns with document frequency >= min_df (at most
-    the ``max_features`` most frequent), L2-normalised rows."""
-    counts = counts.tocsc()
-    df = np.diff(counts.indptr)
-    cols = np.flatnonzero(df >= min_df)
-    if len(cols) > max_features:
-        top = np.argsort(-df[cols], kind="stable")[:max_features]
-        cols = np.sort(cols[top])
-    mat = counts[:, cols].tocsr()
-    n = mat.shape[0]
-    idf = (np.log((1.0 + n) / (1.0 + df[cols])) + 1.0).astype(np.float32)
-    mat.data = np.log1p(mat.data, dtype=np.float32)
-    mat = mat @ sp.diags(idf, format="csr")
-    norms = np.sqrt(np.asarray(mat.multiply(mat).sum(axis=1)).ravel()).astype(np.float32)
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ mat, dtype=np.float32)
-
-
 def _exact_components(x: sp.csr_matrix, k: int) -> np.ndarray:
     """Top-``k`` right singular vectors of ``x`` via the eigendecomposition of ``x x^T``.
 
@@ -110,21 +93,51 @@ def _exact_components(x: sp.csr_matrix, k: int) -> np.ndarray:
     return (comp * flip[:, None]).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class _Block:
+    """A fitted TF-IDF block: which hash buckets are features, and their IDF."""
+
+    lookup: np.ndarray  # int32, shape (n_features,): column of a bucket, -1 if not kept
+    idf: np.ndarray  # float32, shape (n_cols,)
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    blocks: tuple[_Block, ...]
+    components: np.ndarray  # (k, n_cols_total) float32, or shape (0, n) when not reduced
+    sketch: sp.csr_matrix | None  # (m, n_cols_total): count-sketch of the residual
+    sketch_of_components: np.ndarray | None  # (m, k) = sketch @ components.T
+
+
 class TfidfEmbedder:
-    """TF-IDF (hashed word and character n-grams) -> TruncatedSVD -> L2 normalisation.
+    """TF-IDF (hashed word and character n-grams) -> TruncatedSVD ⊕ residual sketch.
 
     Two blocks are built and weighted equally: word n-grams (default unigrams and bigrams of
-    lower-cased ``\\w+`` tokens, first ``max_chars`` characters) and character n-grams
-    (default 4-grams of the lower-cased, whitespace-collapsed first ``char_max_chars``
-    characters). Each block is hashed into ``n_features`` buckets, keeps the buckets present
-    in at least ``min_df`` documents, gets sublinear TF (``1 + log tf``) times smooth IDF, and
-    is L2-normalised; the union is reduced with randomized TruncatedSVD fitted on at most
-    ``fit_sample`` rows (seeded sample) and applied to all rows.
+    script-aware words: a Chinese or Japanese character is a word, so these are character
+    uni- and bigrams there; first ``max_chars`` characters) and character n-grams (default
+    4-grams of the lower-cased, whitespace-collapsed first ``char_max_chars`` characters).
+    Each block is hashed into ``n_features`` buckets, keeps the buckets present in at least
+    ``min_df`` documents of the fitting sample (at most ``max_features``), gets sublinear TF
+    (``1 + log tf``) times smooth IDF, and is L2-normalised.
+
+    The output concatenates the projection on the top ``dim - sketch_dim`` singular vectors
+    (randomized TruncatedSVD fitted on at most ``fit_sample`` rows, a seeded sample) and a
+    ``sketch_dim``-dimensional count-sketch of what the projection leaves out (the residual),
+    then L2-normalises. Without the sketch, a prompt in a script the SVD barely covers
+    (Japanese among English prompts) keeps only a small shared part of its vector, which
+    normalisation blows up: unrelated Japanese prompts then look like near copies (cosine
+    0.99). With it, the dot product of two outputs estimates the cosine of their sparse
+    TF-IDF vectors, rare scripts included.
+
+    Streaming: :meth:`fit` on a sample, then :meth:`transform` batch by batch (rows are
+    independent); calling the embedder does both, ``batch_size`` rows at a time.
 
     Parameters
     ----------
     dim : int, default 256
-        Output dimension (clamped to ``n_texts - 1`` and the number of features).
+        Output dimension (the SVD part is clamped to ``n_texts - 1`` and the features).
+    sketch_dim : int, default 64
+        Dimensions of the residual sketch (at most ``dim // 4``; 0 disables it).
     word_ngrams : tuple of int, default (1, 2)
         Inclusive range of word n-gram lengths; ``None`` disables the word block.
     char_ngrams : tuple of int, default (4, 4)
@@ -136,30 +149,34 @@ class TfidfEmbedder:
     n_features : int, default 2**20
         Hash buckets per block.
     min_df : int, default 2
-        Minimum document frequency of a kept bucket (1 when fewer than 10 texts).
+        Minimum document frequency (in the fitting sample) of a kept bucket (1 when fewer
+        than 10 texts).
     max_features : int, default 2**17
-        At most this many buckets per block are kept (the most frequent ones); bounds the
-        SVD's dense work matrices.
+        At most this many buckets per block are kept (the most frequent ones).
     fit_sample : int, default 20000
-        Rows used to fit the SVD.
+        Rows used to fit the vocabulary, IDF and SVD.
     n_iter : int, default 2
-        Power iterations of the randomized SVD (<= 2 skips the LU renormalisation).
+        Power iterations of the randomized SVD.
     exact_below : int, default 3000
-        With at most this many fitting rows the SVD is computed exactly (eigendecomposition
-        of the row Gram matrix), which is faster than the randomized solver for small inputs.
+        With at most this many fitting rows the SVD is exact (eigendecomposition of the row
+        Gram matrix), faster than the randomized solver for small inputs.
+    batch_size : int, default 20000
+        Rows per transform batch when the embedder is called (bounds memory).
     rng : int, Generator or None
-        Seeds the SVD and its row sample (the output is deterministic given ``rng``).
+        Seeds the SVD, its row sample and the sketch (deterministic given ``rng``).
 
     Notes
     -----
-    The embedder is fitted on the texts of each call (the TF-IDF vocabulary and SVD basis
-    depend on the corpus), so embed texts that must be compared in one call.
+    Calling the embedder fits it on the texts of that call (vocabulary and basis depend on
+    the corpus), so embed texts that must be compared in one call, or :meth:`fit` once and
+    :meth:`transform` the rest.
     """
 
     def __init__(
         self,
         *,
         dim: int = 256,
+        sketch_dim: int = 64,
         word_ngrams: tuple[int, int] | None = (1, 2),
         char_ngrams: tuple[int, int] | None = (4, 4),
         max_chars: int = 2000,
@@ -170,10 +187,13 @@ class TfidfEmbedder:
         fit_sample: int = 20_000,
         n_iter: int = 2,
         exact_below: int = 3000,
+        batch_size: int = 20_000,
         rng: int | np.random.Generator | None = 0,
     ) -> None:
         if dim < 1:
             raise ValidationError(f"dim must be >= 1; got {dim!r}")
+        if sketch_dim < 0:
+            raise ValidationError(f"sketch_dim must be >= 0; got {sketch_dim!r}")
         if word_ngrams is None and char_ngrams is None:
             raise ValidationError("word_ngrams and char_ngrams cannot both be None")
         for name, rng_ in (("word_ngrams", word_ngrams), ("char_ngrams", char_ngrams)):
@@ -183,7 +203,10 @@ class TfidfEmbedder:
                 )
         if fit_sample < 2:
             raise ValidationError(f"fit_sample must be >= 2; got {fit_sample!r}")
+        if batch_size < 1:
+            raise ValidationError(f"batch_size must be >= 1; got {batch_size!r}")
         self.dim = dim
+        self.sketch_dim = sketch_dim
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.max_chars = max_chars
@@ -194,73 +217,157 @@ class TfidfEmbedder:
         self.fit_sample = fit_sample
         self.n_iter = n_iter
         self.exact_below = exact_below
+        self.batch_size = batch_size
         self.rng = rng
+        self._fitted: _Fitted | None = None
 
     def __repr__(self) -> str:
         return (
-            f"TfidfEmbedder(dim={self.dim}, word_ngrams={self.word_ngrams}, "
-            f"char_ngrams={self.char_ngrams})"
+            f"TfidfEmbedder(dim={self.dim}, sketch_dim={self.sketch_dim}, "
+            f"word_ngrams={self.word_ngrams}, char_ngrams={self.char_ngrams})"
         )
 
-    def _block(self, values: np.ndarray, offsets: np.ndarray, ngrams: tuple[int, int],
-               salt: int, n: int, min_df: int) -> sp.csr_matrix:
-        """One TF-IDF block from the hashed n-grams (lengths ``ngrams``) of a token stream."""
-        hs, ds = [], []
-        for k in range(ngrams[0], ngrams[1] + 1):
-            h, d = ngram_hashes(values, offsets, k, salt=salt + k)
-            hs.append(h)
-            ds.append(d)
-        counts = hashed_counts(np.concatenate(hs), np.concatenate(ds), n, self.n_features)
-        return _tfidf_block(counts, min_df, self.max_features)
-
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """The L2-normalised sparse TF-IDF matrix, shape (n, n_kept_features)."""
-        n = len(texts)
-        min_df = self.min_df if n >= 10 else 1
-        blocks = []
+    # -- features --------------------------------------------------------------------------
+    def _hashed(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(bucket, doc) arrays of every n-gram, one pair per block."""
+        out = []
+        specs: list[tuple[np.ndarray, np.ndarray, tuple[int, int], int]] = []
         if self.word_ngrams is not None:
             tok = word_tokens(texts, max_chars=self.max_chars)
-            blocks.append(self._block(tok.ids, tok.offsets, self.word_ngrams, 10, n, min_df))
+            specs.append((tok.ids, tok.offsets, self.word_ngrams, 10))
         if self.char_ngrams is not None:
             cc = char_codes(texts, max_chars=self.char_max_chars)
-            blocks.append(self._block(cc.codes, cc.offsets, self.char_ngrams, 100, n, min_df))
-        if len(blocks) == 1:
-            return blocks[0]
-        w = np.float32(1.0 / np.sqrt(len(blocks)))
-        return sp.hstack([b * w for b in blocks], format="csr", dtype=np.float32)
+            specs.append((cc.codes, cc.offsets, self.char_ngrams, 100))
+        for values, offsets, ngrams, salt in specs:
+            hs, ds = [], []
+            for k in range(ngrams[0], ngrams[1] + 1):
+                h, d = ngram_hashes(values, offsets, k, salt=salt + k)
+                hs.append((h % np.uint64(self.n_features)).astype(np.int64))
+                ds.append(d)
+            out.append((np.concatenate(hs), np.concatenate(ds)))
+        return out
 
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts``; returns float32 of shape (n, d) with unit rows."""
+    def _matrix(self, hashed: list[tuple[np.ndarray, np.ndarray]], n: int,
+                blocks: Sequence[_Block]) -> sp.csr_matrix:
+        """The L2-normalised TF-IDF matrix of one batch in the fitted feature space."""
+        mats = []
+        w = np.float32(1.0 / np.sqrt(len(blocks)))
+        for (cols, doc), blk in zip(hashed, blocks):
+            mapped = blk.lookup[cols]
+            ok = mapped >= 0
+            mat = sp.coo_matrix(
+                (np.ones(int(ok.sum()), np.float32), (doc[ok], mapped[ok])),
+                shape=(n, len(blk.idf)),
+            ).tocsr()
+            mat.sum_duplicates()
+            mat.data = np.log1p(mat.data, dtype=np.float32)
+            mat = sp.csr_matrix(mat @ sp.diags(blk.idf, format="csr"), dtype=np.float32)
+            norms = np.sqrt(np.asarray(mat.multiply(mat).sum(axis=1)).ravel()).astype(
+                np.float32
+            )
+            norms[norms == 0] = 1.0
+            mats.append(sp.csr_matrix(sp.diags(w / norms) @ mat, dtype=np.float32))
+        if len(mats) == 1:
+            return mats[0]
+        return sp.hstack(mats, format="csr", dtype=np.float32)
+
+    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The L2-normalised sparse TF-IDF matrix in the fitted feature space (fits on
+        ``texts`` first when the embedder is not fitted)."""
+        texts = list(texts)
+        if self._fitted is None:
+            self.fit(texts)
+        fitted = self._fitted
+        assert fitted is not None
+        return self._matrix(self._hashed(texts), len(texts), fitted.blocks)
+
+    # -- fit / transform -------------------------------------------------------------------
+    def fit(self, texts: Sequence[str]) -> TfidfEmbedder:
+        """Fit vocabulary, IDF, SVD basis and sketch on (a seeded sample of) ``texts``."""
         from sklearn.decomposition import TruncatedSVD
 
         texts = list(texts)
-        n = len(texts)
-        if n == 0:
-            return np.zeros((0, 1), dtype=np.float32)
-        x = self.features(texts)
-        k = min(self.dim, n - 1, x.shape[1] - 1)
-        if k < 1:
-            # one text, or a single feature: nothing to reduce
-            dense = x.toarray() if x.shape[1] else np.zeros((n, 1), np.float32)
-            if dense.shape[1] == 0:
-                dense = np.zeros((n, 1), np.float32)
-            return l2_normalize(dense)
+        n_all = len(texts)
         gen = np.random.default_rng(self.rng)
         seed = int(gen.integers(2**31))
-        fit_rows = x
-        if n > self.fit_sample:
-            idx = np.sort(gen.choice(n, size=self.fit_sample, replace=False))
-            fit_rows = x[idx]
-        if fit_rows.shape[0] <= self.exact_below:
-            components = _exact_components(fit_rows, k)
+        if n_all > self.fit_sample:
+            idx = np.sort(gen.choice(n_all, size=self.fit_sample, replace=False))
+            texts = [texts[i] for i in idx]
+        n = len(texts)
+        min_df = self.min_df if n >= 10 else 1
+        hashed = self._hashed(texts)
+        blocks = []
+        for cols, doc in hashed:
+            # document frequency of each bucket
+            pairs = np.unique(doc.astype(np.uint64) * np.uint64(self.n_features)
+                              + cols.astype(np.uint64))
+            df = np.bincount((pairs % np.uint64(self.n_features)).astype(np.int64),
+                             minlength=self.n_features)
+            keep = np.flatnonzero(df >= min_df)
+            if len(keep) > self.max_features:
+                top = np.argsort(-df[keep], kind="stable")[: self.max_features]
+                keep = np.sort(keep[top])
+            lookup = np.full(self.n_features, -1, dtype=np.int32)
+            lookup[keep] = np.arange(len(keep), dtype=np.int32)
+            idf = (np.log((1.0 + n) / (1.0 + df[keep])) + 1.0).astype(np.float32)
+            blocks.append(_Block(lookup, idf))
+        x = self._matrix(hashed, n, blocks)
+        n_cols = x.shape[1]
+        m = min(self.sketch_dim, self.dim // 4)
+        k = min(self.dim - m, n - 1, n_cols - 1)
+        if k < 1:
+            self._fitted = _Fitted(tuple(blocks), np.zeros((0, n_cols), np.float32), None, None)
+            return self
+        if n <= self.exact_below:
+            components = _exact_components(x, k)
         else:
             svd = TruncatedSVD(
                 n_components=k, algorithm="randomized", n_iter=self.n_iter, random_state=seed
             )
-            svd.fit(fit_rows)
+            svd.fit(x)
             components = svd.components_.astype(np.float32)
-        out = np.asarray(x @ components.T, dtype=np.float32)
-        return l2_normalize(out)
+        sketch = None
+        sketch_comp = None
+        if m > 0:
+            h = mix64(np.arange(n_cols, dtype=np.uint64) ^ np.uint64(seed))
+            rows = (h % np.uint64(m)).astype(np.int64)
+            signs = np.where((h >> np.uint64(40)) & np.uint64(1), 1.0, -1.0).astype(np.float32)
+            sketch = sp.csr_matrix((signs, (rows, np.arange(n_cols))), shape=(m, n_cols))
+            sketch_comp = np.asarray(sketch @ components.T, dtype=np.float32)
+        self._fitted = _Fitted(tuple(blocks), components, sketch, sketch_comp)
+        return self
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` with the fitted model; float32 (n, d), unit rows. Rows are
+        independent, so any batching gives the same result."""
+        if self._fitted is None:
+            raise ValidationError("TfidfEmbedder.transform needs fit() first")
+        texts = list(texts)
+        fitted = self._fitted
+        x = self._matrix(self._hashed(texts), len(texts), fitted.blocks)
+        if fitted.components.shape[0] == 0:
+            dense = x.toarray()
+            if dense.shape[1] == 0:
+                dense = np.zeros((len(texts), 1), np.float32)
+            return l2_normalize(dense)
+        proj = np.asarray(x @ fitted.components.T, dtype=np.float32)
+        if fitted.sketch is None or fitted.sketch_of_components is None:
+            return l2_normalize(proj)
+        resid = np.asarray((x @ fitted.sketch.T).toarray(), dtype=np.float32)
+        resid -= proj @ fitted.sketch_of_components.T
+        return l2_normalize(np.hstack([proj, resid]))
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """Fit on ``texts`` (a seeded sample of them) and embed them, batch by batch."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        self.fit(texts)
+        parts = [
+            self.transform(texts[s : s + self.batch_size])
+            for s in range(0, len(texts), self.batch_size)
+        ]
+        return parts[0] if len(parts) == 1 else np.vstack(parts)
 
 
 class SentenceTransformerEmbedder:
@@ -423,6 +530,52 @@ class Precomputed:
     def n_rows(self) -> int | None:
         """Rows of an array input (None for keyed input)."""
         return None if self._array is None else int(self._array.shape[0])
+
+
+def embed_texts(
+    embedder: Any,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 20_000,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> np.ndarray:
+    """Embed ``texts`` with any embedder: checked (shape, finite), L2-normalised float32.
+
+    An embedder with ``fit`` and ``transform`` (:class:`TfidfEmbedder`) is fitted once on
+    ``texts`` (its own seeded sample) and applied ``batch_size`` rows at a time into one
+    preallocated array (the streaming path; a Ray ``map_batches`` can call ``transform``);
+    any other embedder is called once with all texts.
+    """
+    texts = list(texts)
+    n = len(texts)
+    name = repr(embedder)
+
+    def tick(done: int) -> None:
+        if progress is not None:
+            progress("embed", done, n)
+
+    tick(0)
+    if callable(getattr(embedder, "fit", None)) and callable(
+        getattr(embedder, "transform", None)
+    ):
+        embedder.fit(texts)
+        out: np.ndarray | None = None
+        for s in range(0, n, batch_size):
+            chunk = texts[s : s + batch_size]
+            part = check_embeddings(embedder.transform(chunk), len(chunk), name)
+            if out is None:
+                out = np.empty((n, part.shape[1]), dtype=np.float32)
+            elif part.shape[1] != out.shape[1]:
+                raise ValidationError(
+                    f"{name} returned {part.shape[1]} dimensions for rows {s}.. and "
+                    f"{out.shape[1]} before"
+                )
+            out[s : s + len(chunk)] = part
+            tick(s + len(chunk))
+        return out if out is not None else np.zeros((0, 1), dtype=np.float32)
+    result = check_embeddings(embedder(texts), n, name)
+    tick(n)
+    return result
 
 
 EmbedderLike = Embedder | Callable[[Sequence[str]], np.ndarray] | Precomputed | np.ndarray | str
