@@ -27,8 +27,8 @@ from wizardarena.testset.difficulty import (
     DifficultyResult,
     LLMDifficulty,
 )
+from wizardarena.testset.api_embedder import APIEmbedder
 from wizardarena.testset.embed import (
-    APIEmbedder,
     Embedder,
     Precomputed,
     SentenceTransformerEmbedder,
