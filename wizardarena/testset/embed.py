@@ -183,7 +183,7 @@ class TfidfEmbedder:
         *,
         dim: int = 256,
         sketch_dim: int = 64,
-        sketch_weight: float = 0.5,
+        sketch_weight: float = 0.35,
         word_ngrams: tuple[int, int] | None = (1, 2),
         char_ngrams: tuple[int, int] | None = (4, 4),
         max_chars: int = 2000,
