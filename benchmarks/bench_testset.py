@@ -129,7 +129,7 @@ def speed_run(n: int) -> dict[str, float]:
     total = time.perf_counter() - t1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stages = {}
-    for s in ("load", "clean", "embed", "cluster", "near-duplicates"):
+    for s in ("load", "clean", "embed", "cluster", "near-duplicates", "diverse"):
         if f"{s}_start" in marks and f"{s}_end" in marks:
             stages[s] = marks[f"{s}_end"] - marks[f"{s}_start"]
     summary = ts.summary()

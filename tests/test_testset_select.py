@@ -200,3 +200,17 @@ def test_selection_on_a_sample_above_the_limit() -> None:
     assert len(set(sel.tolist())) == 10 and len(set(truth[sel])) >= 9
     cov = coverage(x, sel, sample=150, rng=0)
     assert cov.evaluated_on == 150
+
+
+def test_sparse_facility_location_is_close_to_exact() -> None:
+    from wizardarena.testset.select import mean_nearest_distance, select_facility_location
+
+    x, truth = _blobs(np.random.default_rng(4), k=12, m=50)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    exact = select_facility_location(x, 24, rng=0)
+    sparse = select_facility_location(x, 24, exact_below=0, n_neighbors=40, rng=0)
+    assert len(set(sparse.tolist())) == 24 and len(set(truth[sparse])) == 12
+    assert mean_nearest_distance(x, sparse) <= 1.05 * mean_nearest_distance(x, exact)
+    # with every prompt as a neighbour the sparsified objective is the exact one
+    full = select_facility_location(x, 24, exact_below=0, n_neighbors=600, rng=0)
+    assert full.tolist() == exact.tolist()

@@ -445,27 +445,34 @@ def select_facility_location(
     embeddings: np.ndarray,
     budget: int,
     *,
-    sample: int | None = 20_000,
+    sample: int | None = 10_000,
+    exact_below: int = 5_000,
+    n_neighbors: int = 64,
     batch: int = 64,
     rng: int | np.random.Generator | None = None,
 ) -> np.ndarray:
     """Facility location: greedy maximisation of ``sum_i max_{j in S} (1 + cos(i, j))``.
 
-    Lazy greedy, vectorised: upper bounds of the marginal gains are kept; the ``batch``
-    candidates with the highest bounds are re-evaluated in one matrix product, and the best
-    of them is taken when its exact gain is at least every other bound (submodularity makes
-    stale bounds valid upper bounds). Exact greedy result (ties broken by position).
+    Up to ``exact_below`` prompts, the exact greedy with lazy evaluations, vectorised: upper
+    bounds of the marginal gains are kept; the ``batch`` candidates with the highest bounds
+    are re-evaluated in one matrix product, and the best of them is taken when its exact
+    gain is at least every other bound (submodularity keeps stale bounds valid upper
+    bounds). Above, the objective is sparsified to each prompt's ``n_neighbors`` most
+    similar candidates (as apricot does), and the greedy is exact on it with incremental
+    gain updates.
 
     Parameters
     ----------
     embeddings : ndarray, shape (n, d), unit rows
     budget : int
         Prompts to select (clamped to n).
-    sample : int or None, default 20000
+    sample : int or None, default 10000
         Above this many prompts, both the prompts to cover and the candidates are a seeded
-        sample of this size (the greedy costs O(sample * d) per evaluation).
+        sample of this size (10 per selected prompt at a budget of 1,000).
+    exact_below : int, default 5000
+    n_neighbors : int, default 64
     batch : int, default 64
-        Candidates re-evaluated at once.
+        Candidates re-evaluated at once (exact path).
 
     Returns
     -------
@@ -478,6 +485,8 @@ def select_facility_location(
     g = x[ground]
     m = g.shape[0]
     budget = min(int(budget), m)
+    if m > exact_below:
+        return ground[_facility_sparse(g, budget, min(n_neighbors, m))]
     cur = np.zeros(m, dtype=np.float32)  # 1 + cos to the nearest selected (0: none yet)
     # first gains in closed form: sum_i (1 + x_i . x_j) = m + (sum_i x_i) . x_j
     bound = (m + g @ g.sum(axis=0)).astype(np.float64)
@@ -499,11 +508,53 @@ def select_facility_location(
     return ground[np.asarray(chosen, dtype=np.int64)]
 
 
+def _facility_sparse(g: np.ndarray, budget: int, k: int, chunk_elems: int = 2**24) -> np.ndarray:
+    """Greedy facility location on the k-nearest-neighbour sparsified similarity."""
+    m = g.shape[0]
+    nbr = np.empty((m, k), dtype=np.int64)
+    val = np.empty((m, k), dtype=np.float32)
+    step = max(1, chunk_elems // m)
+    for s in range(0, m, step):
+        sims = g[s : s + step] @ g.T
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        nbr[s : s + step] = part
+        val[s : s + step] = np.take_along_axis(sims, part, axis=1)
+    val += 1.0  # similarity 1 + cos >= 0
+    # column view: for candidate j, the prompts i that have j among their neighbours
+    cols = nbr.ravel()
+    order = np.argsort(cols, kind="stable")
+    col_rows = (order // k).astype(np.int64)
+    col_vals = val.ravel()[order]
+    col_ptr = np.searchsorted(cols[order], np.arange(m + 1))
+    cur = np.zeros(m, dtype=np.float32)
+    gains = np.bincount(cols, weights=val.ravel(), minlength=m).astype(np.float64)
+    taken = np.zeros(m, dtype=bool)
+    chosen: list[int] = []
+    for _ in range(budget):
+        gains[taken] = -np.inf
+        j = int(np.argmax(gains))
+        chosen.append(j)
+        taken[j] = True
+        r = col_rows[col_ptr[j] : col_ptr[j + 1]]
+        sv = col_vals[col_ptr[j] : col_ptr[j + 1]]
+        better = sv > cur[r]
+        r, sv = r[better], sv[better]
+        if not len(r):
+            continue
+        old = cur[r]
+        ent_c = nbr[r]  # (|r|, k) candidates whose contribution from these rows changes
+        ent_v = val[r]
+        delta = np.maximum(ent_v - sv[:, None], 0.0) - np.maximum(ent_v - old[:, None], 0.0)
+        np.add.at(gains, ent_c.ravel(), delta.ravel().astype(np.float64))
+        cur[r] = sv
+    return np.asarray(chosen, dtype=np.int64)
+
+
 def select_kcenter(
     embeddings: np.ndarray,
     budget: int,
     *,
-    sample: int | None = 20_000,
+    sample: int | None = 10_000,
     rng: int | np.random.Generator | None = None,
 ) -> np.ndarray:
     """k-center by farthest-first traversal, starting from the prompt nearest the mean.
@@ -551,7 +602,7 @@ def select_budget(
     budget: int,
     method: DiverseMethod | str,
     *,
-    sample: int | None = 20_000,
+    sample: int | None = 10_000,
     rng: int | np.random.Generator | None = None,
 ) -> np.ndarray:
     """Dispatch to a coverage rule (``facility``, ``kcenter`` or ``central``); sorted positions."""
