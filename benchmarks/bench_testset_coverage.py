@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_testset import cpu_model  # noqa: E402
+from bench_testset import cpu_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
@@ -201,7 +202,7 @@ def test_api_embedder_never_resends_work_still_running() -> None:
     assert emb.stats.timeouts >= 1
     for key in words:
         attempts = [(sent, end, tmo) for k, sent, end, tmo in server.log if k == key]
-        for (_, end, tmo), (sent2, _, tmo2) in zip(attempts, attempts[1:]):
+        for (_, end, tmo), (sent2, _, tmo2) in itertools.pairwise(attempts):
             assert sent2 >= end - 1e-3  # the abandoned computation had finished
             assert tmo2 == pytest.approx(2 * tmo)  # and the retry waits longer
     # timeouts keep (halve) the concurrency at 1: the first attempts all time out

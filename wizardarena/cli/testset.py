@@ -190,8 +190,8 @@ def _cosine(value: str) -> float | str | None:
 def run(args: argparse.Namespace) -> int:
     """Build the test set and write it; returns the exit code."""
     from wizardarena._io import atomic_write
-    from wizardarena.testset.difficulty import BattleDifficulty, CriteriaDifficulty, LLMDifficulty
     from wizardarena.testset.api_embedder import APIEmbedder
+    from wizardarena.testset.difficulty import BattleDifficulty, CriteriaDifficulty, LLMDifficulty
     from wizardarena.testset.testset import build_testset
 
     fmt = _format(args.out)

@@ -50,9 +50,6 @@ __all__ = [
     "signatures_from_column",
 ]
 
-_REPORT_COLUMNS = ["reason", "duplicate_of", "similarity"]
-
-
 class DropReason(str, enum.Enum):
     """Why a prompt was removed during cleaning."""
 
@@ -74,8 +71,8 @@ class CleanResult:
     dropped : DataFrame, indexed by prompt_id
         One row per removed prompt: ``reason`` (a :class:`DropReason` value), ``duplicate_of``
         (the kept prompt it duplicates; missing for ``too_short``), ``similarity`` (estimated
-        Jaccard or cosine to ``duplicate_of``; 1.0 for exact/prefix, NaN for ``too_short``),
-        plus its ``text``.
+        Jaccard or cosine to ``duplicate_of``, at or above the step's threshold; 1.0 for
+        exact; the shared share for prefix; NaN for ``too_short``), plus its ``text``.
     counts : Series, indexed by reason
         Number of prompts dropped per reason (every reason listed, zeros included).
     """

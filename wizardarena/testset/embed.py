@@ -393,14 +393,14 @@ class TfidfEmbedder:
         # count-sketch of the whole TF-IDF vector (rare n-grams included) minus the sketch
         # of its projection: a sketch of everything the SVD part does not carry
         m = fitted.sketch_dim
-        resid = np.zeros(n * m, dtype=np.float64)
+        flat = np.zeros(n * m, dtype=np.float64)
         for mat, blk in zip(weighted, fitted.blocks):
             coo = mat.tocoo()
-            resid += np.bincount(
+            flat += np.bincount(
                 coo.row.astype(np.int64) * m + blk.sketch_row[coo.col],
                 weights=coo.data * blk.sketch_sign[coo.col], minlength=n * m,
             )
-        resid = resid.reshape(n, m).astype(np.float32)
+        resid = flat.reshape(n, m).astype(np.float32)
         resid -= proj @ fitted.sketch_of_components.T
         resid *= np.float32(self.sketch_weight)
         return l2_normalize(np.hstack([proj, resid]))

@@ -3,13 +3,18 @@
 Recipe (WizardArena, arXiv 2407.10627, Offline-Diverse / Offline-Hard / Mix):
 
 1. normalise the prompts (:func:`~wizardarena.testset.prompts.normalize_prompts`);
-2. clean: too short, exact, shared-prefix and MinHash near duplicates
-   (:func:`~wizardarena.testset.clean.clean_prompts`);
-3. embed (default TF-IDF + SVD; pluggable);
-4. cluster with k-means into ``n_clusters``;
-5. drop embedding near duplicates (cosine >= ``cosine_threshold``; compared within k-means
+2. clean: too short (script-aware words), exact, shared-prefix and MinHash near duplicates
+   (:func:`~wizardarena.testset.clean.clean_prompts`; batch stages, greedy
+   representatives: a prompt is dropped only for a *kept* one);
+3. embed (default TF-IDF + SVD + residual sketch, fitted on a sample and applied batch by
+   batch; pluggable; optional ``max_chars`` / ``max_tokens`` truncation for any embedder);
+4. calibrate the near-duplicate cosine threshold from the embedder's random-pair
+   similarities and cluster with k-means into ``n_clusters``;
+5. drop embedding near duplicates (greedy representatives; compared within k-means
    clusters above 20,000 prompts, all pairs below);
-6. diverse: ``per_cluster`` prompts per cluster (random or nearest the centroid);
+6. diverse: facility location (default), k-center or central k-means with a budget, or the
+   paper's ``n_clusters`` x ``per_cluster`` recipe; the coverage reached is reported next to
+   random subsets;
 7. hard: ``candidates_per_cluster`` prompts per cluster (the diverse picks first) are scored
    by ``difficulty``; the ``hard`` highest scores are kept (ties broken by ``rng``);
 8. mix: the union, each row tagged with its subset(s).
