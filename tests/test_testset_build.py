@@ -331,3 +331,14 @@ def test_public_names_are_sorted_and_importable() -> None:
     assert wts.__all__ == sorted(wts.__all__, key=isort_key)
     for name in wts.__all__:
         assert getattr(wts, name) is not None
+
+
+def test_compact_rows_equals_boolean_indexing() -> None:
+    from wizardarena.testset.testset import compact_rows
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 4)).astype(np.float32)
+    keep = rng.random(1000) < 0.7
+    want = x[keep].copy()
+    got = compact_rows(x, keep, chunk=37)
+    np.testing.assert_array_equal(got, want)

@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from wizardarena.exceptions import ValidationError
-from wizardarena.testset._ngrams import mix64, ngram_hashes, word_tokens
+from wizardarena.testset._ngrams import ngram_hashes, word_tokens
 from wizardarena.testset.clean import DropReason, clean_keys_batch, clean_prompts
 from wizardarena.testset.dedup import (
     calibrate_cosine_threshold,
@@ -21,6 +21,7 @@ from wizardarena.testset.dedup import (
     greedy_representatives_loop,
     lsh_candidates,
     minhash_duplicates,
+    minhash_params,
     minhash_signatures,
 )
 from wizardarena.testset.prompts import example_prompts, normalize_prompts
@@ -121,13 +122,14 @@ def test_minhash_signature_matches_plain_loop_and_estimates_jaccard() -> None:
     texts = _long_prompts(6, rng)
     texts.append(_edit_one_word(texts[0], rng))
     sig = minhash_signatures(texts, shingle=3, num_perm=128, seed=11)
-    # plain loop over documents, one at a time, with the same hash family
-    seeds = np.random.default_rng(11).integers(1, 2**63 - 1, size=128, dtype=np.int64)
+    # plain loop over documents and hash functions, in Python integers
+    a, b = minhash_params(128, 11)
     for d in range(len(texts)):
         tok = word_tokens([texts[d]])  # alone: token ids do not depend on the batch
         h, _ = ngram_hashes(tok.ids, tok.offsets, 3, salt=1)
         for k in range(128):
-            assert sig[d, k] == mix64(h ^ np.uint64(seeds[k])).min() >> np.uint64(32)
+            want = min((int(a[k]) * int(x) + int(b[k])) % 2**64 for x in h) >> 32
+            assert int(sig[d, k]) == want
     exact = len(_python_shingles(texts[0], 3) & _python_shingles(texts[-1], 3)) / len(
         _python_shingles(texts[0], 3) | _python_shingles(texts[-1], 3)
     )

@@ -169,10 +169,9 @@ def word_tokens(texts: Sequence[str], *, max_chars: int | None = None) -> Tokens
     flat = np.array(list(itertools.chain.from_iterable(toks)), dtype=object)
     if flat.size == 0:
         return Tokens(np.zeros(0, dtype=np.uint64), offsets)
-    codes, uniques = pd.factorize(flat)
     # ids are hashes of the token strings (not positions in this call's vocabulary), so the
     # same token gets the same id in every batch: batch-wise n-gram features stay comparable
-    ids = pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
+    ids = pd.util.hash_array(flat)
     return Tokens(ids.astype(np.uint64, copy=False), offsets)
 
 

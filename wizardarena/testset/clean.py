@@ -165,15 +165,15 @@ def clean_keys_batch(
     Returns
     -------
     DataFrame, same index as ``batch``
-        ``words`` (int64, script-aware word count), ``chars`` (int64, characters of the
-        normalised text), ``exact_key`` (uint64), ``prefix_key`` (uint64; 0 when the prompt
+        ``words`` (int64, script-aware word count in the first 20,000 characters),
+        ``chars`` (int64, characters of the normalised text), ``exact_key`` (uint64), ``prefix_key`` (uint64; 0 when the prompt
         has fewer than ``prefix_words`` words), ``minhash`` (bytes, ``num_perm`` uint32
         values; see :func:`signatures_from_column`).
     """
     texts = batch["text"].tolist()
     norm = [" ".join(unicodedata.normalize("NFKC", t).casefold().split()) for t in texts]
     exact = pd.util.hash_array(np.asarray(norm, dtype=object))
-    tok = word_tokens(texts)
+    tok = word_tokens(texts, max_chars=20_000)  # one tokenisation for every key
     words = tok.lengths
     prefix = np.zeros(len(texts), dtype=np.uint64)
     if prefix_words is not None:
@@ -186,7 +186,7 @@ def clean_keys_batch(
                 h = mix64(h ^ vals[:, k])
             h[h == 0] = 1
             prefix[long_docs] = h
-    sig = minhash_signatures(texts, shingle=shingle, num_perm=num_perm, seed=seed)
+    sig = minhash_signatures(texts, shingle=shingle, num_perm=num_perm, seed=seed, tokens=tok)
     return pd.DataFrame(
         {
             "words": words,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from wizardarena.exceptions import ValidationError
-from wizardarena.testset._ngrams import mix64, ngram_hashes, word_tokens
+from wizardarena.testset._ngrams import Tokens, mix64, ngram_hashes, word_tokens
 
 __all__ = [
     "CALIBRATION_ALPHA",
@@ -33,6 +33,7 @@ __all__ = [
     "lsh_band_keys",
     "lsh_candidates",
     "minhash_duplicates",
+    "minhash_params",
     "minhash_signatures",
 ]
 
@@ -147,6 +148,7 @@ def minhash_signatures(
     num_perm: int = 64,
     seed: int = 0,
     max_chars: int | None = 20_000,
+    tokens: Tokens | None = None,
 ) -> np.ndarray:
     """MinHash signatures of word-shingle sets (a batch stage: rows are independent).
 
@@ -165,14 +167,18 @@ def minhash_signatures(
         Chooses the hash functions (the result is deterministic given ``seed``).
     max_chars : int or None, default 20000
         Only the first ``max_chars`` characters of each text are shingled.
+    tokens : Tokens, optional
+        ``word_tokens(texts, max_chars=max_chars)`` when the caller has it already.
 
     Returns
     -------
     ndarray of uint32, shape (n, num_perm)
-        The top 32 bits of each 64-bit minimum. Texts without any word get the all-ones
-        signature (equal to one another).
+        Hash function ``k`` is the multiply-shift hash ``(a_k * h + b_k) mod 2**64`` (odd
+        ``a_k``) of the 64-bit shingle hash ``h``; the signature keeps the top 32 bits of
+        each minimum. Texts without any word get the all-ones signature.
     """
-    tokens = word_tokens(texts, max_chars=max_chars)
+    if tokens is None:
+        tokens = word_tokens(texts, max_chars=max_chars)
     n = tokens.n_docs
     lengths = tokens.lengths
     hashes, doc = ngram_hashes(tokens.ids, tokens.offsets, shingle, salt=1)
@@ -198,14 +204,22 @@ def minhash_signatures(
         return sig
     has = np.bincount(doc, minlength=n) > 0
     starts = np.searchsorted(doc, np.arange(n))[has]
-    seeds = np.random.default_rng(seed).integers(
-        1, 2**63 - 1, size=num_perm, dtype=np.int64
-    ).astype(np.uint64)
+    a, b = minhash_params(num_perm, seed)
     rows = np.flatnonzero(has)
+    hk = np.empty_like(hashes)
     for k in range(num_perm):
-        hk = mix64(hashes ^ seeds[k])
+        np.multiply(hashes, a[k], out=hk)
+        hk += b[k]
         sig[rows, k] = (np.minimum.reduceat(hk, starts) >> np.uint64(32)).astype(np.uint32)
     return sig
+
+
+def minhash_params(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The multiply-shift parameters ``(a, b)`` of :func:`minhash_signatures` (``a`` odd)."""
+    gen = np.random.default_rng(seed)
+    a = gen.integers(0, 2**63, size=num_perm, dtype=np.int64).astype(np.uint64)
+    b = gen.integers(0, 2**63, size=num_perm, dtype=np.int64).astype(np.uint64)
+    return (a << np.uint64(1)) | np.uint64(1), b
 
 
 def default_bands(num_perm: int, threshold: float) -> int:

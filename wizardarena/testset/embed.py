@@ -105,7 +105,8 @@ class _Block:
 class _Fitted:
     blocks: tuple[_Block, ...]
     n_kept: int
-    components: np.ndarray  # (k, n_kept) float32; shape (0, n_kept) when not reduced
+    components: tuple[np.ndarray, ...]  # per block (n_kept_b, k) float32, C-contiguous; k=0
+    #                                     when not reduced
     sketch_dim: int
     sketch_of_components: np.ndarray | None  # (m, k): the sketch of each component
 
@@ -276,21 +277,30 @@ class TfidfEmbedder:
             out.append(sp.csr_matrix(sp.diags(w / norms) @ mat, dtype=np.float32))
         return out
 
+    def _kept_blocks(self, weighted: list[sp.csr_matrix],
+                     fitted: _Fitted) -> list[sp.csr_matrix]:
+        """Per block, its kept-feature columns (n, n_kept_b), without re-sorting."""
+        out = []
+        for mat, blk in zip(weighted, fitted.blocks):
+            mapped = blk.lookup[mat.indices]
+            ok = mapped >= 0
+            counts = np.add.reduceat(ok.astype(np.int64), mat.indptr[:-1]) if mat.nnz else None
+            if counts is not None:
+                counts[np.diff(mat.indptr) == 0] = 0  # reduceat quirk on empty rows
+                indptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+            else:
+                indptr = np.zeros(mat.shape[0] + 1, dtype=np.int64)
+            n_b = int((blk.lookup >= 0).sum())
+            out.append(sp.csr_matrix((mat.data[ok], mapped[ok], indptr),
+                                     shape=(mat.shape[0], n_b)))
+        return out
+
     def _kept(self, weighted: list[sp.csr_matrix], fitted: _Fitted) -> sp.csr_matrix:
         """The kept-feature columns of the weighted blocks, concatenated (n, n_kept)."""
-        rows, cols, vals = [], [], []
-        for mat, blk in zip(weighted, fitted.blocks):
-            coo = mat.tocoo()
-            mapped = blk.lookup[coo.col]
-            ok = mapped >= 0
-            rows.append(coo.row[ok])
-            cols.append(mapped[ok].astype(np.int64) + blk.offset)
-            vals.append(coo.data[ok])
-        n = weighted[0].shape[0]
-        return sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(n, fitted.n_kept), dtype=np.float32,
-        )
+        blocks = self._kept_blocks(weighted, fitted)
+        if len(blocks) == 1:
+            return blocks[0]
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:
         """The L2-normalised sparse TF-IDF matrix over the kept features (fits on ``texts``
@@ -341,13 +351,11 @@ class TfidfEmbedder:
             sign = np.where((h >> np.uint64(40)) & np.uint64(1), 1.0, -1.0).astype(np.float32)
             blocks.append(_Block(lookup, idf, offset, row, sign))
             offset += len(keep)
-        x = self._kept(self._weighted(hashed, n, blocks), _Fitted(tuple(blocks), offset,
-                                                                  np.zeros((0, offset)), m,
-                                                                  None))
+        x = self._kept(self._weighted(hashed, n, blocks),
+                       _Fitted(tuple(blocks), offset, (), m, None))
         k = min(self.dim - m, n - 1, offset - 1)
         if k < 1:
-            self._fitted = _Fitted(tuple(blocks), offset, np.zeros((0, offset), np.float32), 0,
-                                   None)
+            self._fitted = _Fitted(tuple(blocks), offset, (), 0, None)
             return self
         if n <= self.exact_below:
             components = _exact_components(x, k)
@@ -369,7 +377,10 @@ class TfidfEmbedder:
                     blk.sketch_row[kept_buckets],
                     (components[:, cols] * blk.sketch_sign[kept_buckets]).T,
                 )
-        self._fitted = _Fitted(tuple(blocks), offset, components, m, sketch_comp)
+        per_block = []
+        for blk, nxt in zip(blocks, [*[b.offset for b in blocks[1:]], offset]):
+            per_block.append(np.ascontiguousarray(components[:, blk.offset : nxt].T))
+        self._fitted = _Fitted(tuple(blocks), offset, tuple(per_block), m, sketch_comp)
         return self
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
@@ -381,13 +392,15 @@ class TfidfEmbedder:
         n = len(texts)
         fitted = self._fitted
         weighted = self._weighted(self._hashed(texts), n, fitted.blocks)
-        x = self._kept(weighted, fitted)
-        if fitted.components.shape[0] == 0:
-            dense = x.toarray()
+        if not fitted.components:
+            dense = self._kept(weighted, fitted).toarray()
             if dense.shape[1] == 0:
                 dense = np.zeros((n, 1), np.float32)
             return l2_normalize(dense)
-        proj = np.asarray(x @ fitted.components.T, dtype=np.float32)
+        # the projection block by block (no concatenated copy of the sparse matrix)
+        proj = np.zeros((n, fitted.components[0].shape[1]), dtype=np.float32)
+        for xb, comp_t in zip(self._kept_blocks(weighted, fitted), fitted.components):
+            proj += np.asarray(xb @ comp_t, dtype=np.float32)
         if fitted.sketch_of_components is None:
             return l2_normalize(proj)
         # count-sketch of the whole TF-IDF vector (rare n-grams included) minus the sketch

@@ -217,6 +217,16 @@ class TestSet:
 
 
 
+def compact_rows(arr: np.ndarray, keep: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """``arr[keep]`` computed in place (rows moved up in chunks): no second copy of a large
+    embedding matrix. Returns a view of ``arr``; ``arr`` itself is overwritten."""
+    pos = np.flatnonzero(keep)
+    for s in range(0, len(pos), chunk):
+        src = pos[s : s + chunk]
+        arr[s : s + len(src)] = arr[src]  # src >= destination rows: reads precede writes
+    return arr[: len(pos)]
+
+
 @with_single_threaded_blas
 def build_testset(
     prompts: PromptsLike,
@@ -415,7 +425,7 @@ def build_testset(
             )
             keep = np.ones(len(kept), dtype=bool)
             keep[dropped] = False
-            kept, emb = kept[keep], emb[keep]
+            kept, emb = kept[keep], compact_rows(emb, keep)
             labels, distances = labels[keep], distances[keep]
         tick("near-duplicates", 1, 1)
     report = finish(kept, reports).dropped
