@@ -310,3 +310,9 @@ def test_minhash_on_chinese_compares_characters_not_clauses() -> None:
     res = clean_prompts(normalize_prompts([base, edited, other]), prefix_words=None, rng=0)
     assert res.dropped.index.tolist() == ["p000001"]
     assert res.dropped.loc["p000001", "duplicate_of"] == "p000000"
+
+
+def test_embedding_duplicates_need_similar_lengths() -> None:
+    emb = _unit(np.array([[1.0, 0.0], [1.0, 0.01], [1.0, 0.02]])).astype(np.float32)
+    dropped, root, _ = embedding_duplicates(emb, 0.99, lengths=np.array([100, 1000, 120]))
+    assert dropped.tolist() == [2] and root.tolist() == [0]  # 1 is ten times longer: kept

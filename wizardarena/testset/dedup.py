@@ -462,13 +462,35 @@ def embedding_duplicates(
     threshold: float,
     *,
     blocks: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
+    min_length_ratio: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Near duplicates by embedding cosine: greedy representatives (no chains).
 
-    Same outputs as :func:`greedy_representatives`; every similarity is >= ``threshold``.
+    Parameters
+    ----------
+    embeddings : ndarray, shape (n, d), unit rows
+    threshold : float
+    blocks : ndarray, optional
+        See :func:`cosine_pairs`.
+    lengths : ndarray, shape (n,), optional
+        Text lengths (characters). A pair whose shorter text is less than
+        ``min_length_ratio`` of the longer one is never a near duplicate: embedders see only
+        the start of long texts (TF-IDF 2,000 characters, MiniLM 256 tokens), so a prompt
+        and a ten times longer one that begins the same way (the same problem, then a
+        different question about it) would look identical.
+    min_length_ratio : float, default 0.5
+
+    Returns
+    -------
+    As :func:`greedy_representatives`; every similarity is >= ``threshold``.
     """
     if not -1.0 <= threshold <= 1.0:
         raise ValidationError(f"cosine threshold must be in [-1, 1]; got {threshold!r}")
     emb = np.asarray(embeddings, dtype=np.float32)
     i, j, s = cosine_pairs(emb, threshold, blocks=blocks)
+    if lengths is not None and len(i):
+        ln = np.asarray(lengths, dtype=np.float64)
+        ok = np.minimum(ln[i], ln[j]) >= min_length_ratio * np.maximum(ln[i], ln[j])
+        i, j, s = i[ok], j[ok], s[ok]
     return greedy_representatives(emb.shape[0], i, j, s.astype(float))

@@ -418,7 +418,9 @@ def build_testset(
     if threshold is not None:
         tick("near-duplicates", 0, 1)
         blocks = labels if len(kept) > AUTO_MINIBATCH_ABOVE else None
-        dropped, root, sim = embedding_duplicates(emb, threshold, blocks=blocks)
+        dropped, root, sim = embedding_duplicates(
+            emb, threshold, blocks=blocks, lengths=kept["text"].str.len().to_numpy()
+        )
         if len(dropped):
             reports.append(
                 make_report(kept, dropped, DropReason.NEAR_DUPLICATE_EMBEDDING, root, sim)
