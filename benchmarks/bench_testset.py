@@ -118,10 +118,13 @@ def speed_run(n: int) -> dict[str, float]:
     t_data = time.perf_counter() - t0
     marks: dict[str, float] = {}
 
+    peaks: dict[str, float] = {}
+
     def progress(stage: str, done: int, total: int) -> None:
         marks.setdefault(f"{stage}_start", time.perf_counter())
         if done >= total:
             marks[f"{stage}_end"] = time.perf_counter()
+            peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t1 = time.perf_counter()
@@ -139,6 +142,7 @@ def speed_run(n: int) -> dict[str, float]:
         "total_s": total,
         **{f"{k}_s": v for k, v in stages.items()},
         "peak_rss_mib": peak,
+        "peak_rss_mib_by_stage_end": peaks,
         "rss_before_mib": rss_before,
         "kept": int(summary["kept"]),
         "dropped": int(summary["dropped"]),

@@ -301,27 +301,31 @@ def clean_prompts(
     if batch_size < 1:
         raise ValidationError(f"batch_size must be >= 1; got {batch_size!r}")
     seed = int(np.random.default_rng(rng).integers(2**31))
-    parts = [
-        clean_keys_batch(
+    n = len(prompts)
+    # the stage's signature bytes go into one preallocated array batch by batch (no
+    # concatenated column of a million small bytes objects)
+    signatures = np.empty((n, num_perm), dtype=np.uint32)
+    parts = []
+    for s in range(0, max(n, 1), batch_size):
+        part = clean_keys_batch(
             prompts.iloc[s : s + batch_size], prefix_words=prefix_words, shingle=shingle,
             num_perm=num_perm, seed=seed,
         )
-        for s in range(0, len(prompts), batch_size)
-    ]
-    keys = pd.concat(parts) if parts else clean_keys_batch(
-        prompts, prefix_words=prefix_words, num_perm=num_perm, seed=seed
-    )
+        signatures[s : s + len(part)] = signatures_from_column(part.pop("minhash"), num_perm)
+        parts.append(part)
+    keys = pd.concat(parts)
     del parts
     return clean_with_keys(
-        prompts, keys, min_words=min_words, min_chars=min_chars, exact=exact,
+        prompts, keys, signatures, min_words=min_words, min_chars=min_chars, exact=exact,
         prefix_words=prefix_words, prefix_share=prefix_share,
-        minhash_threshold=minhash_threshold, num_perm=num_perm,
+        minhash_threshold=minhash_threshold,
     )
 
 
 def clean_with_keys(
     prompts: pd.DataFrame,
     keys: pd.DataFrame,
+    signatures: np.ndarray,
     *,
     min_words: int,
     min_chars: int | None,
@@ -329,13 +333,14 @@ def clean_with_keys(
     prefix_words: int | None,
     prefix_share: float,
     minhash_threshold: float | None,
-    num_perm: int,
 ) -> CleanResult:
     """The group-by and greedy steps of :func:`clean_prompts` on precomputed keys
-    (:func:`clean_keys_batch` output aligned with ``prompts``)."""
+    (:func:`clean_keys_batch` output aligned with ``prompts``, its ``minhash`` column as a
+    (n, num_perm) uint32 array ``signatures``)."""
     reports: list[pd.DataFrame] = []
     frame = prompts
     k = keys
+    live = np.arange(len(prompts))  # rows of ``signatures`` still in ``frame``
 
     short = k["words"].to_numpy() < min_words
     if min_chars is not None:
@@ -343,15 +348,15 @@ def clean_with_keys(
     if short.any():
         reports.append(make_report(frame, np.flatnonzero(short), DropReason.TOO_SHORT, None,
                                    None))
-        frame, k = frame[~short], k[~short]
+        frame, k, live = frame[~short], k[~short], live[~short]
 
     def drop(pos: np.ndarray, reason: DropReason, kept: np.ndarray, sim: np.ndarray) -> None:
-        nonlocal frame, k
+        nonlocal frame, k, live
         if len(pos):
             reports.append(make_report(frame, pos, reason, kept, sim))
             keep = np.ones(len(frame), bool)
             keep[pos] = False
-            frame, k = frame[keep], k[keep]
+            frame, k, live = frame[keep], k[keep], live[keep]
 
     if exact and len(frame):
         dup, first = first_of_group(k["exact_key"].to_numpy())
@@ -362,7 +367,7 @@ def clean_with_keys(
         )
         drop(dup, DropReason.PREFIX_DUPLICATE, first, share)
     if minhash_threshold is not None and len(frame) > 1:
-        sig = signatures_from_column(k["minhash"], num_perm)
+        sig = signatures[live]
         dup, first, sim = minhash_duplicates(sig, threshold=minhash_threshold)
         del sig
         drop(dup, DropReason.NEAR_DUPLICATE_MINHASH, first, sim)
