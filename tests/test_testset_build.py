@@ -294,6 +294,8 @@ def test_cli_end_to_end(
     assert code == 0
     printed = capsys.readouterr()
     assert "test set written to" in printed.out and "hard" in printed.out
+    assert "coverage (facility, 30 prompts)" in printed.out
+    assert "cosine_threshold_used" in printed.out
     assert "cluster" in printed.err  # progress lines
     written = pd.read_parquet(out)
     assert written["in_hard"].sum() == 5
@@ -302,6 +304,8 @@ def test_cli_end_to_end(
     assert "unrelated new prompt text" in clean["text"].tolist()
     assert (tmp_path / "dropped.csv").exists()
     assert main(["testset", str(src), "--out", str(tmp_path / "x.txt")]) == 1
+    assert main(["testset", str(src), "--out", str(out), "--cosine-threshold", "high"]) == 1
+    assert "--cosine-threshold must be auto" in capsys.readouterr().err
     assert main(["testset", str(src), "--out", str(out), "--hard", "3"]) == 1
     err = capsys.readouterr().err
     assert "needs a difficulty scorer" in err

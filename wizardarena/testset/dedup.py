@@ -230,11 +230,14 @@ def default_bands(num_perm: int, threshold: float) -> int:
     return min(divisors, key=lambda b: abs((1.0 / b) ** (b / num_perm) - target))
 
 
-def lsh_band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
+def lsh_band_keys(
+    signatures: np.ndarray, bands: int, *, only: int | None = None
+) -> np.ndarray:
     """LSH band keys (a batch stage), shape (n, bands), uint64: equal key = same bucket.
 
     The band index is mixed into the key, so keys of different bands never collide and
-    all bands can be grouped in one group-by.
+    all bands can be grouped in one group-by. ``only=b`` returns band ``b`` alone, shape
+    (n, 1).
     """
     n, num_perm = signatures.shape
     if bands < 1 or num_perm % bands:
@@ -242,13 +245,14 @@ def lsh_band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
             f"bands must divide the signature length {num_perm}; got {bands!r}"
         )
     rows = num_perm // bands
-    out = np.empty((n, bands), dtype=np.uint64)
-    for b in range(bands):
+    which = range(bands) if only is None else [only]
+    out = np.empty((n, len(which)), dtype=np.uint64)
+    for c, b in enumerate(which):
         block = signatures[:, b * rows : (b + 1) * rows].astype(np.uint64)
         key = mix64(block[:, 0] ^ np.uint64(b * 0x9E3779B1 + 1))
         for r in range(1, rows):
             key = mix64(key ^ block[:, r])
-        out[:, b] = key
+        out[:, c] = key
     return out
 
 
@@ -334,19 +338,37 @@ def minhash_duplicates(
         raise ValidationError(f"threshold must be in (0, 1]; got {threshold!r}")
     if bands is None:
         bands = default_bands(num_perm, threshold)
-    keys = lsh_band_keys(signatures, bands)
-    pos = np.repeat(np.arange(n, dtype=np.int64), bands)
-    i, j = lsh_candidates(keys.ravel(), pos, window=window)
+    if bands < 1 or num_perm % bands:
+        raise ValidationError(
+            f"bands must divide the signature length {num_perm}; got {bands!r}"
+        )
+    pos = np.arange(n, dtype=np.int64)
+    step = max(1, 2**22 // max(1, num_perm))
+    found_i: list[np.ndarray] = []
+    found_j: list[np.ndarray] = []
+    found_s: list[np.ndarray] = []
+    # band by band: candidates of one band are verified before the next band is grouped,
+    # so memory holds one band's candidates, not all of them
+    for b in range(bands):
+        i, j = lsh_candidates(lsh_band_keys(signatures, bands, only=b)[:, 0], pos,
+                              window=window)
+        sim = np.empty(len(i))
+        for s in range(0, len(i), step):
+            sim[s : s + step] = (
+                signatures[i[s : s + step]] == signatures[j[s : s + step]]
+            ).mean(axis=1)
+        ok = sim >= threshold
+        found_i.append(i[ok])
+        found_j.append(j[ok])
+        found_s.append(sim[ok])
+    i = np.concatenate(found_i)
+    j = np.concatenate(found_j)
+    sim = np.concatenate(found_s)
     if len(i) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    sim = np.empty(len(i))
-    step = max(1, 2**22 // max(1, num_perm))
-    for s in range(0, len(i), step):
-        sim[s : s + step] = (
-            signatures[i[s : s + step]] == signatures[j[s : s + step]]
-        ).mean(axis=1)
-    ok = sim >= threshold
-    return greedy_representatives(n, i[ok], j[ok], sim[ok])
+    _, first = np.unique(i.astype(np.uint64) << np.uint64(32) | j.astype(np.uint64),
+                         return_index=True)
+    return greedy_representatives(n, i[first], j[first], sim[first])
 
 
 # ----------------------------------------------------------------------------- embeddings
