@@ -166,8 +166,9 @@ def clean_keys_batch(
     -------
     DataFrame, same index as ``batch``
         ``words`` (int64, script-aware word count in the first 20,000 characters),
-        ``chars`` (int64, characters of the normalised text), ``exact_key`` (uint64), ``prefix_key`` (uint64; 0 when the prompt
-        has fewer than ``prefix_words`` words), ``minhash`` (bytes, ``num_perm`` uint32
+        ``chars`` (int64, characters of the normalised text), ``exact_key`` (uint64),
+        ``prefix_key`` (uint64; 0 when the prompt has fewer than ``prefix_words`` words),
+        ``minhash`` (bytes, ``num_perm`` uint32
         values; see :func:`signatures_from_column`).
     """
     texts = batch["text"].tolist()

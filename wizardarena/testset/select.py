@@ -433,12 +433,20 @@ def coverage(
 
 
 def _ground(
-    x: np.ndarray, sample: int | None, gen: np.random.Generator
-) -> np.ndarray:
+    embeddings: np.ndarray,
+    budget: int,
+    sample: int | None,
+    rng: int | np.random.Generator | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The prompts a rule works on (all, or a seeded sample), their float32 rows, and the
+    budget clamped to their number."""
+    x = np.asarray(embeddings, dtype=np.float32)
     n = x.shape[0]
+    ground = np.arange(n)
     if sample is not None and n > sample:
-        return np.sort(gen.choice(n, size=sample, replace=False))
-    return np.arange(n)
+        gen = np.random.default_rng(rng)
+        ground = np.sort(gen.choice(n, size=sample, replace=False))
+    return ground, x[ground], min(int(budget), len(ground))
 
 
 def select_facility_location(
@@ -479,12 +487,8 @@ def select_facility_location(
     ndarray of int64
         Positions, in the order they were selected.
     """
-    x = np.asarray(embeddings, dtype=np.float32)
-    gen = np.random.default_rng(rng)
-    ground = _ground(x, sample, gen)
-    g = x[ground]
+    ground, g, budget = _ground(embeddings, budget, sample, rng)
     m = g.shape[0]
-    budget = min(int(budget), m)
     if m > exact_below:
         return ground[_facility_sparse(g, budget, min(n_neighbors, m))]
     cur = np.zeros(m, dtype=np.float32)  # 1 + cos to the nearest selected (0: none yet)
@@ -561,12 +565,7 @@ def select_kcenter(
 
     Returns positions in the order selected (over a seeded sample above ``sample`` prompts).
     """
-    x = np.asarray(embeddings, dtype=np.float32)
-    gen = np.random.default_rng(rng)
-    ground = _ground(x, sample, gen)
-    g = x[ground]
-    m = g.shape[0]
-    budget = min(int(budget), m)
+    ground, g, budget = _ground(embeddings, budget, sample, rng)
     if budget == 0:
         return np.zeros(0, dtype=np.int64)
     first = int(np.argmax(g @ g.mean(axis=0)))
