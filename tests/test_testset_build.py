@@ -247,6 +247,9 @@ def test_arena_hard_diverse_covers_more_clusters_than_random(budget: int, margin
     for seed in range(6):
         ts = build_testset(q, n_clusters=budget, per_cluster=1, rng=seed)
         assert len(ts.prompts) == 500 and len(ts.diverse) == budget
+        assert ts.params["diverse_method"] == "facility"
+        cov = ts.coverage
+        assert cov is not None and cov.mean_distance < cov.random_mean - 3 * cov.random_sd
         covered.append(ts.diverse["input_cluster"].nunique())
     labels = q["cluster"].to_numpy()
     rng = np.random.default_rng(0)

@@ -274,3 +274,16 @@ def test_sentence_transformers_embedder_with_calibrated_threshold() -> None:
     assert t == pytest.approx(1 - 0.1 * (1 - med))
     assert (ts.dropped["similarity"] >= t).all()
     assert ts.diverse["topic"].nunique() >= 10
+
+
+def test_tfidf_streams_batch_by_batch(texts: list[str]) -> None:
+    whole = TfidfEmbedder(dim=48, rng=1)(texts)
+    batched = TfidfEmbedder(dim=48, rng=1, batch_size=17)(texts)
+    np.testing.assert_allclose(whole, batched, atol=1e-6)
+    # fitted on a sample, then applied to rows it never saw (the Ray map_batches path)
+    emb = TfidfEmbedder(dim=48, rng=1, fit_sample=150).fit(texts)
+    part = emb.transform(texts[200:230])
+    np.testing.assert_allclose(part, emb.transform(texts)[200:230], atol=1e-6)
+    assert np.allclose(np.linalg.norm(part, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValidationError, match="needs fit"):
+        TfidfEmbedder().transform(["x y"])
