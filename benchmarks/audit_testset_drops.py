@@ -76,8 +76,8 @@ def main() -> None:
     text = frame.set_index("prompt_id")["prompt"]
     shown = ts.dropped
     if args.synthetic:
-        shown = shown.groupby("reason", group_keys=False).apply(
-            lambda g: g.sample(min(10, len(g)), random_state=0)
+        shown = pd.concat(
+            [g.sample(min(10, len(g)), random_state=0) for _, g in shown.groupby("reason")]
         )
     for pid, row in shown.iterrows():
         kept = text.get(row["duplicate_of"], "") if isinstance(row["duplicate_of"], str) else ""
