@@ -193,6 +193,10 @@ def test_precomputed_embeddings_array_is_aligned_with_input(ex: pd.DataFrame) ->
     emb = np.vstack([emb, emb[:1]])
     ts = build_testset(rows, n_clusters=30, per_cluster=1, embedder=emb, rng=0)
     assert "dup" in ts.dropped.index
+    # the threshold is calibrated on these vectors too (one-hot topics: median cosine ~0)
+    med = ts.params["random_pair_cosine_median"]
+    assert abs(med) < 0.05
+    assert ts.params["cosine_threshold_used"] == pytest.approx(1 - 0.1 * (1 - med))
     assert ts.diverse["topic"].nunique() == 30
     with pytest.raises(ValidationError, match="aligned with the input rows"):
         build_testset(ex, embedder=np.ones((3, 4)))
@@ -314,7 +318,7 @@ def test_cli_end_to_end(
     assert "needs a difficulty scorer" in err
 
 
-PURE = ["clean.py", "select.py", "_ngrams.py"]
+PURE = ["clean.py", "dedup.py", "select.py", "_ngrams.py"]
 
 
 @pytest.mark.parametrize("name", PURE)
