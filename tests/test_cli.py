@@ -74,7 +74,8 @@ def test_rank_help_shows_ci_ties_point_format_defaults() -> None:
         block = flat[start:start + 400]
         assert f"(default: {default})" in block, (flag, block)
     per_cluster = " ".join(_subparsers()["testset"].format_help().split())
-    assert "--per-cluster PER_CLUSTER diverse prompts per cluster (default: 2)" in per_cluster
+    assert "--per-cluster PER_CLUSTER diverse prompts per cluster" in per_cluster
+    assert "--diverse is given) (default: 2)" in per_cluster
 
 
 @pytest.mark.parametrize(

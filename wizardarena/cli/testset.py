@@ -68,10 +68,23 @@ def register(subparsers: Any) -> None:
         "--which", choices=["mix", "diverse", "hard", "all"], default="mix",
         help="rows to write (default: mix)",
     )
-    p.add_argument("--clusters", type=int, default=500, help="k-means clusters")
-    p.add_argument("--per-cluster", type=int, default=2, help="diverse prompts per cluster")
-    p.add_argument("--hard", type=int, default=0,
-                   help="size of the hard subset (needs --difficulty)")
+    p.add_argument("--clusters", type=int, default=500, help="k-means clusters (default 500)")
+    p.add_argument(
+        "--per-cluster", type=int, default=2,
+        help="diverse prompts per cluster with --select kmeans (the other rules pick "
+             "clusters x per-cluster prompts unless --diverse is given)",
+    )
+    p.add_argument(
+        "--select", choices=["facility", "kcenter", "central", "kmeans"], default="facility",
+        help="diverse selection rule (default facility: facility location, the best coverage "
+             "in our benchmarks; kmeans = the WizardArena recipe)",
+    )
+    p.add_argument(
+        "--diverse", type=int, default=None,
+        help="size of the diverse subset for facility/kcenter/central "
+             "(default clusters x per-cluster)",
+    )
+    p.add_argument("--hard", type=int, default=0, help="size of the hard subset (default 0)")
     p.add_argument(
         "--candidates-per-cluster", type=int, default=20,
         help="prompts per cluster scored for difficulty (0 = all)",
@@ -99,18 +112,37 @@ def register(subparsers: Any) -> None:
     p.add_argument("--id-column",
                    help="column with prompt ids (default: prompt_id, question_id, uid or id)")
     p.add_argument("--text-column", help="column with the prompt (default: recognised)")
-    p.add_argument("--pick", choices=["random", "centroid"], default="random",
-                   help="diverse picks per cluster: random (seeded) or nearest the centre")
-    p.add_argument("--min-chars", type=int, default=10,
-                   help="drop prompts shorter than this (after normalisation)")
     p.add_argument(
-        "--prefix-chars", type=int, default=200, help="shared-prefix dedup length (0 = off)"
+        "--pick", choices=["random", "centroid"], default="random",
+        help="how --select kmeans picks within a cluster",
+    )
+    p.add_argument(
+        "--min-words", type=int, default=2,
+        help="drop prompts with fewer words (a Chinese/Japanese/Thai character is a word)",
+    )
+    p.add_argument("--min-chars", type=int, default=0, help="also a minimum length (0 = off)")
+    p.add_argument(
+        "--prefix-words", type=int, default=40, help="shared-prefix dedup length (0 = off)"
+    )
+    p.add_argument(
+        "--prefix-share", type=float, default=0.5,
+        help="the shared prefix must be at least this share of both prompts (default 0.5)",
     )
     p.add_argument(
         "--minhash-threshold", type=float, default=0.7, help="MinHash Jaccard (0 = off)"
     )
     p.add_argument(
-        "--cosine-threshold", type=float, default=0.9, help="embedding near-dup cosine (0 = off)"
+        "--cosine-threshold", default="auto",
+        help="embedding near-dup cosine: auto (calibrated to the embedder, default), a number, "
+             "or 0 = off",
+    )
+    p.add_argument(
+        "--max-chars", type=int, default=None,
+        help="cut every text to this many characters before embedding (any embedder)",
+    )
+    p.add_argument(
+        "--max-tokens", type=int, default=None,
+        help="cut every text to this many words before embedding (any embedder)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--dropped", help="write the cleaning report (CSV) here")
@@ -119,8 +151,10 @@ def register(subparsers: Any) -> None:
         "--decontaminated-out", metavar="PATH",
         help="where to write the decontaminated training prompts (with --decontaminate)",
     )
-    p.add_argument("--decontam-threshold", type=float, default=0.9,
-                   help="embedding cosine at or above which a training prompt is removed")
+    p.add_argument(
+        "--decontam-threshold", default="auto",
+        help="cosine for --decontaminate: auto (calibrated, default) or a number",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(_run=run)
     keywords(p, n_clusters="clusters", rng="seed", threshold="decontam_threshold")
@@ -146,11 +180,23 @@ def _client(args: argparse.Namespace, what: str) -> Any:
     )
 
 
+def _cosine(value: str) -> float | str | None:
+    if value == "auto":
+        return "auto"
+    try:
+        x = float(value)
+    except ValueError:
+        raise ValidationError(
+            f"--cosine-threshold must be auto, a number in [-1, 1] or 0 (off); got {value!r}"
+        ) from None
+    return x or None
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the test set and write it; returns the exit code."""
     from wizardarena._io import atomic_write
+    from wizardarena.testset.api_embedder import APIEmbedder
     from wizardarena.testset.difficulty import BattleDifficulty, CriteriaDifficulty, LLMDifficulty
-    from wizardarena.testset.embed import APIEmbedder
     from wizardarena.testset.testset import build_testset
 
     fmt = _format(args.out)
@@ -176,9 +222,14 @@ def run(args: argparse.Namespace) -> int:
         if args.embeddings:
             embedder = np.load(args.embeddings, allow_pickle=False)
         elif args.embedder.startswith("api:"):
-            eclient = _client(args, "--embedder api:")
-            closers.append(eclient)
-            embedder = APIEmbedder(eclient, model=args.embedder[4:])
+            if not args.base_url:
+                raise ValidationError(
+                    "--embedder api: needs --base-url (an OpenAI-compatible API root)"
+                )
+            embedder = APIEmbedder(
+                args.base_url, model=args.embedder[4:], api_key_env=args.api_key_env,
+                max_concurrency=args.concurrency,
+            )
         else:
             embedder = args.embedder
 
@@ -191,11 +242,17 @@ def run(args: argparse.Namespace) -> int:
             candidates_per_cluster=args.candidates_per_cluster or None,
             embedder=embedder,
             text=args.text,
+            diverse=args.diverse,
+            diverse_method=args.select,
             pick=args.pick,
-            min_chars=args.min_chars,
-            prefix_chars=args.prefix_chars or None,
+            min_words=args.min_words,
+            min_chars=args.min_chars or None,
+            prefix_words=args.prefix_words or None,
+            prefix_share=args.prefix_share,
             minhash_threshold=args.minhash_threshold or None,
-            cosine_threshold=args.cosine_threshold or None,
+            cosine_threshold=_cosine(args.cosine_threshold),
+            max_chars=args.max_chars,
+            max_tokens=args.max_tokens,
             id_column=args.id_column,
             text_column=args.text_column,
             rng=args.seed,
@@ -210,6 +267,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"test set written to {args.out} ({len(ts.subset(args.which))} rows, {args.which})")
         for name, value in summary.items():
             print(f"  {name:<34} {value}")
+        if ts.params.get("cosine_threshold_used") is not None:
+            print(f"  {'cosine_threshold_used':<34} {ts.params['cosine_threshold_used']:.4f}")
+        if ts.coverage is not None:
+            c = ts.coverage
+            print(
+                f"  coverage ({c.method}, {c.size} prompts): mean distance to the nearest "
+                f"selected prompt {c.mean_distance:.4f}; random subsets of the same size "
+                f"{c.random_mean:.4f} ± {c.random_sd:.4f} ({c.n_random} draws)"
+            )
         if ts.difficulty_failed:
             print(
                 f"  warning: {ts.difficulty_failed} difficulty answers did not parse "
@@ -221,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
             from wizardarena.testset.decontam import decontaminate
 
             res = decontaminate(
-                args.decontaminate, ts, threshold=args.decontam_threshold,
+                args.decontaminate, ts, threshold=_cosine(args.decontam_threshold),
                 embedder=None if args.embeddings else embedder, text=args.text,
                 rng=args.seed, progress=progress,
             )

@@ -334,6 +334,8 @@ class _State:
     extra: dict[str, Handler]
     faults: Faults
     latency: float
+    embed_seconds_per_text: float = 0.0
+    embed_workers: int = 1
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     served: Counter[tuple[str, str]] = field(default_factory=Counter)
     fault_counts: Counter[str] = field(default_factory=Counter)
@@ -369,6 +371,9 @@ def _tokens(text: str) -> int:
 class _Server:
     def __init__(self, state: _State) -> None:
         self.state = state
+        # like a real embedding server: a fixed number of workers, a queue in front of them,
+        # and a request keeps its worker until computed even if its client has gone
+        self.embed_workers = asyncio.Semaphore(state.embed_workers)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -512,6 +517,9 @@ class _Server:
             return fault or None
         if st.latency:
             await asyncio.sleep(st.latency)
+        if st.embed_seconds_per_text:
+            async with self.embed_workers:
+                await asyncio.sleep(st.embed_seconds_per_text * len(inputs))
         data = [
             {"object": "embedding", "index": i,
              "embedding": [round(x, 6) for x in hashed_embedding(t, dim=dim).tolist()]}
@@ -570,6 +578,10 @@ class SimArena:
         Fault injection (default none).
     latency : float, default 0.0
         Seconds every chat / embeddings response is delayed.
+    embed_seconds_per_text : float, default 0.0
+        Compute time of ``/embeddings`` per input text, on one of ``embed_workers`` workers
+        (requests queue for a free worker; an abandoned request still occupies it).
+    embed_workers : int, default 1
     rng : int, numpy.random.Generator or None, default None
         Seed of every simulated draw (answers, verdicts, faults).
     process : bool, default False
@@ -588,6 +600,8 @@ class SimArena:
         extra_models: Mapping[str, Handler] | None = None,
         faults: Faults | None = None,
         latency: float = 0.0,
+        embed_seconds_per_text: float = 0.0,
+        embed_workers: int = 1,
         rng: int | np.random.Generator | None = None,
         process: bool = False,
         host: str = "127.0.0.1",
@@ -614,8 +628,14 @@ class SimArena:
                 raise ValidationError(f"extra_models[{name!r}] must be callable; got {fn!r}")
         if latency < 0:
             raise ValidationError(f"latency must be >= 0 seconds; got {latency!r}")
+        if embed_seconds_per_text < 0 or not isinstance(embed_workers, int) or embed_workers < 1:
+            raise ValidationError(
+                "embed_seconds_per_text must be >= 0 and embed_workers an integer >= 1; got "
+                f"{embed_seconds_per_text!r}, {embed_workers!r}"
+            )
         seed = int(np.random.default_rng(rng).integers(2**62))
-        self._state = _State(seed, parsed, judge, extra, faults or Faults(), float(latency))
+        self._state = _State(seed, parsed, judge, extra, faults or Faults(), float(latency),
+                             float(embed_seconds_per_text), embed_workers)
         self.process = process
         self.host = host
         self._port_req = port

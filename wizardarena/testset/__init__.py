@@ -18,8 +18,10 @@ See ``docs/testset.md``.
 
 from __future__ import annotations
 
+from wizardarena.testset.api_embedder import APIEmbedder
 from wizardarena.testset.clean import CleanResult, DropReason, clean_prompts
 from wizardarena.testset.decontam import DecontaminationResult, DecontamReason, decontaminate
+from wizardarena.testset.dedup import calibrate_cosine_threshold
 from wizardarena.testset.difficulty import (
     CRITERIA,
     BattleDifficulty,
@@ -28,7 +30,6 @@ from wizardarena.testset.difficulty import (
     LLMDifficulty,
 )
 from wizardarena.testset.embed import (
-    APIEmbedder,
     Embedder,
     Precomputed,
     SentenceTransformerEmbedder,
@@ -43,8 +44,12 @@ from wizardarena.testset.prompts import (
 from wizardarena.testset.select import (
     Clustering,
     ClusterMethod,
+    Coverage,
+    DiverseMethod,
     PickMethod,
     cluster_embeddings,
+    coverage,
+    select_budget,
     select_diverse,
     select_hard,
 )
@@ -57,10 +62,12 @@ __all__ = [
     "CleanResult",
     "ClusterMethod",
     "Clustering",
+    "Coverage",
     "CriteriaDifficulty",
     "DecontamReason",
     "DecontaminationResult",
     "DifficultyResult",
+    "DiverseMethod",
     "DropReason",
     "Embedder",
     "LLMDifficulty",
@@ -72,12 +79,15 @@ __all__ = [
     "TestSet",
     "TfidfEmbedder",
     "build_testset",
+    "calibrate_cosine_threshold",
     "clean_prompts",
     "cluster_embeddings",
+    "coverage",
     "decontaminate",
     "example_prompts",
     "normalize_prompts",
     "read_prompts",
+    "select_budget",
     "select_diverse",
     "select_hard",
 ]

@@ -16,17 +16,43 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from wizardarena.exceptions import ValidationError
+
 __all__ = [
+    "UNSPACED_SCRIPTS",
     "CharCodes",
     "Tokens",
     "char_codes",
     "hashed_counts",
     "mix64",
     "ngram_hashes",
+    "truncate_texts",
+    "word_count",
     "word_tokens",
 ]
 
-_WORD = re.compile(r"\w+")
+#: Unicode blocks of scripts written without spaces between words (Han, Hiragana, Katakana,
+#: Thai, Lao, Khmer, Myanmar, Tibetan, Yi, and the CJK compatibility / extension blocks):
+#: every character of these scripts is a word of its own for tokenisation and length rules
+UNSPACED_SCRIPTS = (
+    "\u0e00-\u0e7f"  # Thai
+    "\u0e80-\u0eff"  # Lao
+    "\u0f00-\u0fff"  # Tibetan
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff"  # Khmer
+    "\u2e80-\u2fdf"  # CJK radicals, Kangxi radicals
+    "\u3005-\u3007\u3021-\u3029"  # CJK iteration mark, ideographic numbers
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u31f0-\u31ff"  # Katakana phonetic extensions
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\ua000-\ua4cf"  # Yi
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\uff66-\uff9f"  # half-width Katakana
+    "\U00020000-\U0003134f"  # CJK extensions B-G
+)
+# a token is one character of an unspaced script, or a run of other word characters
+_WORD = re.compile(f"[{UNSPACED_SCRIPTS}]|[^\\W{UNSPACED_SCRIPTS}]+")
 _MULT = np.uint64(0x100000001B3)  # FNV-style multiplier, odd
 _C1 = np.uint64(0x9E3779B97F4A7C15)
 _C2 = np.uint64(0xBF58476D1CE4E5B9)
@@ -39,17 +65,15 @@ class Tokens:
 
     Attributes
     ----------
-    ids : ndarray of int64, shape (n_tokens,)
-        Token ids (dense, ``0 .. vocab_size - 1``), documents concatenated.
+    ids : ndarray of uint64, shape (n_tokens,)
+        Token ids: a deterministic 64-bit hash of each token string (the same in every
+        call and process), documents concatenated.
     offsets : ndarray of int64, shape (n_docs + 1,)
         Document ``i`` owns ``ids[offsets[i]:offsets[i + 1]]``.
-    vocab_size : int
-        Number of distinct tokens.
     """
 
     ids: np.ndarray
     offsets: np.ndarray
-    vocab_size: int
 
     @property
     def n_docs(self) -> int:
@@ -83,8 +107,50 @@ def mix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def word_count(texts: Sequence[str]) -> np.ndarray:
+    """Words per text, script-aware (see :func:`word_tokens`), shape (n,), int64."""
+    return np.fromiter(
+        (sum(1 for _ in _WORD.finditer(t)) for t in texts), dtype=np.int64, count=len(texts)
+    )
+
+
+def truncate_texts(
+    texts: Sequence[str], *, max_chars: int | None = None, max_tokens: int | None = None
+) -> list[str]:
+    """Cut each text to at most ``max_chars`` characters and ``max_tokens`` words.
+
+    The one truncation rule every embedder input goes through (``build_testset``,
+    ``decontaminate``, :class:`~wizardarena.testset.embed.APIEmbedder`). A "token" is a word
+    of :func:`word_tokens` (a character of Chinese, Japanese, Thai, ...); the text is cut
+    right after its ``max_tokens``-th word, so the kept part is a prefix of the original
+    (punctuation and spacing preserved). ``None`` leaves that limit off.
+    """
+    for name, v in (("max_chars", max_chars), ("max_tokens", max_tokens)):
+        if v is not None and (not isinstance(v, (int, np.integer)) or v < 1):
+            raise ValidationError(f"{name} must be an integer >= 1 or None; got {v!r}")
+    out = list(texts)
+    if max_chars is not None:
+        out = [t[:max_chars] for t in out]
+    if max_tokens is not None:
+        cut = []
+        for t in out:
+            end = None
+            for k, m in enumerate(_WORD.finditer(t)):
+                if k == max_tokens - 1:
+                    end = m.end()
+                    break
+            cut.append(t if end is None else t[:end])
+        out = cut
+    return out
+
+
 def word_tokens(texts: Sequence[str], *, max_chars: int | None = None) -> Tokens:
-    """Lower-cased ``\\w+`` tokens of each text, as dense integer ids.
+    """Lower-cased word tokens of each text, as dense integer ids.
+
+    Script-aware: a token is a run of word characters (``\\w``) in scripts written with
+    spaces, and a single character in scripts written without them (Chinese, Japanese,
+    Thai, ...; :data:`UNSPACED_SCRIPTS`), so word n-grams of a Chinese text are character
+    n-grams instead of one "word" per clause.
 
     Parameters
     ----------
@@ -102,9 +168,11 @@ def word_tokens(texts: Sequence[str], *, max_chars: int | None = None) -> Tokens
     np.cumsum(lengths, out=offsets[1:])
     flat = np.array(list(itertools.chain.from_iterable(toks)), dtype=object)
     if flat.size == 0:
-        return Tokens(np.zeros(0, dtype=np.int64), offsets, 0)
-    codes, uniques = pd.factorize(flat)
-    return Tokens(codes.astype(np.int64, copy=False), offsets, len(uniques))
+        return Tokens(np.zeros(0, dtype=np.uint64), offsets)
+    # ids are hashes of the token strings (not positions in this call's vocabulary), so the
+    # same token gets the same id in every batch: batch-wise n-gram features stay comparable
+    ids = pd.util.hash_array(flat)
+    return Tokens(ids.astype(np.uint64, copy=False), offsets)
 
 
 def char_codes(texts: Sequence[str], *, max_chars: int | None = None) -> CharCodes:

@@ -1,13 +1,28 @@
-"""Prompt cleaning: minimum length, exact, shared-prefix and near duplicates.
+"""Prompt cleaning: length rule, exact, shared-prefix and MinHash near duplicates.
 
-Every step keeps the *first* prompt (input order) of each duplicate group and reports each
-dropped prompt with its reason, the ``duplicate_of`` prompt that was kept in its place and,
-for near duplicates, their ``similarity``. Near duplicates form groups by connected
-components of the "similar" graph (MinHash-estimated Jaccard on word shingles, or embedding
-cosine): one prompt is kept per group, so ``similarity`` (measured against the kept prompt)
-can be below the threshold for a prompt that joined the group through a chain.
+The pipeline is written as **stage functions over batches** (a pandas DataFrame in, a
+DataFrame out), so a Ray Data ``map_batches`` can call them unchanged, followed by
+group-by steps on the keys they emit:
 
-All steps are vectorised (numpy / pandas / scipy); nothing here does I/O.
+1. :func:`clean_keys_batch` (per batch, rows independent): script-aware word count, the
+   exact-duplicate key (hash of the normalised text), the shared-prefix key (hash of the
+   first ``prefix_words`` words) and the MinHash signature (bytes);
+2. group-by steps (:func:`first_of_group`, :func:`prefix_duplicates`,
+   :func:`~wizardarena.testset.dedup.lsh_candidates` on the LSH band keys) and the greedy
+   resolution (:func:`~wizardarena.testset.dedup.greedy_representatives`) on the driver.
+
+:func:`clean_prompts` drives the same stages locally, batch by batch. Every step keeps the
+*first* prompt (input order) of a duplicate group and reports each dropped prompt with its
+reason, the kept prompt it duplicates (``duplicate_of``) and their ``similarity``, which is
+always at or above the step's threshold (near duplicates never chain; see
+:mod:`wizardarena.testset.dedup`).
+
+Length rule and tokens are script-aware: a "word" is a run of letters or digits in scripts
+written with spaces and a single character in Chinese, Japanese, Thai, ... (see
+:func:`~wizardarena.testset._ngrams.word_tokens`), so a complete Chinese request of nine
+characters has nine words and is not "too short".
+
+All steps are vectorised (numpy / pandas); nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -18,24 +33,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from wizardarena.exceptions import ValidationError
-from wizardarena.testset._ngrams import mix64, ngram_hashes, word_tokens
+from wizardarena.testset._ngrams import mix64, word_tokens
+from wizardarena.testset.dedup import minhash_duplicates, minhash_signatures
 
 __all__ = [
     "CleanResult",
     "DropReason",
+    "clean_keys_batch",
     "clean_prompts",
-    "cosine_pairs",
-    "minhash_signatures",
-    "near_duplicate_groups",
+    "clean_with_keys",
+    "first_of_group",
     "normalize_text",
+    "prefix_duplicates",
+    "signatures_from_column",
 ]
-
-_REPORT_COLUMNS = ["reason", "duplicate_of", "similarity"]
-
 
 class DropReason(str, enum.Enum):
     """Why a prompt was removed during cleaning."""
@@ -58,8 +71,8 @@ class CleanResult:
     dropped : DataFrame, indexed by prompt_id
         One row per removed prompt: ``reason`` (a :class:`DropReason` value), ``duplicate_of``
         (the kept prompt it duplicates; missing for ``too_short``), ``similarity`` (estimated
-        Jaccard or cosine to ``duplicate_of``; 1.0 for exact/prefix, NaN for ``too_short``),
-        plus its ``text``.
+        Jaccard or cosine to ``duplicate_of``, at or above the step's threshold; 1.0 for
+        exact; the shared share for prefix; NaN for ``too_short``), plus its ``text``.
     counts : Series, indexed by reason
         Number of prompts dropped per reason (every reason listed, zeros included).
     """
@@ -113,276 +126,159 @@ def normalize_text(texts: pd.Series) -> pd.Series:
     return texts.map(lambda t: " ".join(unicodedata.normalize("NFKC", t).casefold().split()))
 
 
-def _first_of_group(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Positions duplicated by an earlier equal key, and the position of that first key."""
+def first_of_group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group-by step: positions duplicated by an earlier equal key, and that first position.
+
+    Parameters
+    ----------
+    keys : ndarray, shape (n,)
+        One key per row, rows in input order.
+    """
     codes, _ = pd.factorize(keys)
     n_groups = int(codes.max()) + 1 if len(codes) else 0
     first = np.full(n_groups, -1, dtype=np.int64)
-    # positions in reverse so that the earliest position is written last
     pos = np.arange(len(codes), dtype=np.int64)
-    first[codes[::-1]] = pos[::-1]
+    first[codes[::-1]] = pos[::-1]  # the earliest position is written last
     dup = np.flatnonzero(first[codes] != pos)
     return dup, first[codes[dup]]
 
 
-def minhash_signatures(
-    texts: list[str],
+def clean_keys_batch(
+    batch: pd.DataFrame,
     *,
+    prefix_words: int | None = 40,
     shingle: int = 3,
     num_perm: int = 64,
     seed: int = 0,
-    max_chars: int | None = 20_000,
-) -> np.ndarray:
-    """MinHash signatures of word-shingle sets, vectorised over all shingles.
+) -> pd.DataFrame:
+    """Batch stage: the keys every cleaning step groups by (rows are independent).
 
     Parameters
     ----------
-    texts : list of str, length n
-    shingle : int, default 3
-        Words per shingle; a text with fewer words uses its single whole-text shingle.
-    num_perm : int, default 64
-        Number of hash functions (signature length).
-    seed : int, default 0
-        Chooses the hash functions (the result is deterministic given ``seed``).
-    max_chars : int or None, default 20000
-        Only the first ``max_chars`` characters of each text are shingled.
+    batch : DataFrame with a ``text`` column
+        Any slice of the canonical prompts (``map_batches``-compatible).
+    prefix_words : int or None, default 40
+        Words in the shared-prefix key (None: no key).
+    shingle, num_perm, seed :
+        MinHash parameters (:func:`~wizardarena.testset.dedup.minhash_signatures`).
 
     Returns
     -------
-    ndarray of uint64, shape (n, num_perm)
-        Texts without any word get the all-ones signature (equal to one another).
+    DataFrame, same index as ``batch``
+        ``words`` (int64, script-aware word count in the first 20,000 characters),
+        ``chars`` (int64, characters of the normalised text), ``exact_key`` (uint64),
+        ``prefix_key`` (uint64; 0 when the prompt has fewer than ``prefix_words`` words),
+        ``minhash`` (bytes, ``num_perm`` uint32
+        values; see :func:`signatures_from_column`).
     """
-    tokens = word_tokens(texts, max_chars=max_chars)
-    n = tokens.n_docs
-    hashes, doc = ngram_hashes(tokens.ids, tokens.offsets, shingle, salt=1)
-    short = np.flatnonzero((tokens.lengths < shingle) & (tokens.lengths > 0))
-    if len(short):
-        # whole-text shingle for short texts: hash of their n-gram with n = their length
-        sub_h = []
-        sub_d = []
-        for length in np.unique(tokens.lengths[short]):
-            docs = short[tokens.lengths[short] == length]
-            starts = tokens.offsets[docs]
-            idx = starts[:, None] + np.arange(length)[None, :]
-            vals = tokens.ids[idx].astype(np.uint64) + np.uint64(1)
-            h = vals[:, 0].copy()
-            for k in range(1, int(length)):
-                h = h * np.uint64(0x100000001B3) + vals[:, k]
-            sub_h.append(mix64(h ^ np.uint64(int(length))))
-            sub_d.append(docs)
-        hashes = np.concatenate([hashes, *sub_h])
-        doc = np.concatenate([doc, *sub_d])
-        order = np.argsort(doc, kind="stable")
-        hashes, doc = hashes[order], doc[order]
-    sig = np.full((n, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
-    if len(hashes) == 0:
-        return sig
-    has = np.bincount(doc, minlength=n) > 0
-    starts = np.searchsorted(doc, np.arange(n))[has]
-    rs = np.random.default_rng(seed)
-    seeds = rs.integers(1, 2**63 - 1, size=num_perm, dtype=np.int64).astype(np.uint64)
-    rows = np.flatnonzero(has)
-    for k in range(num_perm):
-        hk = mix64(hashes ^ seeds[k])
-        sig[rows, k] = np.minimum.reduceat(hk, starts)
-    return sig
-
-
-def _components(
-    n: int, i: np.ndarray, j: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Connected components of an undirected graph; returns (members dropped, their root)."""
-    if len(i) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    graph = sp.coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n)).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    root = np.full(labels.max() + 1, n, dtype=np.int64)
-    np.minimum.at(root, labels, np.arange(n, dtype=np.int64))
-    r = root[labels]
-    dropped = np.flatnonzero(r != np.arange(n))
-    return dropped, r[dropped]
-
-
-def near_duplicate_groups(
-    signatures: np.ndarray, *, threshold: float = 0.7, bands: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Near-duplicate groups from MinHash signatures (LSH banding, then verification).
-
-    Candidate pairs are consecutive members (in input order) of each LSH bucket; a pair is
-    kept when the estimated Jaccard similarity (share of equal signature entries) reaches
-    ``threshold``. Groups are the connected components of the kept pairs.
-
-    Parameters
-    ----------
-    signatures : ndarray of uint64, shape (n, num_perm)
-    threshold : float, default 0.7
-        Minimum estimated Jaccard similarity of a duplicate pair, in (0, 1].
-    bands : int, optional
-        Number of LSH bands (``num_perm`` must be divisible by it); default: the divisor of
-        ``num_perm`` whose banding threshold ``(1 / bands) ** (bands / num_perm)`` is closest
-        to ``0.85 * threshold`` (high recall; verification removes false candidates).
-
-    Returns
-    -------
-    dropped : ndarray of int64
-        Positions of prompts that duplicate an earlier one (all but the first of each group).
-    kept_as : ndarray of int64
-        For each dropped prompt, the position of its group's first prompt (which is kept).
-    similarity : ndarray of float
-        Estimated Jaccard similarity between each dropped prompt and ``kept_as``.
-    """
-    n, num_perm = signatures.shape
-    if not 0.0 < threshold <= 1.0:
-        raise ValidationError(f"threshold must be in (0, 1]; got {threshold!r}")
-    if bands is None:
-        divisors = [b for b in range(1, num_perm + 1) if num_perm % b == 0]
-        target = 0.85 * threshold
-        bands = min(divisors, key=lambda b: abs((1.0 / b) ** (b / num_perm) - target))
-    if bands < 1 or num_perm % bands:
-        raise ValidationError(
-            f"bands must divide the signature length {num_perm}; got {bands!r}"
-        )
-    rows = num_perm // bands
-    pairs_i: list[np.ndarray] = []
-    pairs_j: list[np.ndarray] = []
-    for b in range(bands):
-        block = signatures[:, b * rows : (b + 1) * rows]
-        key = block[:, 0].copy()
-        for r in range(1, rows):
-            key = mix64(key ^ block[:, r])
-        order = np.lexsort((np.arange(n), key))
-        ks = key[order]
-        same = np.flatnonzero(ks[1:] == ks[:-1])
-        pairs_i.append(order[same + 1])
-        pairs_j.append(order[same])
-    i = np.concatenate(pairs_i) if pairs_i else np.zeros(0, np.int64)
-    j = np.concatenate(pairs_j) if pairs_j else np.zeros(0, np.int64)
-    if len(i):
-        pair_key = np.unique(np.minimum(i, j) * n + np.maximum(i, j))
-        i, j = pair_key // n, pair_key % n
-        sim = (signatures[i] == signatures[j]).mean(axis=1)
-        ok = sim >= threshold
-        i, j = i[ok], j[ok]
-    dropped, root = _components(n, i, j)
-    sim_root = (
-        (signatures[dropped] == signatures[root]).mean(axis=1) if len(dropped) else np.zeros(0)
-    )
-    return dropped, root, sim_root
-
-
-def cosine_pairs(
-    embeddings: np.ndarray,
-    threshold: float,
-    *,
-    blocks: np.ndarray | None = None,
-    chunk: int = 2048,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs ``(i, j)``, ``j < i``, with cosine similarity >= ``threshold``.
-
-    Parameters
-    ----------
-    embeddings : ndarray, shape (n, d)
-        L2-normalised rows (cosine = dot product).
-    threshold : float
-    blocks : ndarray of int, shape (n,), optional
-        Only pairs inside the same block are compared (e.g. k-means clusters): exact within
-        blocks, approximate overall. Default: all pairs (cost O(n^2 d)).
-    chunk : int, default 2048
-        Rows per matrix product (bounds memory to about ``chunk * n * 4`` bytes).
-
-    Returns
-    -------
-    i, j : ndarray of int64
-    sim : ndarray of float32
-    """
-    emb = np.asarray(embeddings, dtype=np.float32)
-    n = emb.shape[0]
-    groups: list[np.ndarray]
-    if blocks is None:
-        groups = [np.arange(n)]
-    else:
-        blocks = np.asarray(blocks)
-        if blocks.shape != (n,):
-            raise ValidationError(
-                f"blocks must have shape ({n},) like the embeddings; got {blocks.shape}"
-            )
-        order = np.argsort(blocks, kind="stable")
-        bounds = np.flatnonzero(np.diff(blocks[order])) + 1
-        groups = [g for g in np.split(order, bounds) if len(g) > 1]
-    out_i: list[np.ndarray] = []
-    out_j: list[np.ndarray] = []
-    out_s: list[np.ndarray] = []
-    for g in groups:
-        g = np.sort(g)
-        sub = emb[g]
-        m = len(g)
-        for s in range(0, m, chunk):
-            e = min(m, s + chunk)
-            sims = sub[s:e] @ sub[:e].T
-            ii, jj = np.nonzero(sims >= threshold)
-            keep = jj < ii + s
-            ii, jj = ii[keep], jj[keep]
-            out_s.append(sims[ii, jj])
-            out_i.append(g[ii + s])
-            out_j.append(g[jj])
-    if not out_i:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return (
-        np.concatenate(out_i).astype(np.int64),
-        np.concatenate(out_j).astype(np.int64),
-        np.concatenate(out_s),
+    texts = batch["text"].tolist()
+    norm = [" ".join(unicodedata.normalize("NFKC", t).casefold().split()) for t in texts]
+    exact = pd.util.hash_array(np.asarray(norm, dtype=object))
+    tok = word_tokens(texts, max_chars=20_000)  # one tokenisation for every key
+    words = tok.lengths
+    prefix = np.zeros(len(texts), dtype=np.uint64)
+    if prefix_words is not None:
+        long_docs = np.flatnonzero(words >= prefix_words)
+        if len(long_docs):
+            idx = tok.offsets[long_docs][:, None] + np.arange(prefix_words)[None, :]
+            vals = tok.ids[idx]
+            h = np.full(len(long_docs), np.uint64(prefix_words), dtype=np.uint64)
+            for k in range(prefix_words):
+                h = mix64(h ^ vals[:, k])
+            h[h == 0] = 1
+            prefix[long_docs] = h
+    sig = minhash_signatures(texts, shingle=shingle, num_perm=num_perm, seed=seed, tokens=tok)
+    return pd.DataFrame(
+        {
+            "words": words,
+            "chars": np.fromiter((len(t) for t in norm), dtype=np.int64, count=len(norm)),
+            "exact_key": exact,
+            "prefix_key": prefix,
+            "minhash": [r.tobytes() for r in sig],
+        },
+        index=batch.index,
     )
 
 
-def embedding_duplicates(
-    embeddings: np.ndarray,
-    threshold: float,
-    *,
-    blocks: np.ndarray | None = None,
+def signatures_from_column(column: pd.Series | list[bytes], num_perm: int) -> np.ndarray:
+    """MinHash signatures (uint32, shape (n, num_perm)) from :func:`clean_keys_batch` bytes."""
+    values = list(column)
+    if not values:
+        return np.zeros((0, num_perm), dtype=np.uint32)
+    return np.frombuffer(b"".join(values), dtype=np.uint32).reshape(len(values), num_perm)
+
+
+def prefix_duplicates(
+    prefix_key: np.ndarray, words: np.ndarray, prefix_words: int, min_share: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Near-duplicate groups by embedding cosine; same outputs as :func:`near_duplicate_groups`."""
-    if not -1.0 <= threshold <= 1.0:
-        raise ValidationError(f"cosine threshold must be in [-1, 1]; got {threshold!r}")
-    emb = np.asarray(embeddings, dtype=np.float32)
-    i, j, _ = cosine_pairs(emb, threshold, blocks=blocks)
-    dropped, root = _components(emb.shape[0], i, j)
-    sim = np.einsum("ij,ij->i", emb[dropped], emb[root]) if len(dropped) else np.zeros(0)
-    return dropped, root, sim.astype(float)
+    """Group-by step: prompts sharing their first ``prefix_words`` words with an earlier one.
+
+    A prompt is dropped only when the shared prefix is at least ``min_share`` of both it
+    and the group's first prompt (which is kept): two instances of one template whose
+    instances are most of the text are different requests and stay.
+
+    Returns
+    -------
+    dropped, kept_as, similarity
+        ``similarity`` = shared prefix / words of the longer of the two (>= ``min_share``).
+    """
+    has = np.flatnonzero(prefix_key != 0)
+    if len(has) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    dup, first = first_of_group(prefix_key[has])
+    d, f = has[dup], has[first]
+    share = prefix_words / np.maximum(words[d], words[f]).astype(float)
+    ok = share >= min_share
+    return d[ok], f[ok], share[ok]
 
 
 def clean_prompts(
     prompts: pd.DataFrame,
     *,
-    min_chars: int = 10,
+    min_words: int = 2,
+    min_chars: int | None = None,
     exact: bool = True,
-    prefix_chars: int | None = 200,
+    prefix_words: int | None = 40,
+    prefix_share: float = 0.5,
     minhash_threshold: float | None = 0.7,
     shingle: int = 3,
     num_perm: int = 64,
+    batch_size: int = 20_000,
     rng: int | np.random.Generator | None = None,
 ) -> CleanResult:
     """Drop too-short prompts and duplicates, reporting every drop.
 
-    Steps, in order, each on the survivors of the previous one: prompts whose normalised
-    ``text`` has fewer than ``min_chars`` characters; exact duplicates after normalisation
-    (NFKC, case-fold, whitespace collapsed); prompts sharing their first ``prefix_chars``
-    normalised characters with an earlier one (templated prompts; only prompts at least that
-    long); near duplicates by MinHash (estimated Jaccard of word ``shingle``-grams >=
-    ``minhash_threshold``). Embedding near-duplicates are removed later, by
+    Steps, in order, each on the survivors of the previous one:
+
+    - ``too_short``: fewer than ``min_words`` words (script-aware: each Chinese, Japanese,
+      Thai ... character is a word), or, when ``min_chars`` is set, fewer than
+      ``min_chars`` characters after normalisation;
+    - ``exact_duplicate``: equal after NFKC, case-folding and whitespace collapsing;
+    - ``prefix_duplicate``: the same first ``prefix_words`` words as an earlier prompt,
+      when that shared prefix is at least ``prefix_share`` of both prompts;
+    - ``near_duplicate_minhash``: estimated Jaccard similarity of word ``shingle``-grams
+      >= ``minhash_threshold`` with a *kept* earlier prompt (LSH candidates, greedy
+      representatives; see :mod:`wizardarena.testset.dedup`).
+
+    Embedding near duplicates are removed later, by
     :func:`~wizardarena.testset.build_testset`, once embeddings exist.
 
     Parameters
     ----------
     prompts : DataFrame
         Canonical prompts (:func:`~wizardarena.testset.prompts.normalize_prompts`).
-    min_chars : int, default 10
+    min_words : int, default 2
+    min_chars : int or None, default None
     exact : bool, default True
-    prefix_chars : int or None, default 200
+    prefix_words : int or None, default 40
         None disables the shared-prefix step.
+    prefix_share : float, default 0.5
     minhash_threshold : float or None, default 0.7
         None disables the MinHash step.
     shingle, num_perm : int
-        MinHash parameters (see :func:`minhash_signatures`).
+        MinHash parameters.
+    batch_size : int, default 20000
+        Rows per batch of the key stage (bounds memory; the result does not depend on it).
     rng : int, Generator or None
         Chooses the MinHash hash functions.
 
@@ -395,63 +291,87 @@ def clean_prompts(
             "clean_prompts expects canonical prompts with a 'text' column; "
             "pass them through normalize_prompts first"
         )
-    if min_chars < 0:
-        raise ValidationError(f"min_chars must be >= 0; got {min_chars!r}")
-    if prefix_chars is not None and prefix_chars < 1:
-        raise ValidationError(f"prefix_chars must be >= 1 or None; got {prefix_chars!r}")
-    gen = np.random.default_rng(rng)
+    if not isinstance(min_words, (int, np.integer)) or min_words < 0:
+        raise ValidationError(f"min_words must be an integer >= 0; got {min_words!r}")
+    if min_chars is not None and min_chars < 0:
+        raise ValidationError(f"min_chars must be >= 0 or None; got {min_chars!r}")
+    if prefix_words is not None and prefix_words < 1:
+        raise ValidationError(f"prefix_words must be >= 1 or None; got {prefix_words!r}")
+    if not 0.0 < prefix_share <= 1.0:
+        raise ValidationError(f"prefix_share must be in (0, 1]; got {prefix_share!r}")
+    if batch_size < 1:
+        raise ValidationError(f"batch_size must be >= 1; got {batch_size!r}")
+    seed = int(np.random.default_rng(rng).integers(2**31))
+    n = len(prompts)
+    # the stage's signature bytes go into one preallocated array batch by batch (no
+    # concatenated column of a million small bytes objects)
+    signatures = np.empty((n, num_perm), dtype=np.uint32)
+    parts = []
+    for s in range(0, max(n, 1), batch_size):
+        part = clean_keys_batch(
+            prompts.iloc[s : s + batch_size], prefix_words=prefix_words, shingle=shingle,
+            num_perm=num_perm, seed=seed,
+        )
+        signatures[s : s + len(part)] = signatures_from_column(part.pop("minhash"), num_perm)
+        parts.append(part)
+    keys = pd.concat(parts)
+    del parts
+    return clean_with_keys(
+        prompts, keys, signatures, min_words=min_words, min_chars=min_chars, exact=exact,
+        prefix_words=prefix_words, prefix_share=prefix_share,
+        minhash_threshold=minhash_threshold,
+    )
+
+
+def clean_with_keys(
+    prompts: pd.DataFrame,
+    keys: pd.DataFrame,
+    signatures: np.ndarray,
+    *,
+    min_words: int,
+    min_chars: int | None,
+    exact: bool,
+    prefix_words: int | None,
+    prefix_share: float,
+    minhash_threshold: float | None,
+) -> CleanResult:
+    """The group-by and greedy steps of :func:`clean_prompts` on precomputed keys
+    (:func:`clean_keys_batch` output aligned with ``prompts``, its ``minhash`` column as a
+    (n, num_perm) uint32 array ``signatures``)."""
     reports: list[pd.DataFrame] = []
     frame = prompts
-    norm = normalize_text(frame["text"])
+    k = keys
+    live = np.arange(len(prompts))  # rows of ``signatures`` still in ``frame``
 
-    lengths = norm.str.len().to_numpy()
-    short = np.flatnonzero(lengths < min_chars)
-    if len(short):
-        reports.append(make_report(frame, short, DropReason.TOO_SHORT, None, None))
-        keep = lengths >= min_chars
-        frame, norm = frame[keep], norm[keep]
+    short = k["words"].to_numpy() < min_words
+    if min_chars is not None:
+        short |= k["chars"].to_numpy() < min_chars
+    if short.any():
+        reports.append(make_report(frame, np.flatnonzero(short), DropReason.TOO_SHORT, None,
+                                   None))
+        frame, k, live = frame[~short], k[~short], live[~short]
+
+    def drop(pos: np.ndarray, reason: DropReason, kept: np.ndarray, sim: np.ndarray) -> None:
+        nonlocal frame, k, live
+        if len(pos):
+            reports.append(make_report(frame, pos, reason, kept, sim))
+            keep = np.ones(len(frame), bool)
+            keep[pos] = False
+            frame, k, live = frame[keep], k[keep], live[keep]
 
     if exact and len(frame):
-        dup, first = _first_of_group(norm)
-        if len(dup):
-            reports.append(
-                make_report(frame, dup, DropReason.EXACT_DUPLICATE, first, np.ones(len(dup)))
-            )
-            keep = np.ones(len(frame), bool)
-            keep[dup] = False
-            frame, norm = frame[keep], norm[keep]
-
-    if prefix_chars is not None and len(frame):
-        long_pos = np.flatnonzero(norm.str.len().to_numpy() >= prefix_chars)
-        if len(long_pos):
-            prefixes = norm.iloc[long_pos].str.slice(0, prefix_chars)
-            dup, first = _first_of_group(prefixes)
-            if len(dup):
-                dup_pos, first_pos = long_pos[dup], long_pos[first]
-                reports.append(
-                    make_report(
-                        frame, dup_pos, DropReason.PREFIX_DUPLICATE, first_pos,
-                        np.ones(len(dup_pos)),
-                    )
-                )
-                keep = np.ones(len(frame), bool)
-                keep[dup_pos] = False
-                frame, norm = frame[keep], norm[keep]
-
-    if minhash_threshold is not None and len(frame) > 1:
-        seed = int(gen.integers(2**31))
-        sig = minhash_signatures(
-            frame["text"].tolist(), shingle=shingle, num_perm=num_perm, seed=seed
+        dup, first = first_of_group(k["exact_key"].to_numpy())
+        drop(dup, DropReason.EXACT_DUPLICATE, first, np.ones(len(dup)))
+    if prefix_words is not None and len(frame):
+        dup, first, share = prefix_duplicates(
+            k["prefix_key"].to_numpy(), k["words"].to_numpy(), prefix_words, prefix_share
         )
-        dropped, root, sim = near_duplicate_groups(sig, threshold=minhash_threshold)
-        if len(dropped):
-            reports.append(
-                make_report(frame, dropped, DropReason.NEAR_DUPLICATE_MINHASH, root, sim)
-            )
-            keep = np.ones(len(frame), bool)
-            keep[dropped] = False
-            frame = frame[keep]
-
+        drop(dup, DropReason.PREFIX_DUPLICATE, first, share)
+    if minhash_threshold is not None and len(frame) > 1:
+        sig = signatures[live]
+        dup, first, sim = minhash_duplicates(sig, threshold=minhash_threshold)
+        del sig
+        drop(dup, DropReason.NEAR_DUPLICATE_MINHASH, first, sim)
     return finish(frame, reports)
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 from wizardarena._blas import with_single_threaded_blas
 from wizardarena.exceptions import ValidationError
 from wizardarena.testset._ngrams import ngram_hashes, word_tokens
+from wizardarena.testset.dedup import calibrate_cosine_threshold
 from wizardarena.testset.embed import Precomputed, check_embeddings, resolve_embedder
 from wizardarena.testset.prompts import PromptText, normalize_prompts
 
@@ -62,12 +63,15 @@ class DecontaminationResult:
         True for kept prompts, aligned with the training input.
     nearest : DataFrame, indexed by prompt_id
         For every training prompt: ``nearest_test_id`` and its ``cosine``.
+    threshold : float or None
+        The cosine threshold applied (calibrated when ``threshold="auto"``).
     """
 
     kept: pd.DataFrame
     removed: pd.DataFrame
     mask: np.ndarray
     nearest: pd.DataFrame
+    threshold: float | None = None
 
     @property
     def counts(self) -> pd.Series:
@@ -154,7 +158,7 @@ def decontaminate(
     train_prompts: Any,
     against: Any,
     *,
-    threshold: float | None = 0.9,
+    threshold: float | str | None = "auto",
     top_k: int | None = None,
     ngram: int | None = 13,
     embedder: Any = None,
@@ -170,10 +174,12 @@ def decontaminate(
         Anything :func:`~wizardarena.testset.prompts.normalize_prompts` accepts.
     against : TestSet, DataFrame, list or path
         The test prompts (a :class:`~wizardarena.testset.TestSet` contributes its mix).
-    threshold : float or None, default 0.9
+    threshold : "auto", float or None, default "auto"
         Cosine similarity at or above which a training prompt is removed; None disables.
-        With the default TF-IDF embedder, light edits of a prompt stay above 0.9 while
-        distinct prompts on the same topic stay below it (see docs/testset.md).
+        ``"auto"`` calibrates it from the embedder's random-pair similarities of both sides
+        together, with the rule near-duplicate removal uses
+        (:func:`~wizardarena.testset.dedup.calibrate_cosine_threshold`), so it fits any
+        embedder; the value used is ``result.threshold``.
     top_k : int or None, default None
         Also remove the ``top_k`` nearest training prompts of every test prompt.
     ngram : int or None, default 13
@@ -193,7 +199,12 @@ def decontaminate(
     -------
     DecontaminationResult
     """
-    if threshold is not None and not -1.0 <= threshold <= 1.0:
+    if isinstance(threshold, str):
+        if threshold != "auto":
+            raise ValidationError(
+                f"threshold must be 'auto', a float in [-1, 1] or None; got {threshold!r}"
+            )
+    elif threshold is not None and not -1.0 <= threshold <= 1.0:
         raise ValidationError(f"threshold must be in [-1, 1] or None; got {threshold!r}")
     if top_k is not None and (not isinstance(top_k, (int, np.integer)) or top_k < 0):
         raise ValidationError(f"top_k must be an integer >= 0 or None; got {top_k!r}")
@@ -213,6 +224,7 @@ def decontaminate(
 
     emb_spec = resolve_embedder(embedder, rng=rng)
     need_emb = n_train > 0 and n_test > 0
+    used: float | None = None if threshold == "auto" else threshold  # type: ignore[assignment]
     if need_emb:
         if isinstance(emb_spec, Precomputed):
             if emb_spec.n_rows() is not None:
@@ -229,6 +241,8 @@ def decontaminate(
             e_test, e_train = both[:n_test], both[n_test:]
         if progress is not None:
             progress("decontaminate", 2, 3)
+        if threshold == "auto":
+            used, _ = calibrate_cosine_threshold(np.vstack([e_test, e_train]), rng=rng)
         best, best_sim, in_top = _nearest_and_topk(e_train, e_test, top_k)
     else:
         best = np.full(n_train, -1, dtype=np.int64)
@@ -242,8 +256,8 @@ def decontaminate(
     rules: list[tuple[DecontamReason, np.ndarray, np.ndarray]] = [
         (DecontamReason.NGRAM, ng >= 0, ng)
     ]
-    if threshold is not None and need_emb:
-        rules.append((DecontamReason.COSINE, best_sim >= threshold, best))
+    if used is not None and need_emb:
+        rules.append((DecontamReason.COSINE, best_sim >= used, best))
     rules.append((DecontamReason.TOP_K, in_top >= 0, in_top))
     for why, hit, target in rules:
         take = free & hit
@@ -280,5 +294,6 @@ def decontaminate(
     if progress is not None:
         progress("decontaminate", 3, 3)
     return DecontaminationResult(
-        kept=train[~removed_mask], removed=removed, mask=~removed_mask, nearest=nearest
+        kept=train[~removed_mask], removed=removed, mask=~removed_mask, nearest=nearest,
+        threshold=used,
     )

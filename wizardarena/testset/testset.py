@@ -3,13 +3,18 @@
 Recipe (WizardArena, arXiv 2407.10627, Offline-Diverse / Offline-Hard / Mix):
 
 1. normalise the prompts (:func:`~wizardarena.testset.prompts.normalize_prompts`);
-2. clean: too short, exact, shared-prefix and MinHash near duplicates
-   (:func:`~wizardarena.testset.clean.clean_prompts`);
-3. embed (default TF-IDF + SVD; pluggable);
-4. cluster with k-means into ``n_clusters``;
-5. drop embedding near duplicates (cosine >= ``cosine_threshold``; compared within k-means
+2. clean: too short (script-aware words), exact, shared-prefix and MinHash near duplicates
+   (:func:`~wizardarena.testset.clean.clean_prompts`; batch stages, greedy
+   representatives: a prompt is dropped only for a *kept* one);
+3. embed (default TF-IDF + SVD + residual sketch, fitted on a sample and applied batch by
+   batch; pluggable; optional ``max_chars`` / ``max_tokens`` truncation for any embedder);
+4. calibrate the near-duplicate cosine threshold from the embedder's random-pair
+   similarities and cluster with k-means into ``n_clusters``;
+5. drop embedding near duplicates (greedy representatives; compared within k-means
    clusters above 20,000 prompts, all pairs below);
-6. diverse: ``per_cluster`` prompts per cluster (random or nearest the centroid);
+6. diverse: facility location (default), k-center or central k-means with a budget, or the
+   paper's ``n_clusters`` x ``per_cluster`` recipe; the coverage reached is reported next to
+   random subsets;
 7. hard: ``candidates_per_cluster`` prompts per cluster (the diverse picks first) are scored
    by ``difficulty``; the ``hard`` highest scores are kept (ties broken by ``rng``);
 8. mix: the union, each row tagged with its subset(s).
@@ -32,23 +37,23 @@ import pandas as pd
 from wizardarena._blas import with_single_threaded_blas
 from wizardarena._io import atomic_write
 from wizardarena.exceptions import Param, ValidationError
-from wizardarena.testset.clean import (
-    DropReason,
-    clean_prompts,
-    embedding_duplicates,
-    finish,
-    make_report,
-)
+from wizardarena.testset._ngrams import truncate_texts
+from wizardarena.testset.clean import DropReason, clean_prompts, finish, make_report
+from wizardarena.testset.dedup import calibrate_cosine_threshold, embedding_duplicates
 from wizardarena.testset.difficulty import DifficultyResult, _LLMScorer, coerce_scores
-from wizardarena.testset.embed import Precomputed, check_embeddings, resolve_embedder
+from wizardarena.testset.embed import Precomputed, embed_texts, resolve_embedder
 from wizardarena.testset.prompts import PromptsLike, PromptText, normalize_prompts
 from wizardarena.testset.select import (
     AUTO_MINIBATCH_ABOVE,
     Clustering,
     ClusterMethod,
+    Coverage,
+    DiverseMethod,
     PickMethod,
     _enum,
     cluster_embeddings,
+    coverage,
+    select_budget,
     select_candidates,
     select_diverse,
     select_hard,
@@ -91,7 +96,11 @@ class TestSet:
     difficulty_details : DataFrame or None
         Scorer-specific columns for the candidates (e.g. criteria booleans).
     params : mapping
-        The parameters the set was built with (for provenance).
+        The parameters the set was built with (for provenance), including the calibrated
+        ``cosine_threshold_used`` and the ``random_pair_cosine_median`` it came from.
+    coverage : Coverage or None
+        How well the diverse subset covers all prompts (mean distance to the nearest
+        selected prompt) next to random subsets of the same size.
     """
 
     __test__ = False  # not a pytest test class despite its name
@@ -102,6 +111,7 @@ class TestSet:
     difficulty_failed: int = 0
     difficulty_details: pd.DataFrame | None = field(default=None, repr=False)
     params: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    coverage: Coverage | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (
@@ -207,12 +217,24 @@ class TestSet:
 
 
 
+def compact_rows(arr: np.ndarray, keep: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """``arr[keep]`` computed in place (rows moved up in chunks): no second copy of a large
+    embedding matrix. Returns a view of ``arr``; ``arr`` itself is overwritten."""
+    pos = np.flatnonzero(keep)
+    for s in range(0, len(pos), chunk):
+        src = pos[s : s + chunk]
+        arr[s : s + len(src)] = arr[src]  # src >= destination rows: reads precede writes
+    return arr[: len(pos)]
+
+
 @with_single_threaded_blas
 def build_testset(
     prompts: PromptsLike,
     *,
     n_clusters: int = 500,
     per_cluster: int = 2,
+    diverse: int | None = None,
+    diverse_method: DiverseMethod | str = DiverseMethod.FACILITY,
     hard: int = 0,
     difficulty: Any = None,
     candidates_per_cluster: int | None = 20,
@@ -220,12 +242,17 @@ def build_testset(
     text: PromptText | str = PromptText.FIRST_USER,
     pick: PickMethod | str = PickMethod.RANDOM,
     cluster_method: ClusterMethod | str = ClusterMethod.AUTO,
-    min_chars: int = 10,
-    prefix_chars: int | None = 200,
+    min_words: int = 2,
+    min_chars: int | None = None,
+    prefix_words: int | None = 40,
+    prefix_share: float = 0.5,
     minhash_threshold: float | None = 0.7,
-    cosine_threshold: float | None = 0.9,
+    cosine_threshold: float | str | None = "auto",
+    max_chars: int | None = None,
+    max_tokens: int | None = None,
     id_column: str | None = None,
     text_column: str | None = None,
+    batch_size: int = 20_000,
     rng: int | np.random.Generator | None = None,
     progress: ProgressCallback | None = None,
 ) -> TestSet:
@@ -236,9 +263,18 @@ def build_testset(
     prompts : DataFrame, list or path
         Anything :func:`~wizardarena.testset.prompts.normalize_prompts` accepts.
     n_clusters : int, default 500
-        k of k-means (clamped to the number of prompts with a DataWarning).
+        k of k-means (clamped to the number of prompts with a DataWarning). The clusters
+        give the ``cluster`` column, the hard candidates per cluster and, with
+        ``diverse_method="kmeans"``, the diverse subset.
     per_cluster : int, default 2
-        Diverse prompts per cluster (0: no diverse subset).
+        Diverse prompts per cluster of the ``"kmeans"`` recipe; with the other methods the
+        default budget is ``n_clusters * per_cluster`` (0: no diverse subset).
+    diverse : int, optional
+        Size of the diverse subset for ``"facility"``, ``"kcenter"`` and ``"central"``
+        (default ``n_clusters * per_cluster``).
+    diverse_method : {"facility", "kcenter", "central", "kmeans"}, default "facility"
+        The selection rule (:class:`~wizardarena.testset.select.DiverseMethod`); facility
+        location covered the most labelled topics in our benchmarks (docs/testset.md).
     hard : int, default 0
         Size of the hard subset; needs ``difficulty``.
     difficulty : callable, optional
@@ -254,14 +290,22 @@ def build_testset(
     text : {"first_user", "all_user"}, default "first_user"
         Text used for embeddings and duplicate detection.
     pick : {"random", "centroid"}, default "random"
-        How diverse prompts are chosen within a cluster.
+        How the ``"kmeans"`` recipe picks prompts within a cluster.
     cluster_method : {"auto", "kmeans", "minibatch"}, default "auto"
-    min_chars, prefix_chars, minhash_threshold :
+    min_words, min_chars, prefix_words, prefix_share, minhash_threshold :
         Cleaning options (:func:`~wizardarena.testset.clean.clean_prompts`).
-    cosine_threshold : float or None, default 0.9
-        Embedding near-duplicate threshold (None disables).
+    cosine_threshold : "auto", float or None, default "auto"
+        Embedding near-duplicate threshold. ``"auto"`` calibrates it from the embedder's
+        random-pair similarities (:func:`~wizardarena.testset.dedup.calibrate_cosine_threshold`);
+        a float is used as is; None disables the step.
+    max_chars, max_tokens : int, optional
+        Cut every text to this many characters / words before embedding, whatever the
+        embedder (:func:`~wizardarena.testset._ngrams.truncate_texts`); not allowed with
+        precomputed vectors.
     id_column, text_column : str, optional
         Input columns (see ``normalize_prompts``).
+    batch_size : int, default 20000
+        Rows per batch of the streaming stages (keys, MinHash, TF-IDF transform).
     rng : int, Generator or None
         All randomness (MinHash functions, SVD, k-means, picks, ties) derives from it.
     progress : callable, optional
@@ -273,6 +317,14 @@ def build_testset(
     """
     if not isinstance(per_cluster, (int, np.integer)) or per_cluster < 0:
         raise ValidationError(f"per_cluster must be an integer >= 0; got {per_cluster!r}")
+    if diverse is not None and (not isinstance(diverse, (int, np.integer)) or diverse < 0):
+        raise ValidationError(f"diverse must be an integer >= 0 or None; got {diverse!r}")
+    method = _enum(DiverseMethod, diverse_method, "diverse_method")
+    if method is DiverseMethod.KMEANS and diverse is not None:
+        raise ValidationError(
+            "diverse= sets the budget of facility/kcenter/central; the kmeans recipe picks "
+            "n_clusters * per_cluster (set those instead)"
+        )
     if not isinstance(hard, (int, np.integer)) or hard < 0:
         raise ValidationError(f"hard must be an integer >= 0; got {hard!r}")
     if hard > 0 and difficulty is None:
@@ -285,8 +337,13 @@ def build_testset(
         raise ValidationError(
             f"difficulty must be callable (a scorer); got {type(difficulty).__name__}"
         )
+    if isinstance(cosine_threshold, str) and cosine_threshold != "auto":
+        raise ValidationError(
+            f"cosine_threshold must be 'auto', a float in [-1, 1] or None; got "
+            f"{cosine_threshold!r}"
+        )
     gen = np.random.default_rng(rng)
-    seeds = gen.integers(2**31, size=7)
+    seeds = gen.integers(2**31, size=9)
 
     def tick(stage: str, done: int, total: int) -> None:
         if progress is not None:
@@ -298,36 +355,58 @@ def build_testset(
     tick("load", 1, 1)
 
     emb_spec = resolve_embedder(embedder, rng=int(seeds[1]))
-    if isinstance(emb_spec, Precomputed) and emb_spec.n_rows() not in (None, n_in):
-        raise ValidationError(
-            f"precomputed embeddings have {emb_spec.n_rows()} rows for {n_in} input prompts; "
-            "an array must be aligned with the input rows"
-        )
+    if isinstance(emb_spec, Precomputed):
+        if emb_spec.n_rows() not in (None, n_in):
+            raise ValidationError(
+                f"precomputed embeddings have {emb_spec.n_rows()} rows for {n_in} input "
+                "prompts; an array must be aligned with the input rows"
+            )
+        if max_chars is not None or max_tokens is not None:
+            raise ValidationError(
+                "max_chars / max_tokens truncate texts before embedding; precomputed "
+                "vectors are not embedded here (truncate before computing them)"
+            )
 
     tick("clean", 0, 1)
     cleaned = clean_prompts(
         frame,
+        min_words=min_words,
         min_chars=min_chars,
-        prefix_chars=prefix_chars,
+        prefix_words=prefix_words,
+        prefix_share=prefix_share,
         minhash_threshold=minhash_threshold,
+        batch_size=batch_size,
         rng=int(seeds[0]),
     )
     kept = cleaned.kept
     reports = [cleaned.dropped] if len(cleaned.dropped) else []
+    del cleaned
     tick("clean", 1, 1)
     if len(kept) < 2:
         raise ValidationError(
             f"only {len(kept)} prompt(s) left after cleaning ({n_in} in, "
-            f"{len(cleaned.dropped)} dropped); at least 2 are needed"
+            f"{n_in - len(kept)} dropped); at least 2 are needed"
         )
 
-    tick("embed", 0, 1)
     if isinstance(emb_spec, Precomputed):
+        tick("embed", 0, 1)
         positions = frame.index.get_indexer(kept.index)
         emb = emb_spec.lookup(kept.index.tolist(), positions if emb_spec.n_rows() else None)
+        tick("embed", 1, 1)
     else:
-        emb = check_embeddings(emb_spec(kept["text"].tolist()), len(kept), repr(emb_spec))
-    tick("embed", 1, 1)
+        texts = kept["text"].tolist()
+        if max_chars is not None or max_tokens is not None:
+            texts = truncate_texts(texts, max_chars=max_chars, max_tokens=max_tokens)
+        emb = embed_texts(emb_spec, texts, batch_size=batch_size, progress=progress)
+        del texts
+    del frame
+
+    threshold: float | None = None
+    random_median = float("nan")
+    if cosine_threshold == "auto":
+        threshold, random_median = calibrate_cosine_threshold(emb, rng=int(seeds[6]))
+    elif cosine_threshold is not None:
+        threshold = float(cosine_threshold)
 
     tick("cluster", 0, 1)
     clustering = cluster_embeddings(
@@ -337,17 +416,19 @@ def build_testset(
 
     labels = clustering.labels
     distances = clustering.distances
-    if cosine_threshold is not None:
+    if threshold is not None:
         tick("near-duplicates", 0, 1)
         blocks = labels if len(kept) > AUTO_MINIBATCH_ABOVE else None
-        dropped, root, sim = embedding_duplicates(emb, cosine_threshold, blocks=blocks)
+        dropped, root, sim = embedding_duplicates(
+            emb, threshold, blocks=blocks, lengths=kept["text"].str.len().to_numpy()
+        )
         if len(dropped):
             reports.append(
                 make_report(kept, dropped, DropReason.NEAR_DUPLICATE_EMBEDDING, root, sim)
             )
             keep = np.ones(len(kept), dtype=bool)
             keep[dropped] = False
-            kept, emb = kept[keep], emb[keep]
+            kept, emb = kept[keep], compact_rows(emb, keep)
             labels, distances = labels[keep], distances[keep]
         tick("near-duplicates", 1, 1)
     report = finish(kept, reports).dropped
@@ -363,9 +444,17 @@ def build_testset(
     n = len(kept)
     in_diverse = np.zeros(n, dtype=bool)
     diverse_pos = np.zeros(0, dtype=np.int64)
-    if per_cluster > 0:
-        diverse_pos = select_diverse(live, per_cluster, method=pick, rng=int(seeds[3]))
+    budget = int(n_clusters) * int(per_cluster) if diverse is None else int(diverse)
+    cov: Coverage | None = None
+    if budget > 0:
+        tick("diverse", 0, 1)
+        if method is DiverseMethod.KMEANS:
+            diverse_pos = select_diverse(live, per_cluster, method=pick, rng=int(seeds[3]))
+        else:
+            diverse_pos = select_budget(emb, budget, method, rng=int(seeds[3]))
         in_diverse[diverse_pos] = True
+        cov = coverage(emb, diverse_pos, method=method.value, rng=int(seeds[7]))
+        tick("diverse", 1, 1)
 
     candidate = np.zeros(n, dtype=bool)
     scores = np.full(n, np.nan)
@@ -420,12 +509,20 @@ def build_testset(
         "difficulty": repr(difficulty) if difficulty is not None else None,
         "embedder": repr(emb_spec),
         "text": PromptText.parse(text).value,
+        "diverse": budget,
+        "diverse_method": method.value,
         "pick": _enum(PickMethod, pick, "pick").value,
         "cluster_method": clustering.method,
+        "min_words": min_words,
         "min_chars": min_chars,
-        "prefix_chars": prefix_chars,
+        "prefix_words": prefix_words,
+        "prefix_share": prefix_share,
         "minhash_threshold": minhash_threshold,
         "cosine_threshold": cosine_threshold,
+        "cosine_threshold_used": threshold,
+        "random_pair_cosine_median": random_median,
+        "max_chars": max_chars,
+        "max_tokens": max_tokens,
         "rng": rng if isinstance(rng, (int, np.integer)) or rng is None else repr(rng),
     }
     return TestSet(
@@ -435,4 +532,5 @@ def build_testset(
         difficulty_failed=failed,
         difficulty_details=details,
         params=params,
+        coverage=cov,
     )
