@@ -14,6 +14,7 @@ from wizardarena.sim.server import (
     SimJudge,
     SimModel,
     SimStats,
+    closed_port_url,
     hashed_embedding,
     request_key,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "SimJudge",
     "SimModel",
     "SimStats",
+    "closed_port_url",
     "hashed_embedding",
     "request_key",
     "simulate_battles",

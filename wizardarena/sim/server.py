@@ -11,8 +11,9 @@ Quick use (tests run it in a thread, benchmarks in a separate process)::
         sim.true_ratings             # pandas Series of the models' skills (Elo scale)
         sim.stats()                  # SimStats: requests / served per (route, key), faults
 
-Routes: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models`` (the
-``/v1`` prefix is optional), and ``GET /sim/stats`` (counters, not counted itself).
+Routes: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models``, and
+``GET /sim/stats`` (counters, not counted itself). Like vLLM, the ``/v1`` prefix is required:
+any other path is a 404 with the server's own body.
 
 API for other modules (stable)
 ------------------------------
@@ -42,9 +43,23 @@ retried request gets the same verdict.
 
 Faults (:class:`Faults`) are drawn per (key, attempt number), so a retry eventually succeeds:
 429 with ``Retry-After``, 500, slow responses, "timeouts" (the server hangs, then drops the
-connection without answering), malformed JSON; and per key (deterministic, not cured by a
-retry) empty or unparseable judge verdicts. ``stats()`` counts requests and successfully
-served responses per (route, key), where key is ``"<model>:<sha1 of the messages>"``.
+connection without answering), malformed JSON, a 200 that only carries an ``error`` object,
+a 200 with empty ``choices``; and per key (deterministic, not cured by a retry) empty or
+unparseable judge verdicts. ``stats()`` counts requests and successfully served responses per
+(route, key), where key is ``"<model>:<sha1 of the messages>"``.
+
+What real servers do, imitated (error bodies per ``dialect``, ``"vllm"`` or ``"openai"``:
+see :mod:`wizardarena.sim.errors`):
+
+- ``max_context=N``: a chat request whose prompt (4 characters a token) plus ``max_tokens``
+  exceeds N tokens gets the server's context-length 400, deterministically per question;
+- ``api_key="sk-..."``: requests without that bearer token get the server's 401;
+- an unknown model or path gets the server's 404;
+- ``echo_key=True``: the received ``Authorization`` value is copied into every field the
+  server can put it in (answer and verdict text, ``id``, ``model``, ``system_fingerprint``,
+  every error message, a malformed body, an ``X-Echo-Authorization`` response header), as a
+  leaky gateway would;
+- :func:`closed_port_url`: an address on loopback where nothing listens.
 """
 
 from __future__ import annotations
@@ -68,6 +83,7 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.exceptions import ValidationError
+from wizardarena.sim import errors
 
 __all__ = [
     "Faults",
@@ -75,6 +91,7 @@ __all__ = [
     "SimJudge",
     "SimModel",
     "SimStats",
+    "closed_port_url",
     "hashed_embedding",
     "request_key",
 ]
@@ -150,7 +167,9 @@ class Faults:
     Transport faults (drawn per request key and attempt, so retries eventually succeed):
     ``rate_429`` (with ``Retry-After: retry_after``), ``rate_500``, ``rate_timeout`` (hang
     ``hang_seconds`` then drop the connection), ``rate_malformed`` (200 with broken JSON),
-    ``rate_slow`` (answer after an extra ``slow_seconds``). Their sum must be <= 1.
+    ``rate_error_200`` (200 whose body is only an ``error`` object, as some gateways send),
+    ``rate_no_choices`` (200 with an empty ``choices`` list), ``rate_slow`` (answer after an
+    extra ``slow_seconds``). Their sum must be <= 1.
 
     Verdict faults (judge only, drawn per request key, so a retry gets the same text):
     ``rate_empty_verdict`` (empty content) and ``rate_unparseable`` (text without a verdict).
@@ -160,6 +179,8 @@ class Faults:
     rate_500: float = 0.0
     rate_timeout: float = 0.0
     rate_malformed: float = 0.0
+    rate_error_200: float = 0.0
+    rate_no_choices: float = 0.0
     rate_slow: float = 0.0
     rate_empty_verdict: float = 0.0
     rate_unparseable: float = 0.0
@@ -169,13 +190,14 @@ class Faults:
 
     def __post_init__(self) -> None:
         for name in (
-            "rate_429", "rate_500", "rate_timeout", "rate_malformed", "rate_slow",
-            "rate_empty_verdict", "rate_unparseable",
+            "rate_429", "rate_500", "rate_timeout", "rate_malformed", "rate_error_200",
+            "rate_no_choices", "rate_slow", "rate_empty_verdict", "rate_unparseable",
         ):
             v = getattr(self, name)
             if not (0.0 <= v <= 1.0):
                 raise ValidationError(f"Faults.{name} must be in [0, 1]; got {v!r}")
-        total = self.rate_429 + self.rate_500 + self.rate_timeout + self.rate_malformed
+        total = (self.rate_429 + self.rate_500 + self.rate_timeout + self.rate_malformed
+                 + self.rate_error_200 + self.rate_no_choices)
         if total + self.rate_slow > 1.0:
             raise ValidationError(f"transport fault rates must sum to <= 1; got {total}")
         if self.rate_empty_verdict + self.rate_unparseable > 1.0:
@@ -192,8 +214,9 @@ class SimStats:
         One row per (route, key): columns ``route, key, model, requests, served``
         (``served`` = successful 200 responses with a well-formed body).
     faults : dict of str to int
-        Injected faults by kind (``429``, ``500``, ``timeout``, ``malformed``, ``slow``,
-        ``empty_verdict``, ``unparseable``).
+        Injected faults and error responses by kind (``429``, ``500``, ``timeout``,
+        ``malformed``, ``error_200``, ``no_choices``, ``slow``, ``empty_verdict``,
+        ``unparseable``, ``context_length``, ``401``, ``404``).
     bad_verdict_keys : frozenset of str
         Judge request keys answered with an empty or unparseable verdict.
     """
@@ -334,19 +357,18 @@ class _State:
     extra: dict[str, Handler]
     faults: Faults
     latency: float
+    dialect: str = "vllm"
+    api_key: str | None = None
+    echo_key: bool = False
+    max_context: int | None = None
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     served: Counter[tuple[str, str]] = field(default_factory=Counter)
     fault_counts: Counter[str] = field(default_factory=Counter)
     bad_verdicts: set[str] = field(default_factory=set)
 
 
-def _json_response(status: int, body: Any, extra_headers: str = "") -> bytes:
-    payload = json.dumps(body, ensure_ascii=False).encode()
-    return _raw_response(status, payload, extra_headers)
-
-
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
-            500: "Internal Server Error"}
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            429: "Too Many Requests", 500: "Internal Server Error"}
 
 
 def _raw_response(status: int, payload: bytes, extra_headers: str = "") -> bytes:
@@ -356,10 +378,6 @@ def _raw_response(status: int, payload: bytes, extra_headers: str = "") -> bytes
         f"{extra_headers}Connection: keep-alive\r\n\r\n"
     )
     return head.encode() + payload
-
-
-def _error(status: int, message: str, extra_headers: str = "") -> bytes:
-    return _json_response(status, {"error": {"message": message, "code": status}}, extra_headers)
 
 
 def _tokens(text: str) -> int:
@@ -380,11 +398,16 @@ class _Server:
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = ([*lines[0].split(" "), "", ""])[:3]
                 length = 0
+                auth = ""
                 for line in lines[1:]:
-                    if line[:15].lower() == "content-length:":
-                        length = int(line[15:].strip())
+                    name, _, value = line.partition(":")
+                    low = name.strip().lower()
+                    if low == "content-length":
+                        length = int(value.strip())
+                    elif low == "authorization":
+                        auth = value.strip()
                 body = await reader.readexactly(length) if length else b""
-                response = await self.dispatch(method, path, body)
+                response = await self.dispatch(method, path, body, auth)
                 if response is None:  # injected timeout: drop the connection
                     return
                 writer.write(response)
@@ -395,41 +418,83 @@ class _Server:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def dispatch(self, method: str, path: str, body: bytes) -> bytes | None:
+    # -- responses ------------------------------------------------------------------------
+    def echo(self, text: str, auth: str) -> str:
+        """``text`` with the caller's Authorization value appended (``echo_key`` mode)."""
+        if self.state.echo_key and auth:
+            return f"{text} [Authorization: {auth}]"
+        return text
+
+    def respond(self, status: int, body: Any, auth: str, extra_headers: str = "") -> bytes:
+        """A JSON response; in ``echo_key`` mode the key goes into the error message and a
+        response header too."""
+        if self.state.echo_key and auth:
+            err = body.get("error") if isinstance(body, dict) else None
+            if isinstance(err, dict) and "message" in err:
+                err["message"] = self.echo(str(err["message"]), auth)
+            elif isinstance(err, str):
+                body["error"] = self.echo(err, auth)
+            elif isinstance(body, dict) and "detail" in body:
+                body["detail"] = self.echo(str(body["detail"]), auth)
+            extra_headers += f"X-Echo-Authorization: {auth}\r\n"
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        return _raw_response(status, payload, extra_headers)
+
+    def fail(self, kind: str, made: tuple[int, dict[str, Any]], auth: str,
+             extra_headers: str = "") -> bytes:
+        """Count an error response of ``kind`` and send it."""
+        self.state.fault_counts[kind] += 1
+        status, body = made
+        return self.respond(status, body, auth, extra_headers)
+
+    async def dispatch(self, method: str, path: str, body: bytes, auth: str) -> bytes | None:
         st = self.state
         route = path.split("?", 1)[0]
-        if route.startswith("/v1/"):
-            route = route[3:]
         if method == "GET" and route == "/sim/stats":
-            return _json_response(200, self.stats_body())
+            return self.respond(200, self.stats_body(), "")
+        if not route.startswith("/v1/"):
+            return self.fail("404", errors.unknown_route(st.dialect, method, route), auth)
+        route = route[3:]
+        if st.api_key is not None and auth != f"Bearer {st.api_key}":
+            given = auth.removeprefix("Bearer ").strip() if auth else None
+            return self.fail("401", errors.bad_key(st.dialect, given, echo=st.echo_key), auth)
         if method == "GET" and route == "/models":
             names = [*st.models, st.judge.name, *st.extra]
-            return _json_response(
-                200, {"object": "list", "data": [{"id": n, "object": "model"} for n in names]}
-            )
+            return self.respond(200, {"object": "list", "data": [
+                {"id": n, "object": "model"} for n in names]}, auth)
         if method != "POST" or route not in ("/chat/completions", "/embeddings"):
-            return _error(404, f"no route {method} {path}")
+            return self.fail("404", errors.unknown_route(st.dialect, method, path), auth)
         try:
             req = json.loads(body)
             model = str(req["model"])
         except (ValueError, KeyError, TypeError):
-            return _error(400, "request body must be JSON with a 'model' field")
+            return self.respond(400, {"error": {"message": "request body must be JSON with a "
+                                                "'model' field", "type": "BadRequestError",
+                                                "param": None, "code": 400}}, auth)
         if route == "/embeddings":
-            return await self.embeddings(model, req)
+            return await self.embeddings(model, req, auth)
         messages = req.get("messages")
         if not isinstance(messages, list) or not messages:
-            return _error(400, "'messages' must be a non-empty list")
+            return self.respond(400, {"error": {"message": "'messages' must be a non-empty "
+                                                "list", "type": "BadRequestError",
+                                                "param": "messages", "code": 400}}, auth)
         if model not in st.models and model not in st.extra and model != st.judge.name:
-            return _error(404, f"The model '{model}' does not exist")
+            return self.fail("404", errors.unknown_model(st.dialect, model), auth)
         key = request_key(model, messages)
         ck = ("chat", key)
         st.requests[ck] += 1
-        fault = await self.transport_fault(ck)
+        prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
+        if st.max_context is not None:
+            pt = _tokens(prompt_text)
+            ct = int(req.get("max_tokens") or req.get("max_completion_tokens") or 0)
+            if pt + ct > st.max_context:
+                return self.fail("context_length",
+                                 errors.context_length(st.dialect, st.max_context, pt, ct), auth)
+        fault = await self.transport_fault(ck, auth, model)
         if fault is not None:
             return fault or None
         if st.latency:
             await asyncio.sleep(st.latency)
-        prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
         if model == st.judge.name:
             # the format is read from the system message when there is one (answers are in
             # the user message and must not change which format the judge answers in)
@@ -442,15 +507,16 @@ class _Server:
         else:
             text = _answer_text(st.seed, model, st.models[model], messages)
         st.served[ck] += 1
-        return _json_response(200, {
-            "id": f"chatcmpl-{key[-12:]}",
+        return self.respond(200, {
+            "id": self.echo(f"chatcmpl-{key[-12:]}", auth),
             "object": "chat.completion",
-            "model": model,
+            "model": self.echo(model, auth),
+            "system_fingerprint": self.echo("fp_sim", auth),
             "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}],
+                         "message": {"role": "assistant", "content": self.echo(text, auth)}}],
             "usage": {"prompt_tokens": _tokens(prompt_text), "completion_tokens": _tokens(text),
                       "total_tokens": _tokens(prompt_text) + _tokens(text)},
-        })
+        }, auth)
 
     def judge_text(self, key: str, prompt_text: str, fmt_text: str) -> str:
         st = self.state
@@ -466,48 +532,59 @@ class _Server:
             return "Both answers have merits and I cannot decide between them."
         return _verdict_text(st.seed, st.judge, key, prompt_text, fmt_text)
 
-    async def transport_fault(self, ck: tuple[str, str]) -> bytes | None:
+    async def transport_fault(self, ck: tuple[str, str], auth: str,
+                              model: str) -> bytes | None:
         """Return a fault response, ``b""`` to drop the connection, or ``None`` to proceed."""
-        f = self.state.faults
-        u = _uniforms(self.state.seed, "fault", ck[1], self.state.requests[ck])[0]
-        counts = self.state.fault_counts
+        st = self.state
+        f = st.faults
+        u = _uniforms(st.seed, "fault", ck[1], st.requests[ck])[0]
         edge = f.rate_429
         if u < edge:
-            counts["429"] += 1
-            return _error(429, "rate limited (simulated)", f"Retry-After: {f.retry_after}\r\n")
+            return self.fail("429", errors.rate_limited(st.dialect), auth,
+                             f"Retry-After: {f.retry_after}\r\n")
         edge += f.rate_500
         if u < edge:
-            counts["500"] += 1
-            return _error(500, "internal error (simulated)")
+            return self.fail("500", errors.server_error(st.dialect), auth)
         edge += f.rate_timeout
         if u < edge:
-            counts["timeout"] += 1
+            st.fault_counts["timeout"] += 1
             await asyncio.sleep(f.hang_seconds)
             return b""
         edge += f.rate_malformed
         if u < edge:
-            counts["malformed"] += 1
-            return _raw_response(200, b'{"choices": [{"message": {"content": "trunc')
+            st.fault_counts["malformed"] += 1
+            return _raw_response(200, self.echo(
+                '{"choices": [{"message": {"content": "trunc', auth).encode())
+        edge += f.rate_error_200
+        if u < edge:
+            return self.fail("error_200", (200, errors.error_in_200()), auth)
+        edge += f.rate_no_choices
+        if u < edge:
+            st.fault_counts["no_choices"] += 1
+            body = errors.no_choices(self.echo(model, auth), ck[1])
+            return self.respond(200, body, auth)
         edge += f.rate_slow
         if u < edge:
-            counts["slow"] += 1
+            st.fault_counts["slow"] += 1
             await asyncio.sleep(f.slow_seconds)
         return None
 
-    async def embeddings(self, model: str, req: dict[str, Any]) -> bytes | None:
+    async def embeddings(self, model: str, req: dict[str, Any], auth: str) -> bytes | None:
         st = self.state
         inputs = req.get("input")
         if isinstance(inputs, str):
             inputs = [inputs]
         if not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
-            return _error(400, "'input' must be a string or a list of strings")
+            return self.respond(400, {"error": {"message": "'input' must be a string or a list "
+                                                "of strings", "type": "BadRequestError",
+                                                "param": "input", "code": 400}}, auth)
         dim = int(req.get("dimensions") or 256)
         key = f"{model}:" + hashlib.sha1(
             json.dumps(inputs, ensure_ascii=False).encode()
         ).hexdigest()[:20]
         ck = ("embeddings", key)
         st.requests[ck] += 1
-        fault = await self.transport_fault(ck)
+        fault = await self.transport_fault(ck, auth, model)
         if fault is not None:
             return fault or None
         if st.latency:
@@ -519,8 +596,10 @@ class _Server:
         ]
         st.served[ck] += 1
         n_tok = sum(_tokens(t) for t in inputs)
-        return _json_response(200, {"object": "list", "data": data, "model": model,
-                                    "usage": {"prompt_tokens": n_tok, "total_tokens": n_tok}})
+        return self.respond(200, {"object": "list", "data": data,
+                                  "model": self.echo(model, auth),
+                                  "usage": {"prompt_tokens": n_tok, "total_tokens": n_tok}},
+                            auth)
 
     def stats_body(self) -> dict[str, Any]:
         st = self.state
@@ -572,6 +651,16 @@ class SimArena:
         Seconds every chat / embeddings response is delayed.
     rng : int, numpy.random.Generator or None, default None
         Seed of every simulated draw (answers, verdicts, faults).
+    dialect : {"vllm", "openai"}, default "vllm"
+        Whose error bodies the server sends (:mod:`wizardarena.sim.errors`).
+    api_key : str, optional
+        Require ``Authorization: Bearer <api_key>``; other requests get the dialect's 401.
+    echo_key : bool, default False
+        Copy the received ``Authorization`` value into every field the server can (see the
+        module docstring), to test that it is scrubbed everywhere.
+    max_context : int, optional
+        Context length in tokens (4 characters each): a chat request whose prompt plus
+        ``max_tokens`` is longer gets the dialect's context-length 400.
     process : bool, default False
         Serve from a separate process (a fresh interpreter) instead of a background thread, so the
         client does not share the CPU/GIL with the server (benchmarks).
@@ -589,6 +678,10 @@ class SimArena:
         faults: Faults | None = None,
         latency: float = 0.0,
         rng: int | np.random.Generator | None = None,
+        dialect: str = "vllm",
+        api_key: str | None = None,
+        echo_key: bool = False,
+        max_context: int | None = None,
         process: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -614,8 +707,15 @@ class SimArena:
                 raise ValidationError(f"extra_models[{name!r}] must be callable; got {fn!r}")
         if latency < 0:
             raise ValidationError(f"latency must be >= 0 seconds; got {latency!r}")
+        if dialect not in errors.DIALECTS:
+            raise ValidationError(f"dialect must be one of {list(errors.DIALECTS)}; "
+                                  f"got {dialect!r}")
+        if max_context is not None and (not isinstance(max_context, int) or max_context < 1):
+            raise ValidationError(f"max_context must be a positive number of tokens; "
+                                  f"got {max_context!r}")
         seed = int(np.random.default_rng(rng).integers(2**62))
-        self._state = _State(seed, parsed, judge, extra, faults or Faults(), float(latency))
+        self._state = _State(seed, parsed, judge, extra, faults or Faults(), float(latency),
+                             dialect, api_key, bool(echo_key), max_context)
         self.process = process
         self.host = host
         self._port_req = port
@@ -741,3 +841,17 @@ class SimArena:
         frame.insert(2, "model", frame["key"].str.split(":", n=1).str[0])
         return SimStats(frame, {str(k): int(v) for k, v in body["faults"].items()},
                         frozenset(body["bad_verdicts"]))
+
+
+def closed_port_url(host: str = "127.0.0.1") -> str:
+    """``http://<host>:<port>/v1`` where nothing listens (connections are refused).
+
+    The port is taken from the operating system and released at once, so it stays closed
+    unless another program happens to bind it in between.
+    """
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port = sock.getsockname()[1]
+    return f"http://{host}:{port}/v1"
