@@ -59,7 +59,7 @@ import math
 import os
 import random
 import threading
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -75,6 +75,7 @@ from wizardarena.arena.failures import (
     Scrubber,
     classify_response,
     classify_transport_error,
+    scrub_http_logs,
 )
 from wizardarena.exceptions import (
     ClientError,
@@ -93,6 +94,7 @@ __all__ = [
     "check_client_options",
     "h2_available",
     "run_sync",
+    "run_workers",
 ]
 
 T = TypeVar("T")
@@ -282,6 +284,7 @@ class AsyncClient:
         self._key_sent = any(k.lower() in ("authorization", "api-key", "x-api-key")
                              for k in self._headers)
         self.scrub = Scrubber([key], headers=self._headers)
+        scrub_http_logs(self.scrub)
         self.breaker = CircuitBreaker(breaker_seconds)
         self._transport = transport
         self._pools: list[httpx.AsyncClient] | None = None
@@ -620,6 +623,29 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+async def run_workers(jobs: Iterator[Awaitable[None]], concurrency: int) -> None:
+    """Await the coroutines of ``jobs``, ``concurrency`` at a time, in order.
+
+    The first exception cancels the jobs in flight (and leaves the rest of ``jobs``
+    unstarted) and is raised; cancelling the caller cancels them too.
+    """
+    async def worker() -> None:
+        for job in jobs:  # a shared iterator: each job is taken by one worker
+            await job
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for t in done:
+        exc = None if t.cancelled() else t.exception()
+        if exc is not None:
+            raise exc
 
 
 def run_sync(coro: Awaitable[T]) -> T:

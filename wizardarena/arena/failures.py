@@ -30,15 +30,19 @@ with :class:`~wizardarena.exceptions.EndpointUnreachableError` instead of retryi
 request on its own.
 
 A :class:`Scrubber` removes the API key and every ``Authorization``-like header value from
-text and bytes, whatever a server echoes. Each client owns its own breaker and scrubber (no
-module state), so shards of a run in separate processes each carry theirs.
+text and bytes, whatever a server echoes; :func:`scrub_http_logs` keeps them out of httpx's
+and httpcore's log records too (httpcore logs request headers at DEBUG). Each client owns its
+own breaker and scrubber, so shards of a run in separate processes each carry theirs; the
+only process-wide piece is the log filter, which serves every live scrubber.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -64,6 +68,7 @@ __all__ = [
     "classify_response",
     "classify_transport_error",
     "parse_retry_after",
+    "scrub_http_logs",
 ]
 
 REDACTED = "***"
@@ -208,11 +213,53 @@ class Scrubber:
         except (httpx.InvalidURL, TypeError, ValueError):
             return self(str(url))
         if u.password:
-            u = u.copy_with(password=REDACTED)
+            u = u.copy_with(username=u.username, password=REDACTED)
         if u.query:
             params = [(k, REDACTED if _secret_param(k) else v) for k, v in u.params.multi_items()]
             u = u.copy_with(params=params)
         return self(str(u)).replace("%2A%2A%2A", REDACTED)
+
+
+#: loggers of httpx and httpcore; httpcore's DEBUG records show the request headers
+HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+                "httpcore.proxy", "httpcore.socks")
+
+
+class _LogScrubber(logging.Filter):
+    """Scrub the secrets of every live :class:`Scrubber` from httpx/httpcore log records.
+
+    Filters run only for records that are emitted (a logger enabled at that level), so this
+    costs nothing unless DEBUG logging of httpcore is on.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scrubbers: weakref.WeakSet[Scrubber] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scrubbers = list(self.scrubbers)
+        if scrubbers:
+            text = clean = record.getMessage()
+            for s in scrubbers:
+                clean = s(clean)
+            if clean != text:
+                record.msg, record.args = clean, ()
+        return True
+
+
+_LOG_SCRUBBER = _LogScrubber()
+
+
+def scrub_http_logs(scrubber: Scrubber) -> None:
+    """Keep ``scrubber``'s secrets out of httpx/httpcore log records while it lives."""
+    if not scrubber:
+        return
+    if not _LOG_SCRUBBER.scrubbers:
+        for name in HTTP_LOGGERS:
+            logger = logging.getLogger(name)
+            if _LOG_SCRUBBER not in logger.filters:
+                logger.addFilter(_LOG_SCRUBBER)
+    _LOG_SCRUBBER.scrubbers.add(scrubber)
 
 
 def _secret_param(name: str) -> bool:

@@ -412,8 +412,12 @@ class Judge:
     temperature : float, default 0.0
     max_tokens : int, default 1024
     timeout : float, default 120.0
-        Seconds per HTTP attempt.
+        Seconds per HTTP attempt (CLI ``--timeout``).
     max_retries : int, default 6
+        Retries of a transient failure (CLI ``--max-retries``).
+    breaker_seconds : float or None, default 10.0
+        Stop the run when no connection to the endpoint could be made for this long (CLI
+        ``--breaker-seconds``; 0 or None: never).
     extra_params : mapping, optional
         Extra request fields (``seed``, ``top_p``, ...).
     """
@@ -429,8 +433,13 @@ class Judge:
         max_tokens: int = 1024,
         timeout: float = 120.0,
         max_retries: int = 6,
+        breaker_seconds: float | None = 10.0,
         extra_params: Mapping[str, Any] | None = None,
     ) -> None:
+        from wizardarena.arena.client import check_client_options
+
+        check_client_options(timeout=timeout, max_retries=max_retries,
+                             breaker_seconds=breaker_seconds)
         if not isinstance(model, str) or not model:
             raise ValidationError(f"model must be a non-empty str; got {model!r}")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
@@ -443,6 +452,7 @@ class Judge:
         self.max_tokens = max_tokens
         self.timeout = timeout
         self.max_retries = max_retries
+        self.breaker_seconds = breaker_seconds
         self.extra_params = dict(extra_params or {})
 
     def __repr__(self) -> str:
