@@ -305,9 +305,13 @@ class AsyncClient:
                 self.concurrency / POOL_SHARD)
             per = math.ceil(self.concurrency / shards)
             t = self.timeout
+            # one TLS context for all shards (each would load the CA bundle, ~40 ms), made
+            # as httpx makes it: certifi, or SSL_CERT_FILE / SSL_CERT_DIR (trust_env)
+            tls = httpx.create_ssl_context(verify=True, trust_env=True) \
+                if self._transport is None else True
             self._pools = [
                 httpx.AsyncClient(
-                    http2=self.http2, trust_env=True, follow_redirects=False,
+                    http2=self.http2, trust_env=True, follow_redirects=False, verify=tls,
                     limits=httpx.Limits(max_connections=per, max_keepalive_connections=per),
                     timeout=httpx.Timeout(t, connect=min(t, CONNECT_TIMEOUT)),
                     headers=self._headers, transport=self._transport,
