@@ -258,10 +258,15 @@ class AsyncClient:
     ) -> None:
         check_client_options(timeout=timeout, max_retries=max_retries,
                              breaker_seconds=breaker_seconds)
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        try:
+            host = httpx.URL(base_url).host if isinstance(base_url, str) else ""
+        except httpx.InvalidURL:
+            host = ""
+        if not host or not base_url.startswith(("http://", "https://")):
             raise ValidationError(
-                f"base_url must be an http(s) URL such as 'http://localhost:8000/v1'; "
-                f"got {base_url!r}"
+                f"base_url (--judge-url / --model-url) must be an http(s) URL such as "
+                f"'http://localhost:8000/v1'; got "
+                f"{Scrubber([]).url(base_url) if '@' in str(base_url) else base_url!r}"
             )
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValidationError(f"concurrency must be an integer >= 1; got {concurrency!r}")

@@ -396,6 +396,11 @@ def build_messages(
     return msgs
 
 
+def _no_userinfo(url: object) -> object:
+    """A URL without ``user:password@`` (for messages and ``repr``)."""
+    return re.sub(r"//[^/@]*@", "//***@", url) if isinstance(url, str) else url
+
+
 class Judge:
     """An LLM judge behind an OpenAI-compatible endpoint.
 
@@ -443,7 +448,8 @@ class Judge:
         if not isinstance(model, str) or not model:
             raise ValidationError(f"model must be a non-empty str; got {model!r}")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError(f"base_url must be an http(s) URL; got {base_url!r}")
+            raise ValidationError(f"base_url (--judge-url) must be an http(s) URL such as "
+                                  f"'http://localhost:8000/v1'; got {_no_userinfo(base_url)!r}")
         self.base_url = base_url
         self.model = model
         self.template = get_template(template)
@@ -456,7 +462,7 @@ class Judge:
         self.extra_params = dict(extra_params or {})
 
     def __repr__(self) -> str:
-        return (f"Judge(base_url={self.base_url!r}, model={self.model!r}, "
+        return (f"Judge(base_url={_no_userinfo(self.base_url)!r}, model={self.model!r}, "
                 f"template={self.template.name!r})")
 
     def messages(
