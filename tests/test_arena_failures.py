@@ -155,7 +155,8 @@ def test_every_rejected_request_means_a_setting_is_wrong(tmp_path: Path) -> None
             run_arena(_answers(), PROMPTS, judge, store=tmp_path / "s.sqlite", concurrency=4)
         asked = _judge_requests(sim)
     assert "first 20 requests" in str(info.value) and "max_tokens" in str(info.value)
-    assert SYSTEMATIC_REJECTIONS <= asked < SYSTEMATIC_REJECTIONS + 4
+    # the 4 workers may each have a request in flight, or one more sent before the cancel
+    assert SYSTEMATIC_REJECTIONS <= asked <= SYSTEMATIC_REJECTIONS + 2 * 4
     with JudgmentStore(tmp_path / "s.sqlite") as st:
         assert SYSTEMATIC_REJECTIONS <= st.count(status="failed") <= asked  # in flight: lost
 

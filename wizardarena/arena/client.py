@@ -294,7 +294,9 @@ class AsyncClient:
         self._transport = transport
         self._pools: list[httpx.AsyncClient] | None = None
         self._free: asyncio.Queue[int] | None = None
-        self._urls = {r: f"{self.base_url}/{r}" for r in ("chat/completions", "embeddings")}
+        # parsed once: httpx would parse a str URL again on every request
+        self._urls = {r: httpx.URL(f"{self.base_url}/{r}")
+                      for r in ("chat/completions", "embeddings")}
         self._wait = _Wait(self.backoff, self.max_backoff, self.breaker)
 
     def __repr__(self) -> str:
@@ -356,7 +358,7 @@ class AsyncClient:
             f = dataclasses.replace(f, message=self.scrub(f.message))
             if f.connection and self.breaker.record_failure():
                 raise self._unreachable(f) from None
-            raise self._raise(f, url) from None
+            raise self._raise(f, str(url)) from None
         finally:
             free.put_nowait(k)
         self.breaker.record_response()
@@ -365,7 +367,7 @@ class AsyncClient:
                                           self._context(route, model))
         if failure is None:
             return data
-        raise self._raise(failure, url)
+        raise self._raise(failure, str(url))
 
     def _raise(self, failure: Failure, url: str) -> Exception:
         """The exception for a failure: internal transient, or the public one."""
@@ -420,7 +422,7 @@ class AsyncClient:
             except _TransientError:
                 pass
         self.stats.failures += 1
-        raise self._final(self._urls[route], attempts, last.failure)
+        raise self._final(str(self._urls[route]), attempts, last.failure)
 
     def _count_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1

@@ -243,6 +243,7 @@ class _Run:
         self.progress = progress
         self.retry_failed = retry_failed
         self.guard = guard  # stop when every request so far was rejected (see the docstring)
+        self.stop: EndpointError | None = None
         self.ok = self.failed = self.rejected = self.errors = self.done = 0
         self.pt = self.ct = 0
         self.error_messages: list[str] = []
@@ -307,8 +308,10 @@ class _Run:
     def _check_systematic(self, exc: RequestRejectedError) -> None:
         if not self.guard or self.ok or self.failed > self.rejected:
             return
+        if self.stop is not None:  # another worker tripped the guard: the same error
+            raise self.stop
         if self.rejected >= SYSTEMATIC_REJECTIONS:
-            raise EndpointError(
+            self.stop = EndpointError(
                 exc.status_code, f"the first {self.rejected} requests of this run were all "
                 f"rejected ({exc.reason}); the last said: {exc.message}", url=exc.url,
                 reason=exc.reason,
@@ -316,6 +319,7 @@ class _Run:
                      "the model's context? a parameter the server does not accept?); fix it, "
                      "then rerun with retry_failed=True (--retry-failed) to ask the stored "
                      "failures again")
+            raise self.stop
 
     def _error(self, message: str) -> None:
         self.errors += 1
