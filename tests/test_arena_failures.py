@@ -313,6 +313,10 @@ def test_echoed_key_is_scrubbed_from_everything(
     for t in texts:
         assert SECRET not in t
     assert "[Authorization: ***]" in str(model.value)  # the echo was there, and scrubbed
+    # the end-of-run report: failures by reason, with the first keys and the server's words
+    assert "failed judgments in the store by reason" in printed.err
+    assert "HTTP 400 context_length_exceeded: 4 — first: q" in printed.err
+    assert "maximum context length is 4096 tokens" in printed.err
     assert (r.failed["reason"] == "HTTP 400 context_length_exceeded").any()
     for f in [*tmp_path.rglob("*")]:
         if f.is_file():
