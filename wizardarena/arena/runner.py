@@ -15,9 +15,9 @@ each result is committed as soon as it arrives. Failures follow the three classe
 - *fatal for the run* (bad key, unknown model or path, not an OpenAI endpoint, the circuit
   breaker opened): the run stops at once, cancelling the requests in flight, and raises the
   client's error (status, redacted URL, the server's message and the likely fix); everything
-  judged so far stays in the store. So does a run whose first 20 requests were all rejected
-  before any judgment of this judge and template ever succeeded (a misconfiguration, not
-  20 bad questions);
+  judged so far stays in the store. A run whose first 20 requests were all rejected, when
+  no judgment of this judge and template ever succeeded, stops the same way (that is a
+  misconfiguration, not 20 bad questions);
 - *permanent for one request* (400, 413, 422 ...): stored as a failed judgment under its key
   with the server's message and a ``reason``; the run goes on;
 - *transient* (429, 5xx, timeouts ...): retried by the client; when its retries run out the
