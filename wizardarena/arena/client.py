@@ -45,7 +45,7 @@ Behaviour
   httpx clients of at most 8 connections each: httpcore's pool scans all its connections
   (quadratically) on every request event, which costs ~13 ms of CPU per request at 64
   connections in one pool and ~0.9 ms in pools of 8 (``benchmarks/RESULTS.md``). Installing
-  ``sniffio`` (part of the ``h2`` extra) saves httpcore a failing import per request (~0.4 ms).
+  ``sniffio`` (part of the ``h2`` extra) saves httpcore failing imports (0.3-0.4 ms a request).
 - :attr:`AsyncClient.stats` counts attempts, retries, failures and tokens.
 """
 
