@@ -3,22 +3,16 @@
 Every failure of a request to an OpenAI-compatible endpoint falls in one of three classes
 (:class:`FailureClass`), and this module is the only place that decides which:
 
-================  ===========================================================================
-class             failures                                       what the arena does
-================  ===========================================================================
-``fatal``         401, 402, 403, 404 (unknown model or path),    stop the run at once with one
-                  405, 407, 501, a redirect, a 200 that is an    message: status, redacted URL,
-                  HTML page, ``insufficient_quota`` 429, TLS     the server's message and the
-                  verification, a bad scheme, an illegal header  likely fix
-``permanent``     400, 413, 422 and the other 4xx                record the request as failed
-                                                                 under its key, go on; a rerun
-                                                                 skips it unless
-                                                                 ``retry_failed=True``
-``transient``     429 (honouring ``Retry-After``), 408, 409,     retry with backoff (tenacity);
-                  425, 5xx, connection errors and resets,        when retries run out, count it
-                  timeouts, truncated JSON, a 200 with an        as an error, do not store it:
-                  ``error`` object or without ``choices``        a rerun asks again
-================  ===========================================================================
+- **fatal** — 401, 402, 403, 404 (unknown model or path), 405, 407, 501, a redirect, a
+  200 that is an HTML page, a 429 ``insufficient_quota``, TLS verification, a bad scheme,
+  an illegal header: stop the run at once with one message (status, redacted URL, the
+  server's message, the likely fix);
+- **permanent** — 400, 413, 422 and the other 4xx: record the request as failed under its
+  key and go on; a rerun skips it unless ``retry_failed=True``;
+- **transient** — 429 (honouring ``Retry-After``), 408, 409, 425, 5xx, connection errors and
+  resets, timeouts, truncated JSON, a 200 with an ``error`` object or without ``choices``:
+  retry with backoff (tenacity); when retries run out, count an error and store nothing, so
+  a rerun asks again.
 
 :func:`classify_response` and :func:`classify_transport_error` classify what the client
 sees; :func:`classify_error` maps the client's exceptions back to the class for the runner
@@ -66,6 +60,7 @@ __all__ = [
     "Scrubber",
     "classify_error",
     "classify_response",
+    "classify_status",
     "classify_transport_error",
     "parse_retry_after",
     "scrub_http_logs",
