@@ -39,11 +39,11 @@ def test_rank_warns_about_ridge_on_stderr(fixtures_dir: Path,
     assert "warning:" in err and "champ (undefeated)" in err
 
 
-def test_rank_bad_input_exits_1_with_message(tmp_path: Path,
+def test_rank_bad_input_exits_2_with_message(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("model_a,model_b,winner\nx,y,model_a\nx,y,modle_b\n")
-    assert main(["rank", str(bad)]) == 1
+    assert main(["rank", str(bad)]) == 2  # bad input (ValidationError): exit 2
     err = capsys.readouterr().err
     assert "wizardarena rank: error:" in err and "row 1: 'modle_b'" in err
 

@@ -112,8 +112,12 @@ def test_no_import_cycles_among_package_modules() -> None:
                     base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
                     mod = (".".join([*base, node.module] if node.module else base)
                            if node.level else str(node.module))
-                    out.add(mod)
-                    out.update(f"{mod}.{a.name}" for a in node.names)
+                    subs = {f"{mod}.{a.name}" for a in node.names} & set(mods)
+                    # ``from pkg import submodule`` needs the submodule, not the package's
+                    # other names (the package is already being imported by then)
+                    if len(subs) < len(node.names):
+                        out.add(mod)
+                    out.update(subs)
                 elif isinstance(node, ast.If):
                     visit(node.body)
                     visit(node.orelse)

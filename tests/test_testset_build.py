@@ -310,10 +310,10 @@ def test_cli_end_to_end(
     clean = pd.read_json(tmp_path / "clean.jsonl", lines=True)
     assert "unrelated new prompt text" in clean["text"].tolist()
     assert (tmp_path / "dropped.csv").exists()
-    assert main(["testset", str(src), "--out", str(tmp_path / "x.txt")]) == 1
-    assert main(["testset", str(src), "--out", str(out), "--cosine-threshold", "high"]) == 1
+    assert main(["testset", str(src), "--out", str(tmp_path / "x.txt")]) == 2  # bad input
+    assert main(["testset", str(src), "--out", str(out), "--cosine-threshold", "high"]) == 2
     assert "--cosine-threshold must be auto" in capsys.readouterr().err
-    assert main(["testset", str(src), "--out", str(out), "--hard", "3"]) == 1
+    assert main(["testset", str(src), "--out", str(out), "--hard", "3"]) == 2
     err = capsys.readouterr().err
     assert "needs a difficulty scorer" in err
 

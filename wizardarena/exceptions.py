@@ -8,7 +8,14 @@
     ├── MissingExtraError (ImportError)   an optional extra (plot, embeddings) is missing
     ├── ArenaError                        anything that goes wrong while running battles
     │   ├── ClientError                   a request to an OpenAI-compatible endpoint failed
-    │   │   └── HTTPStatusError           a status that is not retried, or retries ran out
+    │   │   ├── HTTPStatusError           an error status (transient ones: after retries ran out)
+    │   │   │   ├── RequestRejectedError  permanent for this request (400, 413, 422 ...):
+    │   │   │   │                         recorded under its key, the run goes on
+    │   │   │   └── EndpointError         fatal for the run (401/403, 404 model or path, not
+    │   │   │                             an OpenAI endpoint): the run stops at once
+    │   │   └── EndpointUnreachableError  fatal: the circuit breaker opened (no connection
+    │   │                                 for breaker_seconds)
+    │   ├── IncompleteAnswersError        some prompts got no answer; carries those that did
     │   ├── JudgeParseError (ValueError)  a judge's text held no verdict (fail closed)
     │   └── StoreError                    the judgment store is unusable
     └── ReferenceMatchError (LookupError) a reference board cannot be read or matched
@@ -38,7 +45,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 E = TypeVar("E", bound=Enum)
 
@@ -48,12 +55,16 @@ __all__ = [
     "ConvergenceError",
     "ConvergenceWarning",
     "DataWarning",
+    "EndpointError",
+    "EndpointUnreachableError",
     "HTTPStatusError",
+    "IncompleteAnswersError",
     "JudgeParseError",
     "MissingExtraError",
     "Param",
     "ReferenceFetchError",
     "ReferenceMatchError",
+    "RequestRejectedError",
     "RidgeWarning",
     "StoreError",
     "ValidationError",
@@ -189,6 +200,70 @@ class HTTPStatusError(ClientError):
         self.url = url
         where = f" from {url}" if url else ""
         super().__init__(f"HTTP {status_code}{where}: {message}")
+
+
+class RequestRejectedError(HTTPStatusError):
+    """The endpoint rejected this one request for good (400, 413, 422, ...).
+
+    Retrying cannot help (the prompt is too long for the model's context, a field is
+    invalid ...), but other requests may succeed: the arena stores it as a failed judgment
+    under its key and goes on.
+
+    Attributes
+    ----------
+    reason : str
+        Short label for counting, e.g. ``"HTTP 400 context_length_exceeded"``.
+    """
+
+    def __init__(self, status_code: int, message: str, *, url: str = "",
+                 reason: str = "") -> None:
+        super().__init__(status_code, message, url=url)
+        self.reason = reason or f"HTTP {status_code}"
+
+
+class EndpointError(HTTPStatusError):
+    """The endpoint cannot serve this run at all (bad key, unknown model or path, ...).
+
+    Raised at the first such response; the run stops at once. The message names the status
+    (``status_code`` is None when the failure is not an HTTP status, e.g. a TLS error), the
+    (redacted) URL, the server's message and the likely fix (:attr:`hint`).
+    """
+
+    def __init__(self, status_code: int | None, message: str, *, url: str = "",
+                 hint: str = "", reason: str = "") -> None:
+        self.status_code = status_code  # type: ignore[assignment]
+        self.message = message
+        self.url = url
+        self.hint = hint
+        self.reason = reason or (f"HTTP {status_code}" if status_code else "endpoint error")
+        what = f"HTTP {status_code}" if status_code else "request failed"
+        where = f" from {url}" if url else ""
+        fix = f". Likely fix: {hint}" if hint else ""
+        ClientError.__init__(self, f"{what}{where}: {message}{fix}")
+
+
+class EndpointUnreachableError(ClientError):
+    """The circuit breaker opened: every connection attempt failed for ``breaker_seconds``."""
+
+
+class IncompleteAnswersError(ArenaError):
+    """Some prompts got no answer (after retries, or rejected by the endpoint).
+
+    Nothing that succeeded is lost: the answers are in the store / output file when one was
+    given, and always in :attr:`answers`; a rerun asks only for the missing ones.
+
+    Attributes
+    ----------
+    answers : pandas.DataFrame
+        The answers that exist (columns ``model, question_id, turns, answer``).
+    failures : pandas.DataFrame
+        One row per missing answer: ``question_id, reason, message``.
+    """
+
+    def __init__(self, message: str, *, answers: Any, failures: Any) -> None:
+        super().__init__(message)
+        self.answers = answers
+        self.failures = failures
 
 
 class JudgeParseError(ArenaError, ValueError):

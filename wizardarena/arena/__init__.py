@@ -4,8 +4,9 @@ Modules: :mod:`~wizardarena.arena.client` (httpx client, chat + embeddings),
 :mod:`~wizardarena.arena.judges` (templates, verdict parsing, :class:`Judge`),
 :mod:`~wizardarena.arena.pairing`, :mod:`~wizardarena.arena.store` (SQLite judgment store),
 :mod:`~wizardarena.arena.answers` (prompt / answer loaders),
-:mod:`~wizardarena.arena.generate` (answer generation) and
-:mod:`~wizardarena.arena.runner` (:func:`run_arena`).
+:mod:`~wizardarena.arena.generate` (answer generation),
+:mod:`~wizardarena.arena.failures` (the three failure classes, the circuit breaker, key
+scrubbing) and :mod:`~wizardarena.arena.runner` (:func:`run_arena`).
 """
 
 from __future__ import annotations

@@ -54,6 +54,20 @@ def alpaca_id(instruction: str) -> str:
 
 
 def _read_records(path: Path) -> list[Any]:
+    """Records of a prompt or answer file; unreadable files raise ValidationError."""
+    if not path.exists():
+        raise ValidationError(f"{path} does not exist")
+    if not path.is_file():
+        raise ValidationError(f"{path} is not a file")
+    try:
+        return _parse_records(path)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError(f"{path} cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def _parse_records(path: Path) -> list[Any]:
     suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
     if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
         import gzip

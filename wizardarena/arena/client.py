@@ -1,6 +1,6 @@
-"""OpenAI-compatible HTTP client (httpx, async) with retries, a concurrency limit and usage.
+"""OpenAI-compatible HTTP client (httpx, async) with retries, a circuit breaker and usage.
 
-Stable API (used by the arena runner and by test-set construction)::
+Stable API (used by the arena runner, answer generation and test-set construction)::
 
     from wizardarena.arena.client import AsyncClient, Client, ChatResult
 
@@ -19,30 +19,47 @@ Behaviour
 ---------
 - ``base_url`` is the API root including ``/v1``; requests go to ``{base_url}/chat/completions``
   and ``{base_url}/embeddings``.
+- Transport: httpx's own (httpcore), with ``trust_env=True`` as httpx does by default, so
+  ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``, ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` and
+  ``.netrc`` apply; HTTP/2 when the ``h2`` package is installed
+  (``pip install 'wizardarena[h2]'``) and the server offers it (``https`` only). Redirects are
+  not followed (a redirect means a wrong ``base_url``).
 - The API key is read once from the environment variable named by ``api_key_env`` (nothing is
-  sent if it is unset). It is never logged, never part of ``repr`` and is redacted from every
-  error message this module raises.
-- Retries (tenacity, exponential backoff with jitter) only on transient failures: transport
-  errors and timeouts, HTTP 429 (honouring ``Retry-After``), HTTP 5xx and malformed response
-  bodies. Any other 4xx fails fast with :class:`~wizardarena.exceptions.HTTPStatusError`
-  showing the status and the server's message. When retries run out the last error is
-  raised (``HTTPStatusError`` for a status, :class:`~wizardarena.exceptions.ClientError`
-  otherwise).
-- ``concurrency`` bounds the requests in flight (an :class:`asyncio.Semaphore`, and the httpx
-  connection pool size).
+  sent if it is unset; surrounding whitespace is dropped). It is never logged or part of
+  ``repr``, and it (with any ``Authorization``-like header value) is scrubbed from every
+  response body, every answer or verdict text and every error message, even when a server
+  echoes it (:class:`~wizardarena.arena.failures.Scrubber`).
+- Failures are classified by :mod:`wizardarena.arena.failures`: transient ones (429 honouring
+  ``Retry-After``, 408/409/425, 5xx, connection errors, resets, timeouts, truncated JSON, a
+  200 with an ``error`` object or without ``choices``) are retried with exponential backoff and
+  jitter (tenacity); when retries run out the last error is raised
+  (:class:`~wizardarena.exceptions.HTTPStatusError` for a status,
+  :class:`~wizardarena.exceptions.ClientError` otherwise). Permanent ones (400, 413, 422 ...)
+  raise :class:`~wizardarena.exceptions.RequestRejectedError` at once; fatal ones (401/403,
+  404 model or path, an HTML page ...) raise :class:`~wizardarena.exceptions.EndpointError`
+  at once, naming the likely fix.
+- A circuit breaker (``breaker_seconds``, default 10 s) shared by every request of the client
+  raises :class:`~wizardarena.exceptions.EndpointUnreachableError` when no connection could be
+  made for that long, instead of letting each request use up its retries.
+- ``concurrency`` bounds the requests in flight. The connections are spread over several
+  httpx clients of at most 8 connections each: httpcore's pool scans all its connections
+  (quadratically) on every request event, which costs ~13 ms of CPU per request at 64
+  connections in one pool and ~0.9 ms in pools of 8 (``benchmarks/RESULTS.md``). Installing
+  ``sniffio`` (part of the ``h2`` extra) saves httpcore failing imports (0.3-0.4 ms a request).
 - :attr:`AsyncClient.stats` counts attempts, retries, failures and tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import dataclasses
+import importlib.util
 import json
+import math
 import os
 import random
 import threading
-import time
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -50,20 +67,44 @@ import httpx
 import numpy as np
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from wizardarena.arena._transport import PooledTransport
-from wizardarena.exceptions import ClientError, HTTPStatusError, ValidationError
+from wizardarena.arena.failures import (
+    CircuitBreaker,
+    Failure,
+    FailureClass,
+    RequestContext,
+    Scrubber,
+    classify_response,
+    classify_transport_error,
+    scrub_http_logs,
+)
+from wizardarena.exceptions import (
+    ClientError,
+    EndpointError,
+    EndpointUnreachableError,
+    HTTPStatusError,
+    RequestRejectedError,
+    ValidationError,
+)
 
 __all__ = [
     "AsyncClient",
     "ChatResult",
     "Client",
     "ClientStats",
+    "check_client_options",
+    "h2_available",
     "run_sync",
+    "run_workers",
 ]
 
 T = TypeVar("T")
 
 Message = Mapping[str, Any]
+
+#: connections per httpx client (see the module docstring)
+POOL_SHARD = 8
+#: upper bound of the connect timeout (seconds): a connection takes milliseconds or never
+CONNECT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -106,65 +147,63 @@ class ClientStats:
 class _TransientError(Exception):
     """Internal: a failure worth retrying."""
 
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Parse a ``Retry-After`` header (seconds or HTTP date) into seconds, or ``None``."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _server_message(response: httpx.Response) -> str:
-    """The server's error message: ``error.message`` of a JSON body, else the text (cut)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and "message" in err:
-            return str(err["message"])[:500]
-        if isinstance(err, str):
-            return err[:500]
-    return response.text[:500]
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 class _Wait:
-    """tenacity wait: ``Retry-After`` when given, else exponential backoff with full jitter."""
+    """tenacity wait: ``Retry-After`` when given, else exponential backoff with full jitter;
+    shortened by the circuit breaker while connections fail."""
 
-    def __init__(self, initial: float, maximum: float) -> None:
+    def __init__(self, initial: float, maximum: float, breaker: CircuitBreaker) -> None:
         self.initial = initial
         self.maximum = maximum
+        self.breaker = breaker
         self._jitter = random.Random()  # private, unseeded: jitter only, never global state
 
     def delay(self, exc: BaseException | None, failures: int) -> float:
         """Seconds to wait after the ``failures``-th consecutive failure ``exc``."""
-        if isinstance(exc, _TransientError) and exc.retry_after is not None:
-            return float(min(exc.retry_after, self.maximum))
+        if isinstance(exc, _TransientError) and exc.failure.retry_after is not None:
+            return float(min(exc.failure.retry_after, self.maximum))
         high = min(self.maximum, self.initial * 2 ** (failures - 1))
-        return self._jitter.uniform(0.5 * high, high)
+        return self.breaker.cap_delay(self._jitter.uniform(0.5 * high, high))
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         # the first failure happened before tenacity took over
         return self.delay(exc, state.attempt_number + 1)
+
+
+def _count(value: Any) -> int:
+    """A token count from a usage field (0 when absent or not a number)."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def h2_available() -> bool:
+    """Whether the ``h2`` package (HTTP/2 for httpx) is importable."""
+    return importlib.util.find_spec("h2") is not None
+
+
+def check_client_options(*, timeout: Any, max_retries: Any, breaker_seconds: Any) -> None:
+    """Validate the options shared by the client, :class:`~wizardarena.arena.judges.Judge`
+    and answer generation (CLI: ``--timeout``, ``--max-retries``, ``--breaker-seconds``)."""
+    def number(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    if not number(timeout) or timeout <= 0:
+        raise ValidationError(f"timeout (--timeout) must be a number of seconds > 0; "
+                              f"got {timeout!r}")
+    if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+        raise ValidationError(f"max_retries (--max-retries) must be an integer >= 0; "
+                              f"got {max_retries!r}")
+    if breaker_seconds is not None and (not number(breaker_seconds) or breaker_seconds < 0):
+        raise ValidationError(f"breaker_seconds (--breaker-seconds) must be a number of "
+                              f"seconds >= 0 (0 or None disables the breaker); "
+                              f"got {breaker_seconds!r}")
 
 
 class AsyncClient:
@@ -179,7 +218,7 @@ class AsyncClient:
     api_key_env : str or None, default "OPENAI_API_KEY"
         Name of the environment variable holding the API key; ``None`` sends no key.
     timeout : float, default 120.0
-        Seconds for one HTTP attempt (connect, read, write, pool).
+        Seconds for one HTTP attempt (read, write, pool; connecting gets at most 10 s).
     concurrency : int, default 16
         Maximum number of requests in flight.
     max_retries : int, default 6
@@ -188,12 +227,17 @@ class AsyncClient:
         First backoff in seconds (doubles each retry, with jitter).
     max_backoff : float, default 30.0
         Cap on one wait, ``Retry-After`` included.
+    breaker_seconds : float or None, default 10.0
+        Stop with :class:`~wizardarena.exceptions.EndpointUnreachableError` when every
+        connection attempt failed for this long (see
+        :class:`~wizardarena.arena.failures.CircuitBreaker`); ``None`` or 0 disables it.
     headers : mapping, optional
-        Extra HTTP headers.
+        Extra HTTP headers (``Authorization``-like values are scrubbed like the key).
+    http2 : bool or None, default None
+        Offer HTTP/2 (``None``: when the ``h2`` package is installed).
     transport : httpx.AsyncBaseTransport, optional
-        Default: a lean HTTP/1.1 keep-alive transport (no proxy support; see
-        :mod:`wizardarena.arena._transport`). Pass ``httpx.AsyncHTTPTransport(proxy=...)``
-        for proxies or HTTP/2, or :class:`httpx.MockTransport` in tests.
+        Replace httpx's default transport (e.g. :class:`httpx.MockTransport` in tests);
+        proxies from the environment then no longer apply.
     """
 
     def __init__(
@@ -207,20 +251,25 @@ class AsyncClient:
         max_retries: int = 6,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
+        breaker_seconds: float | None = 10.0,
         headers: Mapping[str, str] | None = None,
+        http2: bool | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        check_client_options(timeout=timeout, max_retries=max_retries,
+                             breaker_seconds=breaker_seconds)
+        try:
+            host = httpx.URL(base_url).host if isinstance(base_url, str) else ""
+        except httpx.InvalidURL:
+            host = ""
+        if not host or not base_url.startswith(("http://", "https://")):
             raise ValidationError(
-                f"base_url must be an http(s) URL such as 'http://localhost:8000/v1'; "
-                f"got {base_url!r}"
+                f"base_url (--judge-url / --model-url) must be an http(s) URL such as "
+                f"'http://localhost:8000/v1'; got "
+                f"{Scrubber([]).url(base_url) if '@' in str(base_url) else base_url!r}"
             )
-        if not isinstance(concurrency, int) or concurrency < 1:
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValidationError(f"concurrency must be an integer >= 1; got {concurrency!r}")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise ValidationError(f"max_retries must be an integer >= 0; got {max_retries!r}")
-        if not (timeout > 0):
-            raise ValidationError(f"timeout must be > 0 seconds; got {timeout!r}")
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key_env = api_key_env
@@ -229,46 +278,63 @@ class AsyncClient:
         self.max_retries = max_retries
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
+        self.breaker_seconds = float(breaker_seconds) if breaker_seconds else 0.0
+        self.http2 = h2_available() if http2 is None else bool(http2)
         self.stats = ClientStats()
-        self.__api_key: str | None = os.environ.get(api_key_env) if api_key_env else None
+        key = os.environ.get(api_key_env) if api_key_env else None
+        key = key.strip() if key else None
         self._headers = {"Content-Type": "application/json", **dict(headers or {})}
-        if self.__api_key:
-            self._headers["Authorization"] = f"Bearer {self.__api_key}"
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+        self._key_sent = any(k.lower() in ("authorization", "api-key", "x-api-key")
+                             for k in self._headers)
+        self.scrub = Scrubber([key], headers=self._headers)
+        scrub_http_logs(self.scrub)
+        self.breaker = CircuitBreaker(breaker_seconds)
         self._transport = transport
-        self._http: httpx.AsyncBaseTransport | None = None
-        self._hdrs = httpx.Headers(self._headers)
+        self._pools: list[httpx.AsyncClient] | None = None
+        self._free: asyncio.Queue[int] | None = None
+        # parsed once: httpx would parse a str URL again on every request
         self._urls = {r: httpx.URL(f"{self.base_url}/{r}")
                       for r in ("chat/completions", "embeddings")}
-        t = self.timeout
-        self._timeouts = {"connect": t, "read": t, "write": t, "pool": t}
-        self._sem: asyncio.Semaphore | None = None
-        self._wait = _Wait(self.backoff, self.max_backoff)
+        self._wait = _Wait(self.backoff, self.max_backoff, self.breaker)
 
     def __repr__(self) -> str:
         return (
-            f"AsyncClient(base_url={self.base_url!r}, model={self.model!r}, "
+            f"AsyncClient(base_url={self.scrub.url(self.base_url)!r}, model={self.model!r}, "
             f"api_key_env={self.api_key_env!r}, concurrency={self.concurrency})"
         )
 
     # -- plumbing -----------------------------------------------------------------------
-    def _redact(self, text: str) -> str:
-        key = self.__api_key
-        if key and len(key) >= 4:
-            text = text.replace(key, "***")
-        return text
-
-    def _client(self) -> tuple[httpx.AsyncBaseTransport, asyncio.Semaphore]:
-        if self._http is None or self._sem is None:
-            self._http = self._transport if self._transport is not None else PooledTransport()
-            self._sem = asyncio.Semaphore(self.concurrency)
-        return self._http, self._sem
+    def _open(self) -> tuple[list[httpx.AsyncClient], asyncio.Queue[int]]:
+        if self._pools is None or self._free is None:
+            shards = 1 if self._transport is not None else math.ceil(
+                self.concurrency / POOL_SHARD)
+            per = math.ceil(self.concurrency / shards)
+            t = self.timeout
+            # one TLS context for all shards (each would load the CA bundle, ~40 ms), made
+            # as httpx makes it: certifi, or SSL_CERT_FILE / SSL_CERT_DIR (trust_env)
+            tls = httpx.create_ssl_context(verify=True, trust_env=True) \
+                if self._transport is None else True
+            self._pools = [
+                httpx.AsyncClient(
+                    http2=self.http2, trust_env=True, follow_redirects=False, verify=tls,
+                    limits=httpx.Limits(max_connections=per, max_keepalive_connections=per),
+                    timeout=httpx.Timeout(t, connect=min(t, CONNECT_TIMEOUT)),
+                    headers=self._headers, transport=self._transport,
+                )
+                for _ in range(shards)
+            ]
+            self._free = asyncio.Queue()
+            for k in range(self.concurrency):
+                self._free.put_nowait(k % shards)
+        return self._pools, self._free
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-            self._sem = None
+        """Close the connection pools."""
+        pools, self._pools, self._free = self._pools, None, None
+        for pool in pools or ():
+            await pool.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -276,42 +342,61 @@ class AsyncClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _attempt(self, route: str, payload: bytes) -> Any:
-        # requests go straight to the transport: httpx's client layer (auth, redirects,
-        # cookies, URL re-parsing) is not needed for a JSON POST and costs CPU per request
-        transport, sem = self._client()
+    def _context(self, route: str, model: str | None) -> RequestContext:
+        return RequestContext(route, model, self.api_key_env, self._key_sent)
+
+    async def _attempt(self, route: str, payload: bytes, model: str | None) -> Any:
+        self.breaker.check()
+        pools, free = self._open()
         self.stats.attempts += 1
-        request = httpx.Request("POST", self._urls[route], headers=self._hdrs, content=payload,
-                                extensions={"timeout": self._timeouts})
-        async with sem:
-            try:
-                response = await transport.handle_async_request(request)
-                await response.aread()
-            except httpx.TransportError as exc:
-                raise _TransientError(f"{type(exc).__name__}: {exc}") from None
-        status = response.status_code
-        url = str(request.url)
-        if status == 429 or status >= 500:
-            raise _TransientError(
-                _server_message(response),
-                status=status,
-                retry_after=_parse_retry_after(response.headers.get("retry-after")),
-            )
-        if status >= 400:
-            raise HTTPStatusError(status, self._redact(_server_message(response)), url=url)
+        url = self._urls[route]
+        k = await free.get()
         try:
-            return json.loads(response.content)
-        except ValueError:
-            raise _TransientError(
-                f"malformed JSON in a {status} response: {response.text[:200]!r}"
-            ) from None
+            response = await pools[k].post(url, content=payload)
+        except httpx.HTTPError as exc:
+            f = classify_transport_error(exc, self._context(route, model))
+            f = dataclasses.replace(f, message=self.scrub(f.message))
+            if f.connection and self.breaker.record_failure():
+                raise self._unreachable(f) from None
+            raise self._raise(f, str(url)) from None
+        finally:
+            free.put_nowait(k)
+        self.breaker.record_response()
+        content = self.scrub.bytes(response.content) if self.scrub else response.content
+        data, failure = classify_response(response.status_code, content, response.headers,
+                                          self._context(route, model))
+        if failure is None:
+            return data
+        raise self._raise(failure, str(url))
+
+    def _raise(self, failure: Failure, url: str) -> Exception:
+        """The exception for a failure: internal transient, or the public one."""
+        if failure.kind is FailureClass.TRANSIENT:
+            return _TransientError(failure)
+        where = self.scrub.url(url)
+        if failure.kind is FailureClass.PERMANENT:
+            assert failure.status is not None  # permanent failures are statuses
+            return RequestRejectedError(failure.status, failure.message, url=where,
+                                        reason=failure.reason)
+        return EndpointError(failure.status, failure.message, url=where, hint=failure.hint,
+                             reason=failure.reason)
+
+    def _unreachable(self, failure: Failure) -> EndpointUnreachableError:
+        b = self.breaker
+        error = EndpointUnreachableError(
+            f"no connection to {self.scrub.url(self.base_url)} for "
+            f"{b.streak_seconds:.1f} s ({b.failures} attempts; last: {failure.message}). "
+            f"Likely fix: start the server or correct base_url (--judge-url / --model-url); "
+            f"breaker_seconds= (--breaker-seconds) sets how long to keep trying"
+        )
+        return b.trip(error)
 
     async def _post(self, route: str, body: dict[str, Any]) -> tuple[Any, int]:
         """POST with retries; return the decoded JSON body and the attempts it took."""
-        url = f"{self.base_url}/{route}"
         payload = json.dumps(body).encode()
+        model = body.get("model")
         try:  # fast path: no retry machinery unless the first attempt fails
-            return await self._attempt(route, payload), 1
+            return await self._attempt(route, payload, model), 1
         except _TransientError as exc:
             last = exc
         attempts = 1
@@ -330,23 +415,24 @@ class AsyncClient:
                     with attempt:
                         attempts += 1
                         try:
-                            return await self._attempt(route, payload), attempts
+                            return await self._attempt(route, payload, model), attempts
                         except _TransientError as exc:
                             last = exc
                             raise
             except _TransientError:
                 pass
         self.stats.failures += 1
-        raise self._final(url, attempts, last)
+        raise self._final(str(self._urls[route]), attempts, last.failure)
 
     def _count_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1
 
-    def _final(self, url: str, attempts: int, exc: _TransientError) -> ClientError:
-        msg = self._redact(f"{exc.message} (after {attempts} attempt(s))")
-        if exc.status is not None:
-            return HTTPStatusError(exc.status, msg, url=url)
-        return ClientError(f"request to {url} failed: {msg}")
+    def _final(self, url: str, attempts: int, failure: Failure) -> ClientError:
+        msg = f"{failure.message} (after {attempts} attempt(s))"
+        where = self.scrub.url(url)
+        if failure.status is not None and failure.status >= 300:
+            return HTTPStatusError(failure.status, msg, url=where)
+        return ClientError(f"request to {where} failed: {msg}")
 
     # -- public calls -------------------------------------------------------------------
     def _model(self, model: str | None) -> str:
@@ -395,27 +481,19 @@ class AsyncClient:
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
         data, attempts = await self._post("chat/completions", body)
-        try:
-            choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
-            finish = choice.get("finish_reason")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            self.stats.failures += 1
-            raise ClientError(
-                f"response of {self.base_url}/chat/completions has no choices[0].message: "
-                f"{str(data)[:200]!r}"
-            ) from None
-        usage = data.get("usage") or {}
-        pt = int(usage.get("prompt_tokens") or 0)
-        ct = int(usage.get("completion_tokens") or 0)
+        choice = data["choices"][0]  # checked by classify_response
+        content = choice["message"].get("content")
+        finish = choice.get("finish_reason")
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        pt, ct = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
         self.stats.prompt_tokens += pt
         self.stats.completion_tokens += ct
         return ChatResult(
-            text=str(text),
+            text=self.scrub("" if content is None else str(content)),
             prompt_tokens=pt,
             completion_tokens=ct,
-            model=str(data.get("model") or name),
-            finish_reason=finish,
+            model=self.scrub(str(data.get("model") or name)),
+            finish_reason=None if finish is None else self.scrub(str(finish)),
             attempts=attempts,
         )
 
@@ -460,22 +538,23 @@ class AsyncClient:
                 rows = sorted(data["data"], key=lambda d: d["index"])
                 arr = np.asarray([r["embedding"] for r in rows], dtype=np.float64)
             except (KeyError, TypeError, ValueError) as exc:
-                raise ClientError(
-                    f"response of {self.base_url}/embeddings is not an embeddings list: {exc}"
-                ) from None
+                raise ClientError(self.scrub(
+                    f"response of {self.scrub.url(self.base_url)}/embeddings is not an "
+                    f"embeddings list: {exc}")) from None
             if arr.ndim != 2 or arr.shape[0] != len(chunk):
                 raise ClientError(
-                    f"{self.base_url}/embeddings returned {arr.shape[0] if arr.ndim else 0} "
-                    f"vectors for {len(chunk)} inputs"
+                    f"{self.scrub.url(self.base_url)}/embeddings returned "
+                    f"{arr.shape[0] if arr.ndim else 0} vectors for {len(chunk)} inputs"
                 )
-            usage = data.get("usage") or {}
-            self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+            self.stats.prompt_tokens += _count(usage.get("prompt_tokens"))
             return arr
 
         parts = await asyncio.gather(*(one(c) for c in chunks))
         dims = {p.shape[1] for p in parts}
         if len(dims) != 1:
-            raise ClientError(f"{self.base_url}/embeddings returned mixed dimensions {dims}")
+            raise ClientError(f"{self.scrub.url(self.base_url)}/embeddings returned mixed "
+                              f"dimensions {dims}")
         return np.vstack(parts)
 
 
@@ -555,6 +634,29 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+async def run_workers(jobs: Iterator[Awaitable[None]], concurrency: int) -> None:
+    """Await the coroutines of ``jobs``, ``concurrency`` at a time, in order.
+
+    The first exception cancels the jobs in flight (and leaves the rest of ``jobs``
+    unstarted) and is raised; cancelling the caller cancels them too.
+    """
+    async def worker() -> None:
+        for job in jobs:  # a shared iterator: each job is taken by one worker
+            await job
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for t in done:
+        exc = None if t.cancelled() else t.exception()
+        if exc is not None:
+            raise exc
 
 
 def run_sync(coro: Awaitable[T]) -> T:

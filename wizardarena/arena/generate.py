@@ -1,25 +1,107 @@
 """Generating model answers through the same OpenAI-compatible client.
 
-Multi-turn prompts are answered turn by turn (each turn sees the earlier answers). With a
-store, every finished answer is committed at once and a rerun only asks for what is missing.
+Multi-turn prompts are answered turn by turn (each turn sees the earlier answers). Every
+answer is kept the moment it arrives, so a failure never discards what succeeded:
+
+- ``out="answers/m.jsonl"``: one JSON line ``{model, question_id, turns, answer}`` appended
+  per answer (a single ``write`` of a whole line; a line cut short by a crash is dropped when
+  the file is opened again);
+- ``store="arena.sqlite"``: the answers table of the judgment store, one commit per answer.
+
+A rerun with the same ``out`` and/or ``store`` asks only for the prompts that have no answer
+yet. Failures follow :mod:`wizardarena.arena.failures`: a fatal one stops the run at once; a
+request the endpoint rejects (e.g. a prompt longer than the model's context) or whose
+retries run out leaves that prompt without an answer and the run goes on. At the end,
+missing answers raise :class:`~wizardarena.exceptions.IncompleteAnswersError`, which counts
+them by reason, names the first prompts and carries the answers that exist.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from wizardarena.arena.answers import normalize_prompts
-from wizardarena.arena.client import AsyncClient, run_sync
+from wizardarena.arena.client import AsyncClient, run_sync, run_workers
+from wizardarena.arena.failures import FailureClass, classify_error
 from wizardarena.arena.store import JudgmentStore, open_store
-from wizardarena.exceptions import ClientError, HTTPStatusError, ValidationError
+from wizardarena.exceptions import (
+    ClientError,
+    IncompleteAnswersError,
+    RequestRejectedError,
+    ValidationError,
+)
 
-__all__ = ["agenerate_answers", "generate_answers"]
+__all__ = ["AnswerFile", "agenerate_answers", "generate_answers"]
+
+COLUMNS = ["model", "question_id", "turns", "answer"]
+
+
+class AnswerFile:
+    """A JSONL answer file that grows one whole line per answer.
+
+    Opening it drops a last line cut short by a crash (it was never a complete answer) and
+    reads the answers of ``model`` already there.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Created with its directory when missing.
+    model : str
+        Records of other models in the file are kept and ignored.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], model: str) -> None:
+        self.path = Path(path)
+        self.model = model
+        self.done: dict[str, list[str]] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self._load()
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def _load(self) -> None:
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # an unfinished last line: cut it off
+            os.ftruncate(self._fd, end)
+            data = data[:end]
+        for lineno, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if rec.get("model") == self.model:
+                    self.done[str(rec["question_id"])] = [str(t) for t in rec["turns"]]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise ValidationError(
+                    f"{self.path}: line {lineno} is not an answer record "
+                    f"{{model, question_id, turns, answer}}; use another output file "
+                    f"(out= / --out)") from None
+
+    def append(self, question_id: str, turns: list[str]) -> None:
+        """Write one answer as one line (one ``write`` call)."""
+        rec = {"model": self.model, "question_id": question_id, "turns": turns,
+               "answer": turns[-1] if turns else ""}
+        data = (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        self.done[question_id] = turns
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 async def agenerate_answers(
@@ -34,24 +116,69 @@ async def agenerate_answers(
     concurrency: int = 16,
     timeout: float = 300.0,
     max_retries: int = 6,
+    breaker_seconds: float | None = 10.0,
     store: str | os.PathLike[str] | JudgmentStore | None = None,
+    out: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Async version of :func:`generate_answers`."""
+    if not isinstance(model, str) or not model:
+        raise ValidationError(f"model must be a non-empty str; got {model!r}")
     frame = normalize_prompts(prompts)
-    st, owned = open_store(store) if store is not None else (None, False)
-    done: dict[str, list[str]] = {}
-    if st is not None:
-        prev = st.answers(model)
-        done = dict(zip(prev["question_id"], prev["turns"]))
-    todo = [(q, t) for q, t in zip(frame.index, frame["turns"]) if q not in done]
     client = AsyncClient(base_url, model=model, api_key_env=api_key_env, timeout=timeout,
-                         concurrency=concurrency, max_retries=max_retries)
-    counters = {"done": 0, "errors": 0}
-    errors: list[str] = []
-    results: dict[str, tuple[list[str], int, int]] = {}
+                         concurrency=concurrency, max_retries=max_retries,
+                         breaker_seconds=breaker_seconds)
+    # inputs are valid: only now create files
+    st, owned = open_store(store) if store is not None else (None, False)
+    sink: AnswerFile | None = None
+    try:
+        sink = AnswerFile(out, model) if out is not None else None
+        done: dict[str, list[str]] = {}
+        if st is not None:
+            prev = st.answers(model)
+            done.update(zip(prev["question_id"], (list(t) for t in prev["turns"])))
+        if sink is not None:
+            for q, turns in done.items():  # answers only the store had
+                if q not in sink.done:
+                    sink.append(q, turns)
+            if st is not None:
+                for q, turns in sink.done.items():  # answers only the file had
+                    if q not in done:
+                        st.put_answer(model, q, turns, tstamp=time.time())
+            done.update(sink.done)
+        todo = [(q, t) for q, t in zip(frame.index, frame["turns"]) if q not in done]
+        failures = await _answer_all(client, todo, done, model=model, system=system,
+                                     temperature=temperature, max_tokens=max_tokens,
+                                     concurrency=concurrency, store=st, sink=sink,
+                                     progress=progress)
+    finally:
+        await client.aclose()
+        if sink is not None:
+            sink.close()
+        if owned and st is not None:
+            st.close()
+    rows = [{"model": model, "question_id": q, "turns": list(done[q]),
+             "answer": done[q][-1] if done[q] else ""} for q in frame.index if q in done]
+    answers = pd.DataFrame(rows, columns=COLUMNS)
+    if failures:
+        raise _incomplete(failures, answers, len(frame), store, out)
+    return answers
+
+
+async def _answer_all(
+    client: AsyncClient, todo: list[tuple[str, tuple[str, ...]]],
+    done: dict[str, list[str]], *, model: str, system: str | None,
+    temperature: float | None, max_tokens: int | None, concurrency: int,
+    store: JudgmentStore | None, sink: AnswerFile | None,
+    progress: Callable[[int, int, int], None] | None,
+) -> list[tuple[str, str, str]]:
+    """Answer ``todo`` (filling ``done``); return the failures ``(question_id, reason,
+    message)``. Fatal failures propagate at once."""
+    failures: list[tuple[str, str, str]] = []
+    finished = 0
 
     async def one(qid: str, turns: tuple[str, ...]) -> None:
+        nonlocal finished
         msgs: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
         outs: list[str] = []
         pt = ct = 0
@@ -63,47 +190,47 @@ async def agenerate_answers(
                 outs.append(r.text)
                 pt += r.prompt_tokens
                 ct += r.completion_tokens
-        except HTTPStatusError as exc:
-            if 400 <= exc.status_code < 500 and exc.status_code != 429:
-                raise
-            counters["errors"] += 1
-            errors.append(str(exc))
-            return
         except ClientError as exc:
-            counters["errors"] += 1
-            errors.append(str(exc))
-            return
-        results[qid] = (outs, pt, ct)
-        if st is not None:
-            st.put_answer(model, qid, outs, prompt_tokens=pt, completion_tokens=ct,
-                          tstamp=time.time())
-        counters["done"] += 1
+            kind = classify_error(exc)
+            if kind is FailureClass.FATAL:
+                raise
+            reason = exc.reason if isinstance(exc, RequestRejectedError) else \
+                f"no answer after retries ({type(exc).__name__})"
+            message = exc.message if isinstance(exc, RequestRejectedError) else str(exc)
+            failures.append((qid, reason, message))
+        else:
+            if sink is not None:
+                sink.append(qid, outs)
+            if store is not None:
+                store.put_answer(model, qid, outs, prompt_tokens=pt, completion_tokens=ct,
+                                 tstamp=time.time())
+            done[qid] = outs
+        finished += 1
         if progress is not None:
-            progress(counters["done"], len(todo), counters["errors"])
+            progress(finished, len(todo), len(failures))
 
-    try:
-        queue = iter(todo)
+    await run_workers((one(q, t) for q, t in todo), concurrency)
+    return failures
 
-        async def worker() -> None:
-            for q, t in queue:
-                await one(q, t)
 
-        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
-    finally:
-        await client.aclose()
-        if owned and st is not None:
-            st.close()
-    if counters["errors"]:
-        raise ClientError(
-            f"{counters['errors']} of {len(todo)} answers failed after retries "
-            f"(answers that succeeded are {'stored; rerun to finish' if st else 'lost'}); "
-            f"first error: {errors[0]}"
-        )
-    rows = []
-    for q in frame.index:
-        turns = list(done[q]) if q in done else results[q][0]
-        rows.append({"model": model, "question_id": q, "turns": turns, "answer": turns[-1]})
-    return pd.DataFrame(rows, columns=["model", "question_id", "turns", "answer"])
+def _incomplete(failures: list[tuple[str, str, str]], answers: pd.DataFrame, n: int,
+                store: Any, out: Any) -> IncompleteAnswersError:
+    frame = pd.DataFrame(failures, columns=["question_id", "reason", "message"])
+    parts = []
+    for reason, grp in frame.groupby("reason", sort=False):
+        ids = ", ".join(map(str, grp["question_id"].head(3)))
+        more = ", ..." if len(grp) > 3 else ""
+        parts.append(f"{reason}: {len(grp)} ({ids}{more}; {grp['message'].iloc[0][:200]})")
+    where = []
+    if out is not None:
+        where.append(f"in {out}")
+    if store is not None:
+        where.append(f"in the store {store}")
+    kept = " and ".join(where) if where else "in the exception's .answers"
+    return IncompleteAnswersError(
+        f"{len(frame)} of {n} prompts have no answer — {'; '.join(parts)}. The {len(answers)} "
+        f"answers are kept {kept}; a rerun asks only for the missing ones",
+        answers=answers, failures=frame)
 
 
 def generate_answers(
@@ -118,10 +245,12 @@ def generate_answers(
     concurrency: int = 16,
     timeout: float = 300.0,
     max_retries: int = 6,
+    breaker_seconds: float | None = 10.0,
     store: str | os.PathLike[str] | JudgmentStore | None = None,
+    out: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Ask a model to answer every prompt.
+    """Ask a model to answer every prompt, keeping each answer as it arrives.
 
     Parameters
     ----------
@@ -137,27 +266,36 @@ def generate_answers(
     max_tokens : int, optional
     concurrency : int, default 16
     timeout : float, default 300.0
-        Seconds per HTTP attempt.
+        Seconds per HTTP attempt (CLI ``--timeout``).
     max_retries : int, default 6
+        Retries of a transient failure (CLI ``--max-retries``).
+    breaker_seconds : float or None, default 10.0
+        Stop when no connection could be made for this long (CLI ``--breaker-seconds``).
     store : path or JudgmentStore, optional
-        Keep answers durably; a rerun asks only for missing ones.
+        Keep answers in the store's answers table.
+    out : path, optional
+        Append each answer to this JSONL file (see the module docstring).
     progress : callable, optional
-        ``progress(done, total, errors)`` after each answer.
+        ``progress(done, total, failures)`` after each prompt.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``model, question_id, turns, answer``, in prompt order.
+        Columns ``model, question_id, turns, answer``, in prompt order (answers kept from
+        earlier runs included).
 
     Raises
     ------
-    ClientError
-        Some answers failed after retries (the others are kept in the store).
+    IncompleteAnswersError
+        Some prompts got no answer; ``.answers`` holds the others (also in ``out`` /
+        ``store``), ``.failures`` the reasons. A rerun asks only for the missing ones.
+    EndpointError, EndpointUnreachableError
+        The endpoint cannot serve the run (bad key, unknown model, unreachable ...); the
+        answers received before are kept in ``out`` / ``store``.
     """
-    if not isinstance(model, str) or not model:
-        raise ValidationError(f"model must be a non-empty str; got {model!r}")
     return run_sync(agenerate_answers(
         prompts, base_url=base_url, model=model, api_key_env=api_key_env, system=system,
         temperature=temperature, max_tokens=max_tokens, concurrency=concurrency,
-        timeout=timeout, max_retries=max_retries, store=store, progress=progress,
+        timeout=timeout, max_retries=max_retries, breaker_seconds=breaker_seconds,
+        store=store, out=out, progress=progress,
     ))

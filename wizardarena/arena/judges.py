@@ -396,6 +396,11 @@ def build_messages(
     return msgs
 
 
+def _no_userinfo(url: object) -> object:
+    """A URL without ``user:password@`` (for messages and ``repr``)."""
+    return re.sub(r"//[^/@]*@", "//***@", url) if isinstance(url, str) else url
+
+
 class Judge:
     """An LLM judge behind an OpenAI-compatible endpoint.
 
@@ -412,8 +417,12 @@ class Judge:
     temperature : float, default 0.0
     max_tokens : int, default 1024
     timeout : float, default 120.0
-        Seconds per HTTP attempt.
+        Seconds per HTTP attempt (CLI ``--timeout``).
     max_retries : int, default 6
+        Retries of a transient failure (CLI ``--max-retries``).
+    breaker_seconds : float or None, default 10.0
+        Stop the run when no connection to the endpoint could be made for this long (CLI
+        ``--breaker-seconds``; 0 or None: never).
     extra_params : mapping, optional
         Extra request fields (``seed``, ``top_p``, ...).
     """
@@ -429,12 +438,18 @@ class Judge:
         max_tokens: int = 1024,
         timeout: float = 120.0,
         max_retries: int = 6,
+        breaker_seconds: float | None = 10.0,
         extra_params: Mapping[str, Any] | None = None,
     ) -> None:
+        from wizardarena.arena.client import check_client_options
+
+        check_client_options(timeout=timeout, max_retries=max_retries,
+                             breaker_seconds=breaker_seconds)
         if not isinstance(model, str) or not model:
             raise ValidationError(f"model must be a non-empty str; got {model!r}")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError(f"base_url must be an http(s) URL; got {base_url!r}")
+            raise ValidationError(f"base_url (--judge-url) must be an http(s) URL such as "
+                                  f"'http://localhost:8000/v1'; got {_no_userinfo(base_url)!r}")
         self.base_url = base_url
         self.model = model
         self.template = get_template(template)
@@ -443,10 +458,11 @@ class Judge:
         self.max_tokens = max_tokens
         self.timeout = timeout
         self.max_retries = max_retries
+        self.breaker_seconds = breaker_seconds
         self.extra_params = dict(extra_params or {})
 
     def __repr__(self) -> str:
-        return (f"Judge(base_url={self.base_url!r}, model={self.model!r}, "
+        return (f"Judge(base_url={_no_userinfo(self.base_url)!r}, model={self.model!r}, "
                 f"template={self.template.name!r})")
 
     def messages(

@@ -9,15 +9,27 @@ One entry point, :func:`run_arena` (sync, notebook-safe) / :func:`arun_arena` (a
     result.first_slot_win_rate, result.position_consistency, result.prompt_tokens, ...
 
 Every scheduled (question, pair, turn, order) that is not yet in the store is requested once;
-each result is committed as soon as it arrives. A rerun skips what is stored (failed
-judgments too, unless ``retry_failed=True``). Requests that still fail after the client's
-retries are counted as ``n_errors`` and not stored, so a rerun tries them again; a
-non-retryable 4xx (bad key, unknown model) aborts the run.
+each result is committed as soon as it arrives. Failures follow the three classes of
+:mod:`wizardarena.arena.failures`:
+
+- *fatal for the run* (bad key, unknown model or path, not an OpenAI endpoint, the circuit
+  breaker opened): the run stops at once, cancelling the requests in flight, and raises the
+  client's error (status, redacted URL, the server's message and the likely fix); everything
+  judged so far stays in the store. A run whose first 20 requests were all rejected, when
+  no judgment of this judge and template ever succeeded, stops the same way (that is a
+  misconfiguration, not 20 bad questions);
+- *permanent for one request* (400, 413, 422 ...): stored as a failed judgment under its key
+  with the server's message and a ``reason``; the run goes on;
+- *transient* (429, 5xx, timeouts ...): retried by the client; when its retries run out the
+  judgment is counted in ``n_errors`` and not stored, so a rerun asks again.
+
+A rerun skips what is stored, failed judgments too (unparseable verdicts and rejected
+requests), unless ``retry_failed=True``. ``ArenaResult.failure_summary()`` counts the stored
+failures by reason and names the first keys.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import time
@@ -29,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.arena.answers import answers_frame, normalize_prompts
-from wizardarena.arena.client import AsyncClient, run_sync
+from wizardarena.arena.client import AsyncClient, run_sync, run_workers
+from wizardarena.arena.failures import FailureClass, classify_error
 from wizardarena.arena.judges import Judge, build_messages
 from wizardarena.arena.pairing import (
     AdaptiveSampler,
@@ -38,13 +51,24 @@ from wizardarena.arena.pairing import (
     iter_matches,
     model_pairs,
 )
-from wizardarena.arena.store import JudgmentRecord, JudgmentStore, open_store
+from wizardarena.arena.store import (
+    UNPARSEABLE,
+    JudgmentRecord,
+    JudgmentStore,
+    failure_summary,
+    format_key,
+    open_store,
+)
 from wizardarena.exceptions import (
     ClientError,
-    HTTPStatusError,
+    EndpointError,
     JudgeParseError,
+    RequestRejectedError,
     ValidationError,
 )
+
+#: a run whose first this many requests were all rejected stops (see the module docstring)
+SYSTEMATIC_REJECTIONS = 20
 
 __all__ = [
     "ArenaResult",
@@ -64,7 +88,8 @@ class Progress:
     done, total : int
         Judgments finished in this run / to do in this run (stored ones excluded).
     ok, failed, errors : int
-        Parsed verdicts, unparseable verdicts, requests that failed after retries.
+        Parsed verdicts, failed judgments stored (unparseable verdicts and rejected
+        requests), requests that failed after retries (not stored).
     prompt_tokens, completion_tokens : int
         Judge tokens used in this run.
     elapsed : float
@@ -99,14 +124,17 @@ class ArenaResult:
         The battle log of this judge and template (all stored successful judgments, earlier
         runs included); empty when run with ``load=False``.
     failed : pandas.DataFrame
-        Stored failed judgments (raw judge text and parse error) of this judge and template.
+        Stored failed judgments of this judge and template (earlier runs included): key,
+        ``reason`` (``"unparseable verdict"``, ``"HTTP 400 context_length_exceeded"`` ...),
+        raw judge text and error message.
     n_scheduled : int
         Judgments in the schedule.
     n_skipped : int
         Scheduled judgments already in the store (not requested).
     n_ok, n_failed, n_errors : int
-        Results of this run: parsed, unparseable (stored as failed), request failures (not
-        stored; a rerun retries them).
+        Results of this run: parsed; stored as failed (unparseable verdicts and requests the
+        endpoint rejected for good, ``n_rejected`` of them); requests whose transient
+        failures outlasted the retries (not stored; a rerun asks again).
     requests, retries : int
         HTTP attempts and retries of this run.
     prompt_tokens, completion_tokens : int
@@ -121,7 +149,9 @@ class ArenaResult:
         Seconds.
     judge, template, template_hash : str
     errors : tuple of str
-        The first few request-failure messages.
+        The first few request-failure messages, each starting with the judgment's key.
+    n_rejected : int
+        Of ``n_failed``, the requests the endpoint rejected (permanent failures).
     """
 
     battles: pd.DataFrame
@@ -142,13 +172,19 @@ class ArenaResult:
     template: str
     template_hash: str
     errors: tuple[str, ...] = ()
+    n_rejected: int = 0
 
     def summary(self) -> pd.Series:
         """The scalar statistics as a Series."""
-        keys = ["n_scheduled", "n_skipped", "n_ok", "n_failed", "n_errors", "requests",
-                "retries", "prompt_tokens", "completion_tokens", "first_slot_win_rate",
-                "position_consistency", "elapsed"]
+        keys = ["n_scheduled", "n_skipped", "n_ok", "n_failed", "n_rejected", "n_errors",
+                "requests", "retries", "prompt_tokens", "completion_tokens",
+                "first_slot_win_rate", "position_consistency", "elapsed"]
         return pd.Series({k: getattr(self, k) for k in keys}, name="arena", dtype=object)
+
+    def failure_summary(self, first: int = 3) -> pd.DataFrame:
+        """Stored failed judgments counted by reason, with the first ``first`` keys and the
+        first message (see :meth:`JudgmentStore.failure_summary`)."""
+        return failure_summary(self.failed, first=first)
 
 
 def position_stats(battles: pd.DataFrame) -> tuple[float, float]:
@@ -192,7 +228,8 @@ class _Run:
 
     def __init__(self, judge: Judge, store: JudgmentStore, client: AsyncClient,
                  prompts: pd.DataFrame, answers: Mapping[str, Mapping[str, tuple[str, ...]]],
-                 total: int, progress: ProgressCallback | None, retry_failed: bool) -> None:
+                 total: int, progress: ProgressCallback | None, retry_failed: bool,
+                 guard: bool = False) -> None:
         self.judge = judge
         self.tpl = judge.template
         self.store = store
@@ -205,7 +242,9 @@ class _Run:
         self.total = total
         self.progress = progress
         self.retry_failed = retry_failed
-        self.ok = self.failed = self.errors = self.done = 0
+        self.guard = guard  # stop when every request so far was rejected (see the docstring)
+        self.stop: EndpointError | None = None
+        self.ok = self.failed = self.rejected = self.errors = self.done = 0
         self.pt = self.ct = 0
         self.error_messages: list[str] = []
         self.t0 = time.perf_counter()
@@ -214,43 +253,73 @@ class _Run:
         self.params = {"temperature": judge.temperature, "max_tokens": judge.max_tokens,
                        **judge.extra_params}
 
+    def _record(self, m: Match, *, ok: bool, winner: str | None = None,
+                verdict: str | None = None, score_a: float = math.nan,
+                score_b: float = math.nan, raw: str = "", error: str | None = None,
+                reason: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
+                attempts: int = 1) -> None:
+        self.store.put(JudgmentRecord(
+            m.question_id, m.model_a, m.model_b, m.game, m.turn, self.judge.model,
+            self.tpl.name, self.tpl.hash, self.category.get(m.question_id), ok, winner,
+            verdict, score_a, score_b, raw, error, prompt_tokens, completion_tokens, attempts,
+            time.time(), reason,
+        ), replace_failed=self.retry_failed)
+
     async def judge_one(self, m: Match) -> None:
         msgs = build_messages(self.tpl, self.turns[m.question_id],
                               self.answers[m.model_a][m.question_id],
                               self.answers[m.model_b][m.question_id], turn=m.turn)
         try:
             r = await self.client.chat(msgs, **self.params)
-        except HTTPStatusError as exc:
-            if 400 <= exc.status_code < 500 and exc.status_code != 429:
-                raise
-            self._error(str(exc))
-            return
         except ClientError as exc:
-            self._error(str(exc))
+            kind = classify_error(exc)
+            if kind is FailureClass.FATAL:
+                raise
+            key = format_key(m.question_id, m.model_a, m.model_b, m.game, m.turn)
+            if kind is FailureClass.PERMANENT:
+                assert isinstance(exc, RequestRejectedError)
+                self._record(m, ok=False, error=exc.message, reason=exc.reason)
+                self.failed += 1
+                self.rejected += 1
+                self._check_systematic(exc)
+                self._tick()
+            else:
+                self._error(f"{key}: {exc}")
             return
-        nan = math.nan
         try:
             v = self.tpl.parse(r.text)
-            ok, winner, verdict, sa, sb, err = True, v.winner.value, v.verdict, v.score_a, \
-                v.score_b, None
         except JudgeParseError as exc:
-            ok, winner, verdict, sa, sb, err = False, None, None, nan, nan, str(exc)
-        rec = JudgmentRecord(
-            m.question_id, m.model_a, m.model_b, m.game, m.turn, self.judge.model,
-            self.tpl.name, self.tpl.hash, self.category.get(m.question_id), ok, winner,
-            verdict, sa, sb, r.text, err, r.prompt_tokens, r.completion_tokens, r.attempts,
-            time.time(),
-        )
-        self.store.put(rec, replace_failed=self.retry_failed)
+            self._record(m, ok=False, raw=r.text, error=str(exc), reason=UNPARSEABLE,
+                         prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
+                         attempts=r.attempts)
+            self.failed += 1
+        else:
+            self._record(m, ok=True, winner=v.winner.value, verdict=v.verdict,
+                         score_a=v.score_a, score_b=v.score_b, raw=r.text,
+                         prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
+                         attempts=r.attempts)
+            self.ok += 1
+            if self.collect:
+                self.outcomes.append((m.model_a, m.model_b, v.winner.value))
         self.pt += r.prompt_tokens
         self.ct += r.completion_tokens
-        if ok:
-            self.ok += 1
-            if self.collect and winner is not None:
-                self.outcomes.append((m.model_a, m.model_b, winner))
-        else:
-            self.failed += 1
         self._tick()
+
+    def _check_systematic(self, exc: RequestRejectedError) -> None:
+        if not self.guard or self.ok or self.failed > self.rejected:
+            return
+        if self.stop is not None:  # another worker tripped the guard: the same error
+            raise self.stop
+        if self.rejected >= SYSTEMATIC_REJECTIONS:
+            self.stop = EndpointError(
+                exc.status_code, f"the first {self.rejected} requests of this run were all "
+                f"rejected ({exc.reason}); the last said: {exc.message}", url=exc.url,
+                reason=exc.reason,
+                hint="this looks like a setting, not bad questions (max_tokens too large for "
+                     "the model's context? a parameter the server does not accept?); fix it, "
+                     "then rerun with retry_failed=True (--retry-failed) to ask the stored "
+                     "failures again")
+            raise self.stop
 
     def _error(self, message: str) -> None:
         self.errors += 1
@@ -268,25 +337,7 @@ class _Run:
                         self.ct, time.perf_counter() - self.t0)
 
     async def run(self, matches: Iterator[Match], concurrency: int) -> None:
-        async def worker() -> None:
-            for m in matches:  # a shared iterator: each match is taken by one worker
-                await self.judge_one(m)
-
-        tasks = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
-        try:
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        except BaseException:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        for t in pending:
-            t.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for t in done:
-            exc = t.exception()
-            if exc is not None:
-                raise exc
+        await run_workers((self.judge_one(m) for m in matches), concurrency)
 
 
 def _answer_map(frame: pd.DataFrame) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -364,17 +415,19 @@ async def arun_arena(
     if mode is PairingMode.ADAPTIVE and (budget is None or budget < 1):
         raise ValidationError(f"pairs='adaptive' needs budget= a positive number of "
                               f"judgments; got {budget!r}")
-    st, owned = open_store(store)
     tpl = judge.template
     client = AsyncClient(judge.base_url, model=judge.model, api_key_env=judge.api_key_env,
                          timeout=judge.timeout, concurrency=concurrency,
-                         max_retries=judge.max_retries)
+                         max_retries=judge.max_retries,
+                         breaker_seconds=judge.breaker_seconds)
+    st, owned = open_store(store)
     try:
         existing = st.existing(judge.model, tpl.hash, include_failed=not retry_failed)
+        guard = not st.existing(judge.model, tpl.hash, include_failed=False)
         if mode is PairingMode.ADAPTIVE and budget is not None:
             n_sched, n_skip, run = await _run_adaptive(
                 judge, st, client, prompt_frame, amap, q_turns, existing, budget, concurrency,
-                progress, retry_failed, both_orders, all_turns, rng)
+                progress, retry_failed, both_orders, all_turns, rng, guard)
         else:
             def schedule() -> Iterator[Match]:
                 return iter_matches(q_turns, pair_list, both_orders=both_orders,
@@ -387,7 +440,7 @@ async def arun_arena(
             todo = (m for m in schedule()
                     if (m.question_id, m.model_a, m.model_b, m.game, m.turn) not in existing)
             run = _Run(judge, st, client, prompt_frame, amap, n_sched - n_skip, progress,
-                       retry_failed)
+                       retry_failed, guard)
             await run.run(todo, concurrency)
         battles = st.battles(judge=judge.model, template_hash=tpl.hash) if load else \
             pd.DataFrame(columns=[])
@@ -400,7 +453,7 @@ async def arun_arena(
             prompt_tokens=run.pt, completion_tokens=run.ct, first_slot_win_rate=first,
             position_consistency=consistency, elapsed=time.perf_counter() - run.t0,
             judge=judge.model, template=tpl.name, template_hash=tpl.hash,
-            errors=tuple(run.error_messages),
+            errors=tuple(run.error_messages), n_rejected=run.rejected,
         )
     finally:
         await client.aclose()
@@ -413,7 +466,7 @@ async def _run_adaptive(
     amap: Mapping[str, Mapping[str, tuple[str, ...]]], q_turns: Mapping[str, int],
     existing: set[tuple[str, str, str, int, int]], budget: int, concurrency: int,
     progress: ProgressCallback | None, retry_failed: bool, both_orders: bool,
-    all_turns: bool, rng: int | np.random.Generator | None,
+    all_turns: bool, rng: int | np.random.Generator | None, guard: bool,
 ) -> tuple[int, int, _Run]:
     sampler = AdaptiveSampler(sorted(amap), list(q_turns), rng=rng,
                               batch_pairs=max(1, concurrency // (2 if both_orders else 1)))
@@ -421,7 +474,7 @@ async def _run_adaptive(
     outcome = {(q, a, b, int(g), int(t)): w for q, a, b, g, t, w in zip(
         stored["question_id"], stored["model_a"], stored["model_b"], stored["game"],
         stored["turn"], stored["winner"])}
-    run = _Run(judge, st, client, prompts, amap, budget, progress, retry_failed)
+    run = _Run(judge, st, client, prompts, amap, budget, progress, retry_failed, guard)
     run.collect = True
     n_sched = n_skip = 0
     while n_sched < budget:
@@ -497,7 +550,8 @@ def run_arena(
     concurrency : int, default 32
         Judge requests in flight.
     retry_failed : bool, default False
-        Re-request judgments stored as failed (unparseable); a success replaces them.
+        Re-request judgments stored as failed (unparseable verdicts and requests the
+        endpoint rejected); a success replaces them (CLI ``--retry-failed``).
     missing : {"raise", "skip"}, default "raise"
         What to do with questions some model has no (complete) answer for.
     progress : callable, optional
@@ -511,6 +565,12 @@ def run_arena(
     Returns
     -------
     ArenaResult
+
+    Raises
+    ------
+    EndpointError, EndpointUnreachableError
+        The endpoint cannot serve the run (fatal failures, see the module docstring); what
+        was judged before is in the store.
 
     Notes
     -----

@@ -5,12 +5,21 @@ A judgment is keyed by (question_id, model_a, model_b, game, turn, judge, templa
 so a crash or ``kill -9`` loses at most the calls in flight (WAL with ``synchronous=NORMAL``
 survives a process crash; pass ``synchronous="FULL"`` to survive power loss too). A stored
 judgment is never rewritten: inserting it again is a no-op, except that a *failed* judgment
-(unparseable verdict) may be replaced by a successful one when the caller asks for it.
+may be replaced by a successful one when the caller asks for it.
+
+A failed judgment is either an unparseable verdict (``reason`` ``"unparseable verdict"``,
+the judge's text in ``raw``) or a request the endpoint rejected for good (``reason`` such as
+``"HTTP 400 context_length_exceeded"``, the server's message in ``error``).
 
 Exports: :meth:`JudgmentStore.battles` (the battle-log DataFrame: failed judgments are not in
-it), :meth:`JudgmentStore.failed` (with the raw judge text), and
+it), :meth:`JudgmentStore.failed` (with the raw judge text and the reason),
+:meth:`JudgmentStore.failure_summary` (counts by reason with the first keys), and
 :meth:`JudgmentStore.export_parquet` (atomic: temp file in the same directory, then rename).
-The store holds no secret: API keys never reach it.
+The store holds no secret: the client scrubs API keys from every text before it gets here,
+even when a server echoes them.
+
+Only one process writes a store (the driver of a run); schema version 1 stores (without the
+``reason`` column) are upgraded in place when opened.
 """
 
 from __future__ import annotations
@@ -30,9 +39,20 @@ import pandas as pd
 from wizardarena._io import atomic_write
 from wizardarena.exceptions import StoreError, ValidationError
 
-__all__ = ["BATTLE_COLUMNS", "JudgmentRecord", "JudgmentStore", "open_store"]
+__all__ = [
+    "BATTLE_COLUMNS",
+    "UNPARSEABLE",
+    "JudgmentRecord",
+    "JudgmentStore",
+    "failure_summary",
+    "format_key",
+    "open_store",
+]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+
+#: reason of a failed judgment whose verdict did not parse
+UNPARSEABLE = "unparseable verdict"
 
 #: columns of the exported battle log, in order (``category`` only when prompts have one)
 BATTLE_COLUMNS: tuple[str, ...] = (
@@ -66,6 +86,7 @@ CREATE TABLE IF NOT EXISTS judgments (
     completion_tokens INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 1,
     tstamp REAL NOT NULL,
+    reason TEXT,
     PRIMARY KEY (question_id, model_a, model_b, game, turn, judge, template_hash)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS answers (
@@ -82,21 +103,21 @@ CREATE TABLE IF NOT EXISTS answers (
 _INSERT = f"""
 INSERT INTO judgments ({", ".join([*_KEY, "template", "category", "status", "winner", "verdict",
     "score_a", "score_b", "raw", "error", "prompt_tokens", "completion_tokens", "attempts",
-    "tstamp"])})
-VALUES ({", ".join(["?"] * 20)})
+    "tstamp", "reason"])})
+VALUES ({", ".join(["?"] * 21)})
 ON CONFLICT ({", ".join(_KEY)}) DO UPDATE SET
     status = excluded.status, winner = excluded.winner, verdict = excluded.verdict,
     score_a = excluded.score_a, score_b = excluded.score_b, raw = excluded.raw,
     error = excluded.error, prompt_tokens = excluded.prompt_tokens,
     completion_tokens = excluded.completion_tokens, attempts = excluded.attempts,
-    tstamp = excluded.tstamp
+    tstamp = excluded.tstamp, reason = excluded.reason
 WHERE judgments.status = 'failed' AND excluded.status = 'ok' AND ?
 """
 
 
 @dataclass(frozen=True)
 class JudgmentRecord:
-    """One judgment as stored (``winner`` is None for a failed one)."""
+    """One judgment as stored (``winner`` is None for a failed one, ``reason`` says why)."""
 
     question_id: str
     model_a: str
@@ -118,6 +139,7 @@ class JudgmentRecord:
     completion_tokens: int
     attempts: int
     tstamp: float
+    reason: str | None = None
 
 
 def _nan_to_none(x: float) -> float | None:
@@ -151,6 +173,16 @@ class JudgmentStore:
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row[0] == "1":  # version 1 had no reason column: add it
+                self._db.execute("BEGIN IMMEDIATE")
+                cols = {r[1] for r in self._db.execute("PRAGMA table_info(judgments)")}
+                if "reason" not in cols:
+                    self._db.execute("ALTER TABLE judgments ADD COLUMN reason TEXT")
+                self._db.execute("UPDATE judgments SET reason = ? WHERE status = 'failed' "
+                                 "AND reason IS NULL", (UNPARSEABLE,))
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema'",
+                                 (SCHEMA_VERSION,))
+                self._db.execute("COMMIT")
             elif row[0] != SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: judgment store schema {row[0]!r}, expected {SCHEMA_VERSION!r}"
@@ -194,7 +226,8 @@ class JudgmentStore:
             rec.template_hash, rec.template, rec.category, "ok" if rec.ok else "failed",
             rec.winner, rec.verdict, _nan_to_none(rec.score_a), _nan_to_none(rec.score_b),
             rec.raw, rec.error, int(rec.prompt_tokens), int(rec.completion_tokens),
-            int(rec.attempts), float(rec.tstamp), int(bool(replace_failed)),
+            int(rec.attempts), float(rec.tstamp),
+            None if rec.ok else (rec.reason or UNPARSEABLE), int(bool(replace_failed)),
         )
         with self._lock:
             cur = self._exec(_INSERT, params)  # autocommit: one durable transaction
@@ -258,10 +291,25 @@ class JudgmentStore:
     def failed(
         self, *, judge: str | None = None, template_hash: str | None = None
     ) -> pd.DataFrame:
-        """Failed judgments with the judge's raw text and the parse error."""
+        """Failed judgments: the judge's raw text, the error and its ``reason``."""
         cols = ["question_id", "model_a", "model_b", "game", "turn", "judge", "template",
-                "template_hash", "raw", "error", "tstamp"]
+                "template_hash", "reason", "raw", "error", "tstamp"]
         return self._frame("failed", judge, template_hash, cols).reset_index(drop=True)
+
+    def failure_summary(
+        self, *, judge: str | None = None, template_hash: str | None = None, first: int = 3
+    ) -> pd.DataFrame:
+        """Failed judgments counted by reason, most frequent first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``reason``; columns ``count`` and ``first_keys`` (the first ``first``
+            keys as ``"question_id model_a vs model_b (game g, turn t)"``) and ``message``
+            (the first error message).
+        """
+        return failure_summary(self.failed(judge=judge, template_hash=template_hash),
+                               first=first)
 
     def usage(self) -> dict[str, int]:
         """Total judge tokens stored: ``prompt_tokens``, ``completion_tokens``."""
@@ -310,6 +358,27 @@ class JudgmentStore:
         frame["turns"] = [json.loads(t) for t in frame["turns"]]
         frame.insert(3, "answer", [t[-1] if t else "" for t in frame["turns"]])
         return frame
+
+
+def format_key(question_id: str, model_a: str, model_b: str, game: int, turn: int) -> str:
+    """A judgment key as people read it: ``"q07 m-a vs m-b (game 0, turn 1)"``."""
+    return f"{question_id} {model_a} vs {model_b} (game {int(game)}, turn {int(turn)})"
+
+
+def failure_summary(failed: pd.DataFrame, *, first: int = 3) -> pd.DataFrame:
+    """Count failed judgments (a :meth:`JudgmentStore.failed` frame) by reason."""
+    cols = ["count", "first_keys", "message"]
+    if len(failed) == 0:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="reason", dtype=object))
+    rows = {}
+    for reason, grp in failed.groupby("reason", sort=False):
+        keys = [format_key(*k) for k in grp[["question_id", "model_a", "model_b", "game",
+                                             "turn"]].head(first).itertuples(index=False)]
+        msg = next((str(m) for m in grp["error"] if isinstance(m, str) and m), "")
+        rows[reason] = {"count": len(grp), "first_keys": keys, "message": msg}
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+    out.index.name = "reason"
+    return out.sort_values("count", ascending=False, kind="stable")
 
 
 def open_store(store: str | os.PathLike[str] | JudgmentStore) -> tuple[JudgmentStore, bool]:

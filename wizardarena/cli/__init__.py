@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-from wizardarena.exceptions import WizardArenaError
+from wizardarena.exceptions import ValidationError, WizardArenaError
 
 #: subcommand modules, in the order ``wizardarena --help`` lists them
 COMMANDS: tuple[str, ...] = (
@@ -56,25 +57,65 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``wizardarena`` command; returns the process exit code."""
+    """Entry point of the ``wizardarena`` command; returns the process exit code.
+
+    Exit codes: 0 success; 1 a runtime failure (an endpoint that cannot serve the run,
+    missing answers, an unreadable file ...); 2 a usage error or bad input (argparse's own
+    errors and :class:`~wizardarena.exceptions.ValidationError`); 130 interrupted. Errors
+    are one line ``wizardarena <command>: error: ...`` on stderr, never a traceback (set
+    ``WIZARDARENA_TRACEBACK=1`` to see one for an unexpected error), and never show the API
+    key of ``--api-key-env``.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help / --version (0), or a usage error argparse printed (2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     run = getattr(args, "_run", None)
     if run is None:
         parser.print_help()
         return 2
     try:
         code = run(args)
+    except ValidationError as exc:
+        _error(args, _message(exc, parser, args))
+        return 2
     except WizardArenaError as exc:
-        from wizardarena.cli._common import cli_message
-
-        print(f"wizardarena {args.command}: error: {cli_message(exc, parser, args)}",
-              file=sys.stderr)
+        _error(args, _message(exc, parser, args))
+        return 1
+    except OSError as exc:
+        what = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+        _error(args, what)
         return 1
     except KeyboardInterrupt:
         print(f"wizardarena {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("WIZARDARENA_TRACEBACK"):
+            raise
+        _error(args, f"unexpected {type(exc).__name__}: {exc} (this is a bug; please report "
+                     f"it; WIZARDARENA_TRACEBACK=1 shows the traceback)")
+        return 1
     return int(code or 0)
+
+
+def _message(exc: WizardArenaError, parser: argparse.ArgumentParser,
+             args: argparse.Namespace) -> str:
+    """The error in this command's terms: the keywords it names become flags."""
+    from wizardarena.cli._common import cli_message
+
+    return cli_message(exc, parser, args)
+
+
+def _error(args: argparse.Namespace, message: str) -> None:
+    """Print ``wizardarena <command>: error: <message>`` without the API key."""
+    env = getattr(args, "api_key_env", None)
+    key = os.environ.get(env) if env else None
+    if key:
+        from wizardarena.arena.failures import Scrubber
+
+        message = Scrubber([key])(message)
+    print(f"wizardarena {args.command}: error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

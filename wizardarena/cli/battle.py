@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+from wizardarena.cli.answer import add_client_options
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -36,9 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", required=True, help="SQLite judgment store (resumable)")
     p.add_argument("--out", default=None, help="write the battle log here (.parquet)")
     p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP attempt")
+    add_client_options(p, timeout=120.0)
     p.add_argument("--retry-failed", action="store_true",
-                   help="re-request judgments stored as unparseable")
+                   help="re-request judgments stored as failed (unparseable verdicts and "
+                        "requests the endpoint rejected, e.g. too long for its context)")
     p.add_argument("--skip-missing", action="store_true",
                    help="judge only prompts every model answered (default: error)")
     p.add_argument("--price-input", type=float, default=None,
@@ -89,34 +92,51 @@ def run(args: argparse.Namespace) -> int:
     from wizardarena.arena.runner import run_arena
     from wizardarena.arena.store import JudgmentStore
 
+    # everything is validated before the store file is created
     answers = pd.concat([load_answers(a) for a in args.answers], ignore_index=True)
     judge = Judge(args.judge_url, args.judge_model, template=args.template,
-                  api_key_env=args.api_key_env, timeout=args.timeout)
+                  api_key_env=args.api_key_env, timeout=args.timeout,
+                  max_retries=args.max_retries, breaker_seconds=args.breaker_seconds)
     bar = None if args.quiet else ProgressBar(args)
-    with JudgmentStore(args.store) as store:
+    try:
         result = run_arena(
-            answers, args.prompts, judge, store=store, pairs=args.pairs,
+            answers, args.prompts, judge, store=args.store, pairs=args.pairs,
             baseline=args.baseline, target=args.target, budget=args.budget,
             both_orders=not args.one_order, all_turns=not args.last_turn_only,
             concurrency=args.concurrency, retry_failed=args.retry_failed,
             missing="skip" if args.skip_missing else "raise", progress=bar, rng=args.seed,
         )
+    finally:
         if bar is not None and bar.drawn:
             print(file=sys.stderr)
-        if args.out:
+    if args.out:
+        with JudgmentStore(args.store) as store:
             n = store.export_parquet(args.out, judge=judge.model,
                                      template_hash=judge.template.hash)
-            print(f"wrote {n} battles to {args.out}", file=sys.stderr)
+        print(f"wrote {n} battles to {args.out}", file=sys.stderr)
     r = result
     cost = _cost(args, r.prompt_tokens, r.completion_tokens)
     print(f"judge {r.judge} ({r.template}): {r.n_scheduled} judgments scheduled, "
-          f"{r.n_skipped} already stored, {r.n_ok} judged now, {r.n_failed} unparseable, "
-          f"{r.n_errors} request errors")
+          f"{r.n_skipped} already stored, {r.n_ok} judged now, {r.n_failed} failed now "
+          f"({r.n_rejected} rejected by the endpoint), {r.n_errors} request errors")
     print(f"requests {r.requests} (retries {r.retries}), tokens {r.prompt_tokens:,} in + "
           f"{r.completion_tokens:,} out{cost}, {r.elapsed:.1f} s")
     print(f"battle log: {len(r.battles)} battles, {len(r.failed)} failed judgments in the "
           f"store; first-slot win rate {r.first_slot_win_rate:.3f}, position consistency "
           f"{r.position_consistency:.3f}")
-    if r.errors:
-        print(f"first request error: {r.errors[0]}", file=sys.stderr)
+    report_failures(r)
     return 0 if r.n_errors == 0 else 1
+
+
+def report_failures(r: Any) -> None:
+    """Print the stored failures by reason and the request errors of this run (stderr)."""
+    summary = r.failure_summary()
+    if len(summary):
+        print(f"failed judgments in the store by reason ({len(r.failed)}; a rerun skips "
+              f"them, --retry-failed asks again):", file=sys.stderr)
+        for reason, row in summary.iterrows():
+            print(f"  {reason}: {row['count']} — first: {'; '.join(row['first_keys'])} — "
+                  f"{str(row['message'])[:200]}", file=sys.stderr)
+    if r.n_errors:
+        print(f"{r.n_errors} request errors (not stored; a rerun asks again); first: "
+              f"{r.errors[0]}", file=sys.stderr)

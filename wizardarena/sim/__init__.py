@@ -15,6 +15,7 @@ from wizardarena.sim.server import (
     SimJudge,
     SimModel,
     SimStats,
+    closed_port_url,
     hashed_embedding,
     request_key,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "SimJudge",
     "SimModel",
     "SimStats",
+    "closed_port_url",
     "hashed_embedding",
     "request_key",
     "simulate_battles",

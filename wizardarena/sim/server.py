@@ -11,8 +11,9 @@ Quick use (tests run it in a thread, benchmarks in a separate process)::
         sim.true_ratings             # pandas Series of the models' skills (Elo scale)
         sim.stats()                  # SimStats: requests / served per (route, key), faults
 
-Routes: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models`` (the
-``/v1`` prefix is optional), and ``GET /sim/stats`` (counters, not counted itself).
+Routes: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models``, and
+``GET /sim/stats`` (counters, not counted itself). Like vLLM, the ``/v1`` prefix is required:
+any other path is a 404 with the server's own body.
 
 API for other modules (stable)
 ------------------------------
@@ -23,28 +24,27 @@ API for other modules (stable)
   str`` (``messages`` is the request's list of ``{"role", "content"}`` dicts) as the chat
   model ``"rater"``; in process mode ``fn`` must be picklable (a module-level function).
 
-The simulation
---------------
-Each :class:`SimModel` has a latent ``skill`` on the Elo scale (P(i beats j) =
-1 / (1 + 10^(-(s_i - s_j)/400))). An answer's quality is ``skill + consistency * z`` with
-``z ~ N(0, 1)`` drawn from a hash of (seed, model, conversation), so answers are
-deterministic. The answer text ends with a visible marker ``⟦sim q=<quality> n=<chars>⟧``
-that the sim judge reads back. Style traits: ``verbosity`` (length doubles per unit) and
-``markdown`` (probability of headers, lists and bold).
-
-The judge (model name ``SimJudge.name``) finds the two answers' markers in the prompt (the
-first half belongs to assistant A, the second to B; the last of each is judged), detects the
-template from the format it asks for (``[[A>>B]]`` Arena-Hard, ``[[C]]`` MT-Bench, ``[[X/Y]]``
-WizardArena 1-10 scores; anything else is answered MT-Bench style), and draws the verdict from
-a Davidson Bradley-Terry model of ``d = q_A - q_B + position_bias + length_bias *
-log2(n_A / n_B) + noise * z``, deterministic given the seed and the request content, so a
-retried request gets the same verdict.
+The simulation (models, judge, answers, verdicts) lives in :mod:`wizardarena.sim.world`.
 
 Faults (:class:`Faults`) are drawn per (key, attempt number), so a retry eventually succeeds:
 429 with ``Retry-After``, 500, slow responses, "timeouts" (the server hangs, then drops the
-connection without answering), malformed JSON; and per key (deterministic, not cured by a
-retry) empty or unparseable judge verdicts. ``stats()`` counts requests and successfully
-served responses per (route, key), where key is ``"<model>:<sha1 of the messages>"``.
+connection without answering), malformed JSON, a 200 that only carries an ``error`` object,
+a 200 with empty ``choices``; and per key (deterministic, not cured by a retry) empty or
+unparseable judge verdicts. ``stats()`` counts requests and successfully served responses per
+(route, key), where key is ``"<model>:<sha1 of the messages>"``.
+
+What real servers do, imitated (error bodies per ``dialect``, ``"vllm"`` or ``"openai"``:
+see :mod:`wizardarena.sim.errors`):
+
+- ``max_context=N``: a chat request whose prompt (4 characters a token) plus ``max_tokens``
+  exceeds N tokens gets the server's context-length 400, deterministically per question;
+- ``api_key="sk-..."``: requests without that bearer token get the server's 401;
+- an unknown model or path gets the server's 404;
+- ``echo_key=True``: the received ``Authorization`` value is copied into every field the
+  server can put it in (answer and verdict text, ``id``, ``model``, ``system_fingerprint``,
+  every error message, a malformed body, an ``X-Echo-Authorization`` response header), as a
+  leaky gateway would;
+- :func:`closed_port_url`: an address on loopback where nothing listens.
 """
 
 from __future__ import annotations
@@ -54,10 +54,7 @@ import contextlib
 import hashlib
 import json
 import math
-import re
-import struct
 import threading
-import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +65,16 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.exceptions import ValidationError
+from wizardarena.sim import errors
+from wizardarena.sim.world import (
+    SimJudge,
+    SimModel,
+    answer_text,
+    hashed_embedding,
+    request_key,
+    uniforms,
+    verdict_text,
+)
 
 __all__ = [
     "Faults",
@@ -75,73 +82,12 @@ __all__ = [
     "SimJudge",
     "SimModel",
     "SimStats",
+    "closed_port_url",
     "hashed_embedding",
     "request_key",
 ]
 
 Handler = Callable[[list[dict[str, Any]]], str]
-
-MARKER_RE = re.compile(r"⟦sim q=(-?[0-9.]+) n=([0-9]+)⟧")
-
-_WORDS = (
-    "the answer considers data model system method result value approach detail example "
-    "step process function input output case error user code test format context source "
-    "number point structure design option change problem solution reason quality clear "
-    "simple careful useful first second final general specific important common"
-).split()
-
-
-@dataclass(frozen=True)
-class SimModel:
-    """A simulated answering model.
-
-    Parameters
-    ----------
-    skill : float
-        Latent strength on the Elo scale (e.g. 1000-1300).
-    verbosity : float, default 0.0
-        Answer length doubles per unit (0 = about four sentences; may be negative).
-    markdown : float, default 0.0
-        Probability in [0, 1] that an answer uses markdown (header, bullet list, bold).
-    consistency : float, default 60.0
-        Standard deviation (Elo points) of per-answer quality around ``skill``.
-    """
-
-    skill: float
-    verbosity: float = 0.0
-    markdown: float = 0.0
-    consistency: float = 60.0
-
-
-@dataclass(frozen=True)
-class SimJudge:
-    """The simulated judge.
-
-    Parameters
-    ----------
-    name : str, default "sim-judge"
-        Model name under which the server serves the judge.
-    position_bias : float, default 0.0
-        Elo points added to the answer shown first (100 = the first slot wins about 64% of
-        decisive games between equal answers).
-    tie_strength : float, default 0.3
-        Davidson tie parameter nu (0 = no ties).
-    noise : float, default 0.0
-        Standard deviation (Elo points) of extra Gaussian noise on the quality difference.
-    length_bias : float, default 0.0
-        Elo points added per doubling of the first answer's length relative to the second
-        (positive = the judge rewards longer answers).
-    strong_margin : float, default 150.0
-        Difference (Elo points) around which wins become "strong" (``A>>B``, score gap >= 3).
-    """
-
-    name: str = "sim-judge"
-    position_bias: float = 0.0
-    tie_strength: float = 0.3
-    noise: float = 0.0
-    length_bias: float = 0.0
-    strong_margin: float = 150.0
-
 
 @dataclass(frozen=True)
 class Faults:
@@ -150,7 +96,9 @@ class Faults:
     Transport faults (drawn per request key and attempt, so retries eventually succeed):
     ``rate_429`` (with ``Retry-After: retry_after``), ``rate_500``, ``rate_timeout`` (hang
     ``hang_seconds`` then drop the connection), ``rate_malformed`` (200 with broken JSON),
-    ``rate_slow`` (answer after an extra ``slow_seconds``). Their sum must be <= 1.
+    ``rate_error_200`` (200 whose body is only an ``error`` object, as some gateways send),
+    ``rate_no_choices`` (200 with an empty ``choices`` list), ``rate_slow`` (answer after an
+    extra ``slow_seconds``). Their sum must be <= 1.
 
     Verdict faults (judge only, drawn per request key, so a retry gets the same text):
     ``rate_empty_verdict`` (empty content) and ``rate_unparseable`` (text without a verdict).
@@ -160,6 +108,8 @@ class Faults:
     rate_500: float = 0.0
     rate_timeout: float = 0.0
     rate_malformed: float = 0.0
+    rate_error_200: float = 0.0
+    rate_no_choices: float = 0.0
     rate_slow: float = 0.0
     rate_empty_verdict: float = 0.0
     rate_unparseable: float = 0.0
@@ -169,13 +119,14 @@ class Faults:
 
     def __post_init__(self) -> None:
         for name in (
-            "rate_429", "rate_500", "rate_timeout", "rate_malformed", "rate_slow",
-            "rate_empty_verdict", "rate_unparseable",
+            "rate_429", "rate_500", "rate_timeout", "rate_malformed", "rate_error_200",
+            "rate_no_choices", "rate_slow", "rate_empty_verdict", "rate_unparseable",
         ):
             v = getattr(self, name)
             if not (0.0 <= v <= 1.0):
                 raise ValidationError(f"Faults.{name} must be in [0, 1]; got {v!r}")
-        total = self.rate_429 + self.rate_500 + self.rate_timeout + self.rate_malformed
+        total = (self.rate_429 + self.rate_500 + self.rate_timeout + self.rate_malformed
+                 + self.rate_error_200 + self.rate_no_choices)
         if total + self.rate_slow > 1.0:
             raise ValidationError(f"transport fault rates must sum to <= 1; got {total}")
         if self.rate_empty_verdict + self.rate_unparseable > 1.0:
@@ -192,8 +143,9 @@ class SimStats:
         One row per (route, key): columns ``route, key, model, requests, served``
         (``served`` = successful 200 responses with a well-formed body).
     faults : dict of str to int
-        Injected faults by kind (``429``, ``500``, ``timeout``, ``malformed``, ``slow``,
-        ``empty_verdict``, ``unparseable``).
+        Injected faults and error responses by kind (``429``, ``500``, ``timeout``,
+        ``malformed``, ``error_200``, ``no_choices``, ``slow``, ``empty_verdict``,
+        ``unparseable``, ``context_length``, ``401``, ``404``).
     bad_verdict_keys : frozenset of str
         Judge request keys answered with an empty or unparseable verdict.
     """
@@ -208,123 +160,6 @@ class SimStats:
         return r[(r["model"] == model) & (r["route"] == route)]
 
 
-# -- deterministic randomness ---------------------------------------------------------------
-def _uniforms(*parts: object) -> tuple[float, ...]:
-    """Eight uniforms in [0, 1) from a hash of ``parts`` (stable across processes)."""
-    h = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=64).digest()
-    return tuple((x >> 11) * (1.0 / 9007199254740992.0) for x in struct.unpack("<8Q", h))
-
-
-def _normal(u1: float, u2: float) -> float:
-    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
-
-
-def request_key(model: str, messages: Any) -> str:
-    """The key the server counts a chat request under: ``"<model>:<sha1 of messages>"``."""
-    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()
-    return f"{model}:{hashlib.sha1(blob).hexdigest()[:20]}"
-
-
-def hashed_embedding(text: str, *, dim: int = 256) -> np.ndarray:
-    """Deterministic embedding: signed hashing of words and character 3-grams, L2-normalised.
-
-    Parameters
-    ----------
-    text : str
-    dim : int, default 256
-
-    Returns
-    -------
-    numpy.ndarray, shape (dim,), float64
-    """
-    vec = np.zeros(dim, dtype=np.float64)
-    low = text.lower()
-    words = re.findall(r"\w+", low)
-    feats = [f"w:{w}" for w in words]
-    padded = f" {' '.join(words)} "
-    feats += [f"c:{padded[i:i + 3]}" for i in range(max(0, len(padded) - 2))]
-    for f in feats:
-        h = zlib.crc32(f.encode())
-        vec[h % dim] += 1.0 if (h >> 16) & 1 else -1.0
-    norm = float(np.linalg.norm(vec))
-    if norm > 0:
-        vec /= norm
-    return vec
-
-
-# -- answers and verdicts -------------------------------------------------------------------
-def _answer_text(seed: int, name: str, model: SimModel, messages: list[dict[str, Any]]) -> str:
-    conv = json.dumps(messages, sort_keys=True, ensure_ascii=False)
-    u = _uniforms(seed, "answer", name, conv)
-    quality = model.skill + model.consistency * _normal(u[0], u[1])
-    n_sent = max(1, round(4 * 2.0 ** model.verbosity * (0.75 + 0.5 * u[2])))
-    last_user = next(
-        (str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), ""
-    )
-    topic = " ".join(re.findall(r"\w+", last_user)[:6]) or "the question"
-    words_seed = int(u[3] * 2**32)
-    lines = [f"Here is my answer about {topic}."]
-    use_md = u[4] < model.markdown
-    if use_md:
-        lines.insert(0, "## Answer")
-    for i in range(n_sent):
-        k = (words_seed + 7919 * i) % (2**32)
-        ws = [_WORDS[(k >> (3 * j)) % len(_WORDS)] for j in range(8)]
-        if use_md and i % 3 == 1:
-            ws[2] = f"**{ws[2]}**"
-        sentence = " ".join(ws).capitalize() + "."
-        lines.append(f"- {sentence}" if use_md and i % 2 == 0 else sentence)
-    body = "\n".join(lines)
-    return f"{body}\n⟦sim q={quality:.3f} n={len(body)}⟧"
-
-
-def _detect_format(text: str) -> str:
-    if "[[A>>B]]" in text:
-        return "arena-hard"
-    if "[[X/Y]]" in text:
-        return "wizardarena"
-    return "mt-bench"
-
-
-def _verdict_text(seed: int, judge: SimJudge, key: str, prompt_text: str, fmt_text: str) -> str:
-    fmt = _detect_format(fmt_text)
-    marks = MARKER_RE.findall(prompt_text)
-    qa = qb = 1000.0
-    na = nb = 1
-    if len(marks) >= 2:
-        a, b = marks[len(marks) // 2 - 1], marks[-1]
-        qa, na = float(a[0]), int(a[1])
-        qb, nb = float(b[0]), int(b[1])
-    u = _uniforms(seed, "judge", key)
-    d = qa - qb + judge.position_bias + judge.length_bias * math.log2((na + 1) / (nb + 1))
-    if judge.noise:
-        d += judge.noise * _normal(u[0], u[1])
-    pa = 10.0 ** (max(-4000.0, min(4000.0, d)) / 400.0)  # strength of A relative to B (= 1)
-    tie = judge.tie_strength * math.sqrt(pa)
-    z = pa + 1.0 + tie
-    x = u[2]
-    outcome = "A" if x < pa / z else ("B" if x < (pa + 1.0) / z else "tie")
-    strong = u[3] < 1.0 / (1.0 + math.exp(-(abs(d) - judge.strong_margin) / 50.0))
-    reason = "Both assistants address the question; comparing accuracy and helpfulness."
-    if fmt == "arena-hard":
-        label = {"A": "A>>B" if strong else "A>B", "B": "B>>A" if strong else "B>A"}.get(
-            outcome, "A=B"
-        )
-        return f"{reason}\n\nMy final verdict is: [[{label}]]"
-    if fmt == "wizardarena":
-        lo = 2 + int(u[4] * 5)  # 2..6
-        gap = 3 if strong else 1 + int(u[5] * 2)
-        if outcome == "tie":
-            sa = sb = lo + 1
-        elif outcome == "A":
-            sa, sb = lo + gap, lo
-        else:
-            sa, sb = lo, lo + gap
-        return f"{reason}\nAssistant A: {sa}/10. Assistant B: {sb}/10.\n\n[[{sa}/{sb}]]"
-    label = {"A": "A", "B": "B"}.get(outcome, "C")
-    return f"{reason}\n\n[[{label}]]"
-
-
 # -- the server -----------------------------------------------------------------------------
 @dataclass
 class _State:
@@ -336,19 +171,18 @@ class _State:
     latency: float
     embed_seconds_per_text: float = 0.0
     embed_workers: int = 1
+    dialect: str = "vllm"
+    api_key: str | None = None
+    echo_key: bool = False
+    max_context: int | None = None
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     served: Counter[tuple[str, str]] = field(default_factory=Counter)
     fault_counts: Counter[str] = field(default_factory=Counter)
     bad_verdicts: set[str] = field(default_factory=set)
 
 
-def _json_response(status: int, body: Any, extra_headers: str = "") -> bytes:
-    payload = json.dumps(body, ensure_ascii=False).encode()
-    return _raw_response(status, payload, extra_headers)
-
-
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
-            500: "Internal Server Error"}
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            429: "Too Many Requests", 500: "Internal Server Error"}
 
 
 def _raw_response(status: int, payload: bytes, extra_headers: str = "") -> bytes:
@@ -358,10 +192,6 @@ def _raw_response(status: int, payload: bytes, extra_headers: str = "") -> bytes
         f"{extra_headers}Connection: keep-alive\r\n\r\n"
     )
     return head.encode() + payload
-
-
-def _error(status: int, message: str, extra_headers: str = "") -> bytes:
-    return _json_response(status, {"error": {"message": message, "code": status}}, extra_headers)
 
 
 def _tokens(text: str) -> int:
@@ -385,11 +215,16 @@ class _Server:
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = ([*lines[0].split(" "), "", ""])[:3]
                 length = 0
+                auth = ""
                 for line in lines[1:]:
-                    if line[:15].lower() == "content-length:":
-                        length = int(line[15:].strip())
+                    name, _, value = line.partition(":")
+                    low = name.strip().lower()
+                    if low == "content-length":
+                        length = int(value.strip())
+                    elif low == "authorization":
+                        auth = value.strip()
                 body = await reader.readexactly(length) if length else b""
-                response = await self.dispatch(method, path, body)
+                response = await self.dispatch(method, path, body, auth)
                 if response is None:  # injected timeout: drop the connection
                     return
                 writer.write(response)
@@ -400,41 +235,83 @@ class _Server:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def dispatch(self, method: str, path: str, body: bytes) -> bytes | None:
+    # -- responses ------------------------------------------------------------------------
+    def echo(self, text: str, auth: str) -> str:
+        """``text`` with the caller's Authorization value appended (``echo_key`` mode)."""
+        if self.state.echo_key and auth:
+            return f"{text} [Authorization: {auth}]"
+        return text
+
+    def respond(self, status: int, body: Any, auth: str, extra_headers: str = "") -> bytes:
+        """A JSON response; in ``echo_key`` mode the key goes into the error message and a
+        response header too."""
+        if self.state.echo_key and auth:
+            err = body.get("error") if isinstance(body, dict) else None
+            if isinstance(err, dict) and "message" in err:
+                err["message"] = self.echo(str(err["message"]), auth)
+            elif isinstance(err, str):
+                body["error"] = self.echo(err, auth)
+            elif isinstance(body, dict) and "detail" in body:
+                body["detail"] = self.echo(str(body["detail"]), auth)
+            extra_headers += f"X-Echo-Authorization: {auth}\r\n"
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        return _raw_response(status, payload, extra_headers)
+
+    def fail(self, kind: str, made: tuple[int, dict[str, Any]], auth: str,
+             extra_headers: str = "") -> bytes:
+        """Count an error response of ``kind`` and send it."""
+        self.state.fault_counts[kind] += 1
+        status, body = made
+        return self.respond(status, body, auth, extra_headers)
+
+    async def dispatch(self, method: str, path: str, body: bytes, auth: str) -> bytes | None:
         st = self.state
         route = path.split("?", 1)[0]
-        if route.startswith("/v1/"):
-            route = route[3:]
         if method == "GET" and route == "/sim/stats":
-            return _json_response(200, self.stats_body())
+            return self.respond(200, self.stats_body(), "")
+        if not route.startswith("/v1/"):
+            return self.fail("404", errors.unknown_route(st.dialect, method, route), auth)
+        route = route[3:]
+        if st.api_key is not None and auth != f"Bearer {st.api_key}":
+            given = auth.removeprefix("Bearer ").strip() if auth else None
+            return self.fail("401", errors.bad_key(st.dialect, given, echo=st.echo_key), auth)
         if method == "GET" and route == "/models":
             names = [*st.models, st.judge.name, *st.extra]
-            return _json_response(
-                200, {"object": "list", "data": [{"id": n, "object": "model"} for n in names]}
-            )
+            return self.respond(200, {"object": "list", "data": [
+                {"id": n, "object": "model"} for n in names]}, auth)
         if method != "POST" or route not in ("/chat/completions", "/embeddings"):
-            return _error(404, f"no route {method} {path}")
+            return self.fail("404", errors.unknown_route(st.dialect, method, path), auth)
         try:
             req = json.loads(body)
             model = str(req["model"])
         except (ValueError, KeyError, TypeError):
-            return _error(400, "request body must be JSON with a 'model' field")
+            return self.respond(400, {"error": {"message": "request body must be JSON with a "
+                                                "'model' field", "type": "BadRequestError",
+                                                "param": None, "code": 400}}, auth)
         if route == "/embeddings":
-            return await self.embeddings(model, req)
+            return await self.embeddings(model, req, auth)
         messages = req.get("messages")
         if not isinstance(messages, list) or not messages:
-            return _error(400, "'messages' must be a non-empty list")
+            return self.respond(400, {"error": {"message": "'messages' must be a non-empty "
+                                                "list", "type": "BadRequestError",
+                                                "param": "messages", "code": 400}}, auth)
         if model not in st.models and model not in st.extra and model != st.judge.name:
-            return _error(404, f"The model '{model}' does not exist")
+            return self.fail("404", errors.unknown_model(st.dialect, model), auth)
         key = request_key(model, messages)
         ck = ("chat", key)
         st.requests[ck] += 1
-        fault = await self.transport_fault(ck)
+        prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
+        if st.max_context is not None:
+            pt = _tokens(prompt_text)
+            ct = int(req.get("max_tokens") or req.get("max_completion_tokens") or 0)
+            if pt + ct > st.max_context:
+                return self.fail("context_length",
+                                 errors.context_length(st.dialect, st.max_context, pt, ct), auth)
+        fault = await self.transport_fault(ck, auth, model)
         if fault is not None:
             return fault or None
         if st.latency:
             await asyncio.sleep(st.latency)
-        prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
         if model == st.judge.name:
             # the format is read from the system message when there is one (answers are in
             # the user message and must not change which format the judge answers in)
@@ -445,21 +322,22 @@ class _Server:
         elif model in st.extra:
             text = str(st.extra[model](messages))
         else:
-            text = _answer_text(st.seed, model, st.models[model], messages)
+            text = answer_text(st.seed, model, st.models[model], messages)
         st.served[ck] += 1
-        return _json_response(200, {
-            "id": f"chatcmpl-{key[-12:]}",
+        return self.respond(200, {
+            "id": self.echo(f"chatcmpl-{key[-12:]}", auth),
             "object": "chat.completion",
-            "model": model,
+            "model": self.echo(model, auth),
+            "system_fingerprint": self.echo("fp_sim", auth),
             "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}],
+                         "message": {"role": "assistant", "content": self.echo(text, auth)}}],
             "usage": {"prompt_tokens": _tokens(prompt_text), "completion_tokens": _tokens(text),
                       "total_tokens": _tokens(prompt_text) + _tokens(text)},
-        })
+        }, auth)
 
     def judge_text(self, key: str, prompt_text: str, fmt_text: str) -> str:
         st = self.state
-        u = _uniforms(st.seed, "verdict-fault", key)[0]
+        u = uniforms(st.seed, "verdict-fault", key)[0]
         f = st.faults
         if u < f.rate_empty_verdict:
             st.fault_counts["empty_verdict"] += 1
@@ -469,50 +347,61 @@ class _Server:
             st.fault_counts["unparseable"] += 1
             st.bad_verdicts.add(key)
             return "Both answers have merits and I cannot decide between them."
-        return _verdict_text(st.seed, st.judge, key, prompt_text, fmt_text)
+        return verdict_text(st.seed, st.judge, key, prompt_text, fmt_text)
 
-    async def transport_fault(self, ck: tuple[str, str]) -> bytes | None:
+    async def transport_fault(self, ck: tuple[str, str], auth: str,
+                              model: str) -> bytes | None:
         """Return a fault response, ``b""`` to drop the connection, or ``None`` to proceed."""
-        f = self.state.faults
-        u = _uniforms(self.state.seed, "fault", ck[1], self.state.requests[ck])[0]
-        counts = self.state.fault_counts
+        st = self.state
+        f = st.faults
+        u = uniforms(st.seed, "fault", ck[1], st.requests[ck])[0]
         edge = f.rate_429
         if u < edge:
-            counts["429"] += 1
-            return _error(429, "rate limited (simulated)", f"Retry-After: {f.retry_after}\r\n")
+            return self.fail("429", errors.rate_limited(st.dialect), auth,
+                             f"Retry-After: {f.retry_after}\r\n")
         edge += f.rate_500
         if u < edge:
-            counts["500"] += 1
-            return _error(500, "internal error (simulated)")
+            return self.fail("500", errors.server_error(st.dialect), auth)
         edge += f.rate_timeout
         if u < edge:
-            counts["timeout"] += 1
+            st.fault_counts["timeout"] += 1
             await asyncio.sleep(f.hang_seconds)
             return b""
         edge += f.rate_malformed
         if u < edge:
-            counts["malformed"] += 1
-            return _raw_response(200, b'{"choices": [{"message": {"content": "trunc')
+            st.fault_counts["malformed"] += 1
+            return _raw_response(200, self.echo(
+                '{"choices": [{"message": {"content": "trunc', auth).encode())
+        edge += f.rate_error_200
+        if u < edge:
+            return self.fail("error_200", (200, errors.error_in_200()), auth)
+        edge += f.rate_no_choices
+        if u < edge:
+            st.fault_counts["no_choices"] += 1
+            body = errors.no_choices(self.echo(model, auth), ck[1])
+            return self.respond(200, body, auth)
         edge += f.rate_slow
         if u < edge:
-            counts["slow"] += 1
+            st.fault_counts["slow"] += 1
             await asyncio.sleep(f.slow_seconds)
         return None
 
-    async def embeddings(self, model: str, req: dict[str, Any]) -> bytes | None:
+    async def embeddings(self, model: str, req: dict[str, Any], auth: str) -> bytes | None:
         st = self.state
         inputs = req.get("input")
         if isinstance(inputs, str):
             inputs = [inputs]
         if not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
-            return _error(400, "'input' must be a string or a list of strings")
+            return self.respond(400, {"error": {"message": "'input' must be a string or a list "
+                                                "of strings", "type": "BadRequestError",
+                                                "param": "input", "code": 400}}, auth)
         dim = int(req.get("dimensions") or 256)
         key = f"{model}:" + hashlib.sha1(
             json.dumps(inputs, ensure_ascii=False).encode()
         ).hexdigest()[:20]
         ck = ("embeddings", key)
         st.requests[ck] += 1
-        fault = await self.transport_fault(ck)
+        fault = await self.transport_fault(ck, auth, model)
         if fault is not None:
             return fault or None
         if st.latency:
@@ -527,8 +416,10 @@ class _Server:
         ]
         st.served[ck] += 1
         n_tok = sum(_tokens(t) for t in inputs)
-        return _json_response(200, {"object": "list", "data": data, "model": model,
-                                    "usage": {"prompt_tokens": n_tok, "total_tokens": n_tok}})
+        return self.respond(200, {"object": "list", "data": data,
+                                  "model": self.echo(model, auth),
+                                  "usage": {"prompt_tokens": n_tok, "total_tokens": n_tok}},
+                            auth)
 
     def stats_body(self) -> dict[str, Any]:
         st = self.state
@@ -584,6 +475,16 @@ class SimArena:
     embed_workers : int, default 1
     rng : int, numpy.random.Generator or None, default None
         Seed of every simulated draw (answers, verdicts, faults).
+    dialect : {"vllm", "openai"}, default "vllm"
+        Whose error bodies the server sends (:mod:`wizardarena.sim.errors`).
+    api_key : str, optional
+        Require ``Authorization: Bearer <api_key>``; other requests get the dialect's 401.
+    echo_key : bool, default False
+        Copy the received ``Authorization`` value into every field the server can (see the
+        module docstring), to test that it is scrubbed everywhere.
+    max_context : int, optional
+        Context length in tokens (4 characters each): a chat request whose prompt plus
+        ``max_tokens`` is longer gets the dialect's context-length 400.
     process : bool, default False
         Serve from a separate process (a fresh interpreter) instead of a background thread, so the
         client does not share the CPU/GIL with the server (benchmarks).
@@ -603,6 +504,10 @@ class SimArena:
         embed_seconds_per_text: float = 0.0,
         embed_workers: int = 1,
         rng: int | np.random.Generator | None = None,
+        dialect: str = "vllm",
+        api_key: str | None = None,
+        echo_key: bool = False,
+        max_context: int | None = None,
         process: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -633,9 +538,17 @@ class SimArena:
                 "embed_seconds_per_text must be >= 0 and embed_workers an integer >= 1; got "
                 f"{embed_seconds_per_text!r}, {embed_workers!r}"
             )
+        if dialect not in errors.DIALECTS:
+            raise ValidationError(f"dialect must be one of {list(errors.DIALECTS)}; "
+                                  f"got {dialect!r}")
+        if max_context is not None and (not isinstance(max_context, int) or max_context < 1):
+            raise ValidationError(f"max_context must be a positive number of tokens; "
+                                  f"got {max_context!r}")
         seed = int(np.random.default_rng(rng).integers(2**62))
         self._state = _State(seed, parsed, judge, extra, faults or Faults(), float(latency),
-                             float(embed_seconds_per_text), embed_workers)
+                             embed_seconds_per_text=float(embed_seconds_per_text),
+                             embed_workers=embed_workers, dialect=dialect, api_key=api_key,
+                             echo_key=bool(echo_key), max_context=max_context)
         self.process = process
         self.host = host
         self._port_req = port
@@ -761,3 +674,17 @@ class SimArena:
         frame.insert(2, "model", frame["key"].str.split(":", n=1).str[0])
         return SimStats(frame, {str(k): int(v) for k, v in body["faults"].items()},
                         frozenset(body["bad_verdicts"]))
+
+
+def closed_port_url(host: str = "127.0.0.1") -> str:
+    """``http://<host>:<port>/v1`` where nothing listens (connections are refused).
+
+    The port is taken from the operating system and released at once, so it stays closed
+    unless another program happens to bind it in between.
+    """
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port = sock.getsockname()[1]
+    return f"http://{host}:{port}/v1"

@@ -36,7 +36,13 @@ from typing import Any
 import httpx
 import numpy as np
 
-from wizardarena.arena.client import _parse_retry_after, _server_message, run_sync
+from wizardarena.arena.client import run_sync
+from wizardarena.arena.failures import (
+    FailureClass,
+    RequestContext,
+    Scrubber,
+    classify_response,
+)
 from wizardarena.exceptions import ClientError, HTTPStatusError, ValidationError
 from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.embed import check_embeddings
@@ -179,9 +185,7 @@ class APIEmbedder:
 
     # -- HTTP ------------------------------------------------------------------------------
     def _redact(self, text: str) -> str:
-        if self._key and len(self._key) >= 4:
-            text = text.replace(self._key, "***")
-        return text
+        return Scrubber([self._key])(text)
 
     def _http_send(self, http: httpx.AsyncClient) -> Send:
         url = f"{self.base_url}/embeddings"
@@ -197,15 +201,17 @@ class APIEmbedder:
                 raise _Timeout() from None
             except httpx.TransportError as exc:
                 raise _Transient(f"{type(exc).__name__}: {exc}") from None
-            if r.status_code == 429 or r.status_code >= 500:
-                raise _Transient(
-                    f"HTTP {r.status_code}: {self._redact(_server_message(r))}",
-                    _parse_retry_after(r.headers.get("retry-after")),
-                )
-            if r.status_code >= 400:
-                raise HTTPStatusError(r.status_code, self._redact(_server_message(r)), url=url)
+            # the arena's one classifier decides what is retried (429, 5xx, a 200 with an
+            # error object ...) and what is not (400, 401, 404 ...)
+            data, failure = classify_response(
+                r.status_code, r.content, r.headers,
+                RequestContext("embeddings", self.model, key_sent=bool(self._key)))
+            if failure is not None:
+                message = self._redact(f"{failure.reason}: {failure.message}")
+                if failure.kind is FailureClass.TRANSIENT:
+                    raise _Transient(message, failure.retry_after)
+                raise HTTPStatusError(r.status_code, message, url=url)
             try:
-                data = r.json()
                 rows = sorted(data["data"], key=lambda d: d["index"])
                 arr = np.asarray([d["embedding"] for d in rows], dtype=np.float64)
             except (ValueError, KeyError, TypeError) as exc:
