@@ -151,15 +151,63 @@ def test_position_bias_shows_and_both_orders_remove_it(tmp_path: Path) -> None:
         answers = _answers(sim, equal)
         judge = Judge(sim.base_url, sim.judge_model, template="arena-hard", api_key_env=None)
         one = run_arena(answers, PROMPTS, judge, store=tmp_path / "one.sqlite",
-                        both_orders=False)
+                        both_orders=False, order="fixed")
         both = run_arena(answers, PROMPTS, judge, store=tmp_path / "both.sqlite")
     assert one.first_slot_win_rate > 0.65 and both.first_slot_win_rate > 0.65
     assert both.position_consistency < 0.6
     r_one = rank(one.battles, rounds=200, rng=0).table["rating"]
     r_both = rank(both.battles, rounds=200, rng=0).table["rating"]
-    # one order: the alphabetically first model is always shown first and looks strongest
+    # one fixed order: the alphabetically first model is always shown first and looks strongest
     assert r_one["m-a"] - r_one["m-c"] > 150
     assert abs(r_both["m-a"] - r_both["m-c"]) < 40
+
+
+PROMPTS_60 = [{"question_id": f"p{i:03d}", "prompt": f"Task {i}: describe item {i}."}
+              for i in range(60)]
+
+
+@pytest.mark.parametrize("pairs", ["all", "baseline"])
+def test_single_order_is_balanced_and_the_bias_is_fitted(tmp_path: Path, pairs: str) -> None:
+    """One order per comparison, a judge with a 100-Elo first-slot bias, 8 equal models: the
+    issue's case ("beta" shown first in 140 of 140 games got 1088, "zeta" 932)."""
+    from wizardarena.api import rank
+
+    names = ["alpha", "beta", "delta", "epsilon", "eta", "gamma", "theta", "zeta"]
+    with SimArena({k: SimModel(1000.0, consistency=0.0) for k in names},
+                  judge=SimJudge(position_bias=100.0, tie_strength=0.1), rng=9) as sim:
+        with Client(sim.base_url, api_key_env=None, concurrency=16) as c:
+            answers = {m: {p["question_id"]: r.text for p, r in zip(
+                PROMPTS_60, c.chat_many([[{"role": "user", "content": p["prompt"]}]
+                                         for p in PROMPTS_60], model=m))} for m in names}
+        judge = Judge(sim.base_url, sim.judge_model, template="arena-hard", api_key_env=None)
+        kw: dict[str, Any] = {"pairs": pairs, "baseline": "beta"} if pairs == "baseline" else {}
+        fixed = run_arena(answers, PROMPTS_60, judge, store=tmp_path / "f.sqlite",
+                          both_orders=False, order="fixed", **kw)
+        balanced = run_arena(answers, PROMPTS_60, judge, store=tmp_path / "b.sqlite",
+                             both_orders=False, **kw)
+        rerun = run_arena(answers, PROMPTS_60, judge, store=tmp_path / "b.sqlite",
+                          both_orders=False, **kw)
+    assert rerun.n_ok == 0 and rerun.n_skipped == balanced.n_scheduled  # same orders again
+    log = balanced.battles
+    first = log["model_a"].value_counts()
+    games = pd.concat([log["model_a"], log["model_b"]]).value_counts()
+    share = (first.reindex(games.index, fill_value=0) / games)
+    assert share.between(0.35, 0.65).all(), share.to_dict()
+    assert set(log["game"]) == {0, 1}
+    f = fixed.battles
+    if pairs == "all":
+        assert (f.groupby("model_a").size().reindex(["zeta"], fill_value=0) == 0).all()
+        r_fixed = rank(f, ci="none").ratings
+        assert r_fixed["alpha"] - r_fixed["zeta"] > 100  # order by name became rating
+    else:
+        assert (f["model_a"] == "beta").all()
+    board = rank(log, position=True, ci="sandwich")
+    assert board.position is not None
+    assert board.position["lower"] < 100.0 < board.position["upper"]
+    assert board.ratings.max() - board.ratings.min() < 120
+    report = balanced.position_bias
+    assert report.first_slot_win_rate > 0.55
+    assert report.identified and report.lower < 100.0 < report.upper
 
 
 KILL_SCRIPT = textwrap.dedent("""

@@ -156,8 +156,33 @@ def test_iter_matches_both_orders_and_turns() -> None:
     assert len(keys) == len(ms)
     assert ("q2", "b", "a", 1, 2) in keys
     assert ("q1", "a", "b", 0, 1) in keys
-    one = list(iter_matches({"q2": 2}, [("a", "b")], both_orders=False, all_turns=False))
+    one = list(iter_matches({"q2": 2}, [("a", "b")], both_orders=False, all_turns=False,
+                            order="fixed"))
     assert [(m.game, m.turn) for m in one] == [(0, 2)]
+
+
+def test_single_order_is_balanced_seeded_and_stable() -> None:
+    from wizardarena.arena.pairing import single_order_game
+
+    questions = {f"q{i}": 1 for i in range(400)}
+    pairs = [("a", "b"), ("a", "c"), ("b", "c")]
+    ms = list(iter_matches(questions, pairs, both_orders=False))
+    assert len(ms) == 400 * 3
+    for a, b in pairs:
+        games = [m.game for m in ms if {m.model_a, m.model_b} == {a, b}]
+        assert 0.42 < np.mean(games) < 0.58  # each order about half the time
+        for m in ms:
+            if {m.model_a, m.model_b} == {a, b} and m.game == 1:
+                assert (m.model_a, m.model_b) == (b, a)  # game 1 swaps the slots
+    # deterministic, independent of the other prompts, and keyed by the seed
+    again = list(iter_matches({"q7": 1}, pairs, both_orders=False))
+    assert again == [m for m in ms if m.question_id == "q7"]
+    assert single_order_game("q7", "a", "b", 1) == next(
+        m.game for m in ms if m.question_id == "q7" and {m.model_a, m.model_b} == {"a", "b"})
+    other = [m.game for m in iter_matches(questions, pairs, both_orders=False, order_seed=1)]
+    assert other != [m.game for m in ms]
+    with pytest.raises(ValidationError, match="order must be"):
+        list(iter_matches(questions, pairs, both_orders=False, order="random"))
 
 
 def test_adaptive_sampler_prefers_uncertain_pairs() -> None:

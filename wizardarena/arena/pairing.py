@@ -11,11 +11,17 @@ Modes (:class:`PairingMode`):
   (:class:`AdaptiveSampler`).
 
 A pair's canonical order is game 0; game 1 swaps the slots. With ``both_orders`` every
-(prompt, pair, turn) is judged in both games.
+(prompt, pair, turn) is judged in both games. With one order only, the order is *balanced*
+by default (:func:`single_order_game`): each (prompt, pair, turn) is shown in game 0 or
+game 1 by a seeded hash of its key, so every pair, and hence every model, is shown first in
+about half of its judgments, whatever the model names, the mode (a baseline or a target is
+no longer always first) or which prompts are added later; ``order="fixed"`` keeps the
+canonical order (the baseline or target, or the alphabetically first model, first).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +37,7 @@ __all__ = [
     "PairingMode",
     "iter_matches",
     "model_pairs",
+    "single_order_game",
 ]
 
 
@@ -122,12 +129,27 @@ def model_pairs(
     return pairs
 
 
+def single_order_game(question_id: str, model_a: str, model_b: str, turn: int,
+                      seed: int = 0) -> int:
+    """The game (0: canonical order, 1: swapped) of a comparison judged in one order only.
+
+    A bit of a keyed hash (BLAKE2b of the seed and the comparison's key): deterministic, so
+    a rerun asks for exactly the judgments it stored; independent of the other prompts and
+    models, so adding prompts never changes an earlier one; and fair, so each pair is shown
+    in each order about half the time (binomially: ± √n / 2 over n prompts).
+    """
+    key = f"{seed}\x1f{question_id}\x1f{turn}\x1f{model_a}\x1f{model_b}".encode()
+    return hashlib.blake2b(key, digest_size=8).digest()[0] & 1
+
+
 def iter_matches(
     question_turns: Mapping[str, int],
     pairs: Sequence[tuple[str, str]],
     *,
     both_orders: bool = True,
     all_turns: bool = True,
+    order: str = "balanced",
+    order_seed: int = 0,
 ) -> Iterator[Match]:
     """Every match of a schedule, lazily: per question, per pair, per turn, game 0 then 1.
 
@@ -141,12 +163,24 @@ def iter_matches(
         Also yield game 1 (slots swapped).
     all_turns : bool, default True
         Judge every turn of multi-turn questions (MT-Bench); else only the last.
+    order : {"balanced", "fixed"}, default "balanced"
+        With one order only: the seeded balanced order of :func:`single_order_game`, or the
+        canonical order (game 0) for every comparison.
+    order_seed : int, default 0
+        Seed of the balanced order.
     """
-    games = (0, 1) if both_orders else (0,)
+    if order not in ("balanced", "fixed"):
+        raise ValidationError(f"order must be 'balanced' or 'fixed'; got {order!r}")
     for qid, n_turns in question_turns.items():
         turns = range(1, n_turns + 1) if all_turns else (n_turns,)
         for a, b in pairs:
             for t in turns:
+                if both_orders:
+                    games: tuple[int, ...] = (0, 1)
+                elif order == "fixed":
+                    games = (0,)
+                else:
+                    games = (single_order_game(qid, a, b, t, order_seed),)
                 for g in games:
                     yield Match(qid, a, b, g, t) if g == 0 else Match(qid, b, a, g, t)
 

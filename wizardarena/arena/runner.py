@@ -33,8 +33,10 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -65,7 +67,9 @@ from wizardarena.exceptions import (
     JudgeParseError,
     RequestRejectedError,
     ValidationError,
+    WizardArenaWarning,
 )
+from wizardarena.ratings.position import PositionBias
 
 #: a run whose first this many requests were all rejected stops (see the module docstring)
 SYSTEMATIC_REJECTIONS = 20
@@ -181,6 +185,26 @@ class ArenaResult:
                 "first_slot_win_rate", "position_consistency", "elapsed"]
         return pd.Series({k: getattr(self, k) for k in keys}, name="arena", dtype=object)
 
+    @cached_property
+    def position_bias(self) -> PositionBias:
+        """First-slot win rate, position consistency and the fitted first-slot effect (in
+        Elo, with its 95% sandwich interval; see ``wa.rank(..., position=True)``) of the
+        battle log."""
+        from wizardarena.api import rank
+        from wizardarena.battles import read_battles
+        from wizardarena.ratings.position import position_stats as stats
+
+        if len(self.battles) == 0:
+            return PositionBias(math.nan, math.nan, 0, 0)
+        log = read_battles(self.battles)
+        if log.n_models < 2:
+            return stats(log)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", WizardArenaWarning)
+            board = rank(log, position=True, ci="sandwich")
+        assert board.position_bias is not None  # internal invariant: position=True
+        return board.position_bias
+
     def failure_summary(self, first: int = 3) -> pd.DataFrame:
         """Stored failed judgments counted by reason, with the first ``first`` keys and the
         first message (see :meth:`JudgmentStore.failure_summary`)."""
@@ -193,34 +217,21 @@ def position_stats(battles: pd.DataFrame) -> tuple[float, float]:
     Parameters
     ----------
     battles : pandas.DataFrame
-        Columns ``question_id, model_a, model_b, winner, game`` (and ``turn`` if present).
+        Columns ``question_id, model_a, model_b, winner`` (``model_a`` shown first; and
+        ``turn`` if present).
 
     Returns
     -------
     (first_slot_win_rate, position_consistency) : tuple of float
-        See :class:`ArenaResult`; NaN when undefined.
+        See :class:`~wizardarena.ratings.position.PositionBias`; NaN when undefined.
     """
     if len(battles) == 0:
         return math.nan, math.nan
-    w = battles["winner"].to_numpy(dtype=object)
-    decisive = (w == "model_a") | (w == "model_b")
-    first = float(np.mean(w[decisive] == "model_a")) if decisive.any() else math.nan
-    a = battles["model_a"].to_numpy(dtype=object)
-    b = battles["model_b"].to_numpy(dtype=object)
-    named = np.where(w == "model_a", a, np.where(w == "model_b", b, "\x00tie"))
-    lo = np.where(a < b, a, b)
-    hi = np.where(a < b, b, a)
-    turn = battles["turn"].astype(str).to_numpy() if "turn" in battles else np.full(len(w), "1")
-    key = pd.Series(battles["question_id"].astype(str).to_numpy() + "\x1f" + turn + "\x1f"
-                    + lo.astype(str) + "\x1f" + hi.astype(str))
-    frame = pd.DataFrame({"key": key, "game": battles["game"].to_numpy(), "named": named})
-    g0 = frame[frame["game"] == 0].drop_duplicates("key").set_index("key")["named"]
-    g1 = frame[frame["game"] == 1].drop_duplicates("key").set_index("key")["named"]
-    both = g0.index.intersection(g1.index)
-    if len(both) == 0:
-        return first, math.nan
-    same = g0.loc[both].to_numpy() == g1.loc[both].to_numpy()
-    return first, float(np.mean(same))
+    from wizardarena.battles import read_battles
+    from wizardarena.ratings.position import position_stats as stats
+
+    report = stats(read_battles(battles))
+    return report.first_slot_win_rate, report.position_consistency
 
 
 class _Run:
@@ -384,6 +395,8 @@ async def arun_arena(
     target: str | None = None,
     opponents: Sequence[str] | None = None,
     both_orders: bool = True,
+    order: str = "balanced",
+    order_seed: int = 0,
     all_turns: bool = True,
     budget: int | None = None,
     concurrency: int = 32,
@@ -394,6 +407,8 @@ async def arun_arena(
     rng: int | np.random.Generator | None = None,
 ) -> ArenaResult:
     """Async version of :func:`run_arena` (same parameters)."""
+    if order not in ("balanced", "fixed"):
+        raise ValidationError(f"order must be 'balanced' or 'fixed'; got {order!r}")
     if not isinstance(judge, Judge):
         raise ValidationError(f"judge must be a wizardarena Judge; got {type(judge).__name__}")
     if missing not in ("raise", "skip"):
@@ -427,11 +442,11 @@ async def arun_arena(
         if mode is PairingMode.ADAPTIVE and budget is not None:
             n_sched, n_skip, run = await _run_adaptive(
                 judge, st, client, prompt_frame, amap, q_turns, existing, budget, concurrency,
-                progress, retry_failed, both_orders, all_turns, rng, guard)
+                progress, retry_failed, both_orders, all_turns, rng, guard, order, order_seed)
         else:
             def schedule() -> Iterator[Match]:
                 return iter_matches(q_turns, pair_list, both_orders=both_orders,
-                                    all_turns=all_turns)
+                                    all_turns=all_turns, order=order, order_seed=order_seed)
 
             n_sched = n_skip = 0
             for m in schedule():
@@ -466,7 +481,8 @@ async def _run_adaptive(
     amap: Mapping[str, Mapping[str, tuple[str, ...]]], q_turns: Mapping[str, int],
     existing: set[tuple[str, str, str, int, int]], budget: int, concurrency: int,
     progress: ProgressCallback | None, retry_failed: bool, both_orders: bool,
-    all_turns: bool, rng: int | np.random.Generator | None, guard: bool,
+    all_turns: bool, rng: int | np.random.Generator | None, guard: bool, order: str,
+    order_seed: int,
 ) -> tuple[int, int, _Run]:
     sampler = AdaptiveSampler(sorted(amap), list(q_turns), rng=rng,
                               batch_pairs=max(1, concurrency // (2 if both_orders else 1)))
@@ -484,7 +500,8 @@ async def _run_adaptive(
         todo: list[Match] = []
         for a, b, q in batch:
             sub = {q: q_turns[q]}
-            for m in iter_matches(sub, [(a, b)], both_orders=both_orders, all_turns=all_turns):
+            for m in iter_matches(sub, [(a, b)], both_orders=both_orders, all_turns=all_turns,
+                                  order=order, order_seed=order_seed):
                 if n_sched >= budget:
                     break
                 n_sched += 1
@@ -514,6 +531,8 @@ def run_arena(
     target: str | None = None,
     opponents: Sequence[str] | None = None,
     both_orders: bool = True,
+    order: str = "balanced",
+    order_seed: int = 0,
     all_turns: bool = True,
     budget: int | None = None,
     concurrency: int = 32,
@@ -542,7 +561,18 @@ def run_arena(
     baseline, target, opponents : optional
         For ``pairs="baseline"`` / ``"target"``.
     both_orders : bool, default True
-        Judge every comparison in both slot orders (game 0 and game 1).
+        Judge every comparison in both slot orders (game 0 and game 1). Judging one order
+        halves the judge's bill; the judge's position preference then enters the ratings
+        unless the order is balanced (the default ``order``) — fit it with
+        ``wa.rank(..., position=True)``.
+    order : {"balanced", "fixed"}, default "balanced"
+        With ``both_orders=False``: each (prompt, pair, turn) is shown in a seeded random
+        order, so each model is first about half the time (baseline and target modes too);
+        ``"fixed"`` shows the canonical order (the baseline or target first; in ``"all"``
+        mode the alphabetically first model). The order is recorded: ``model_a`` is the
+        model shown first, ``game`` 0 or 1.
+    order_seed : int, default 0
+        Seed of the balanced order (the same seed gives the same orders, so reruns resume).
     all_turns : bool, default True
         Judge every turn of multi-turn prompts (else only the last).
     budget : int, optional
@@ -579,7 +609,8 @@ def run_arena(
     """
     return run_sync(arun_arena(
         answers, prompts, judge, store=store, pairs=pairs, baseline=baseline, target=target,
-        opponents=opponents, both_orders=both_orders, all_turns=all_turns, budget=budget,
+        opponents=opponents, both_orders=both_orders, order=order, order_seed=order_seed,
+        all_turns=all_turns, budget=budget,
         concurrency=concurrency, retry_failed=retry_failed, missing=missing,
         progress=progress, load=load, rng=rng,
     ))

@@ -32,7 +32,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", default=None, help="for --pairs target")
     p.add_argument("--budget", type=int, default=None, help="judgments for --pairs adaptive")
     p.add_argument("--one-order", action="store_true",
-                   help="judge each comparison in one order only (not recommended)")
+                   help="judge each comparison in one order only, half the judge calls; the "
+                   "order is a seeded balanced one (see --fixed-order), and `wizardarena rank "
+                   "--position` fits the judge's first-slot preference")
+    p.add_argument("--fixed-order", action="store_true",
+                   help="with --one-order: show every pair in its canonical order (the "
+                   "baseline/target, or the alphabetically first model, first) instead of a "
+                   "seeded balanced order")
+    p.add_argument("--order-seed", type=int, default=0,
+                   help="seed of the balanced order of --one-order (reruns need the same)")
     p.add_argument("--last-turn-only", action="store_true",
                    help="judge only the last turn of multi-turn prompts")
     p.add_argument("--store", required=True, help="SQLite judgment store (resumable)")
@@ -102,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
         result = run_arena(
             answers, args.prompts, judge, store=args.store, pairs=args.pairs,
             baseline=args.baseline, target=args.target, budget=args.budget,
-            both_orders=not args.one_order, all_turns=not args.last_turn_only,
+            both_orders=not args.one_order,
+            order="fixed" if args.fixed_order else "balanced", order_seed=args.order_seed,
+            all_turns=not args.last_turn_only,
             concurrency=args.concurrency, retry_failed=args.retry_failed,
             missing="skip" if args.skip_missing else "raise", progress=bar, rng=args.seed,
         )
