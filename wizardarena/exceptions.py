@@ -158,6 +158,20 @@ class WizardArenaError(Exception):
         """The arguments the message refers to."""
         return tuple(p for p in self.parts if isinstance(p, Param))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled with its attributes, not through ``__init__`` (whose signature differs
+        # between subclasses): errors raised in a Ray actor or task reach the driver whole
+        return (_rebuild_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_error(cls: type[WizardArenaError], args: tuple[Any, ...],
+                   state: dict[str, Any]) -> WizardArenaError:
+    """Unpickle a :class:`WizardArenaError` (see ``WizardArenaError.__reduce__``)."""
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
+
 
 class ValidationError(WizardArenaError, ValueError):
     """Input that does not satisfy the documented contract.

@@ -41,6 +41,13 @@ Behaviour
 - A circuit breaker (``breaker_seconds``, default 10 s) shared by every request of the client
   raises :class:`~wizardarena.exceptions.EndpointUnreachableError` when no connection could be
   made for that long, instead of letting each request use up its retries.
+- ``base_url`` may be a list of API roots serving the same model (several vLLM servers, say):
+  each request goes to the endpoint with the fewest requests in flight (a faster server
+  frees its connections sooner and so gets more of them). Each endpoint has its own circuit
+  breaker: one that refuses connections gets no requests while the others answer (a retry
+  goes elsewhere), except one probe now and then (after 0.25 s, doubling up to 5 s); after
+  ``breaker_seconds`` of refusals it is left out for the rest of the run, and the run stops
+  with :class:`~wizardarena.exceptions.EndpointUnreachableError` only when every endpoint is.
 - ``concurrency`` bounds the requests in flight. The connections are spread over several
   httpx clients of at most 8 connections each: httpcore's pool scans all its connections
   (quadratically) on every request event, which costs ~13 ms of CPU per request at 64
@@ -59,6 +66,7 @@ import math
 import os
 import random
 import threading
+import time
 from collections.abc import Awaitable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -91,6 +99,7 @@ __all__ = [
     "ChatResult",
     "Client",
     "ClientStats",
+    "check_base_urls",
     "check_client_options",
     "h2_available",
     "run_sync",
@@ -145,18 +154,55 @@ class ClientStats:
 
 
 class _TransientError(Exception):
-    """Internal: a failure worth retrying."""
+    """Internal: a failure worth retrying (``url``: where the attempt went)."""
 
-    def __init__(self, failure: Failure) -> None:
+    def __init__(self, failure: Failure, url: str = "") -> None:
         super().__init__(failure.message)
         self.failure = failure
+        self.url = url
+
+
+ROUTES = ("chat/completions", "embeddings")
+
+
+class _Endpoint:
+    """One API root of a client: its routes (parsed once: httpx would parse a str URL again
+    on every request), its circuit breaker and its connection pools."""
+
+    def __init__(self, base_url: str, breaker_seconds: float | None) -> None:
+        self.base_url = base_url
+        self.urls = {r: httpx.URL(f"{base_url}/{r}") for r in ROUTES}
+        self.breaker = CircuitBreaker(breaker_seconds)
+        self.pools: list[httpx.AsyncClient] = []
+        self.free: asyncio.Queue[int] | None = None  # pool index of each free connection slot
+        self.next_probe = 0.0  # while connections fail: no request before this time
+
+    @property
+    def healthy(self) -> bool:
+        """No failed connection since the last response."""
+        return self.breaker.failures == 0
+
+
+class _BreakerCap:
+    """Retry waits of a client with several endpoints: shortened (as one breaker does) only
+    while every endpoint still in use fails to connect."""
+
+    def __init__(self, endpoints: Sequence[_Endpoint]) -> None:
+        self.endpoints = endpoints
+
+    def cap_delay(self, delay: float) -> float:
+        live = [e for e in self.endpoints if e.breaker.error is None]
+        if not live or any(e.healthy for e in live):
+            return delay
+        return min(e.breaker.cap_delay(delay) for e in live)
 
 
 class _Wait:
     """tenacity wait: ``Retry-After`` when given, else exponential backoff with full jitter;
     shortened by the circuit breaker while connections fail."""
 
-    def __init__(self, initial: float, maximum: float, breaker: CircuitBreaker) -> None:
+    def __init__(self, initial: float, maximum: float,
+                 breaker: CircuitBreaker | _BreakerCap) -> None:
         self.initial = initial
         self.maximum = maximum
         self.breaker = breaker
@@ -188,6 +234,34 @@ def h2_available() -> bool:
     return importlib.util.find_spec("h2") is not None
 
 
+def check_base_urls(base_url: Any) -> tuple[str, ...]:
+    """The API root(s) of a client as a tuple, validated: each an http(s) URL, no repeats
+    (CLI: ``--judge-url`` / ``--model-url``)."""
+    urls = [base_url] if isinstance(base_url, str) else (
+        list(base_url) if isinstance(base_url, (list, tuple)) else [base_url])
+    if not urls:
+        raise ValidationError("base_url (--judge-url / --model-url) must be an http(s) URL "
+                              "or a non-empty list of them; got an empty list")
+    out = []
+    for u in urls:
+        try:
+            host = httpx.URL(u).host if isinstance(u, str) else ""
+        except httpx.InvalidURL:
+            host = ""
+        if not host or not u.startswith(("http://", "https://")):
+            raise ValidationError(
+                f"base_url (--judge-url / --model-url) must be an http(s) URL such as "
+                f"'http://localhost:8000/v1'; got "
+                f"{Scrubber([]).url(u) if '@' in str(u) else u!r}"
+            )
+        out.append(u.rstrip("/"))
+    repeated = sorted({Scrubber([]).url(u) for u in out if out.count(u) > 1})
+    if repeated:
+        raise ValidationError(f"base_url (--judge-url / --model-url) lists {repeated} more "
+                              f"than once; give each server once")
+    return tuple(out)
+
+
 def check_client_options(*, timeout: Any, max_retries: Any, breaker_seconds: Any) -> None:
     """Validate the options shared by the client, :class:`~wizardarena.arena.judges.Judge`
     and answer generation (CLI: ``--timeout``, ``--max-retries``, ``--breaker-seconds``)."""
@@ -211,8 +285,10 @@ class AsyncClient:
 
     Parameters
     ----------
-    base_url : str
-        API root including the version, e.g. ``"http://localhost:8000/v1"``.
+    base_url : str or sequence of str
+        API root including the version, e.g. ``"http://localhost:8000/v1"``; or several API
+        roots serving the same model, between which requests are spread (see the module
+        docstring).
     model : str, optional
         Default model name for requests (each call may override it).
     api_key_env : str or None, default "OPENAI_API_KEY"
@@ -242,7 +318,7 @@ class AsyncClient:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         model: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
@@ -258,19 +334,12 @@ class AsyncClient:
     ) -> None:
         check_client_options(timeout=timeout, max_retries=max_retries,
                              breaker_seconds=breaker_seconds)
-        try:
-            host = httpx.URL(base_url).host if isinstance(base_url, str) else ""
-        except httpx.InvalidURL:
-            host = ""
-        if not host or not base_url.startswith(("http://", "https://")):
-            raise ValidationError(
-                f"base_url (--judge-url / --model-url) must be an http(s) URL such as "
-                f"'http://localhost:8000/v1'; got "
-                f"{Scrubber([]).url(base_url) if '@' in str(base_url) else base_url!r}"
-            )
+        roots = check_base_urls(base_url)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValidationError(f"concurrency must be an integer >= 1; got {concurrency!r}")
-        self.base_url = base_url.rstrip("/")
+        #: every API root; ``base_url`` is the first (the only one, usually)
+        self.base_urls = roots
+        self.base_url = roots[0]
         self.model = model
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
@@ -290,33 +359,40 @@ class AsyncClient:
                              for k in self._headers)
         self.scrub = Scrubber([key], headers=self._headers)
         scrub_http_logs(self.scrub)
-        self.breaker = CircuitBreaker(breaker_seconds)
+        self._endpoints = [_Endpoint(u, breaker_seconds) for u in roots]
+        #: the circuit breaker of the first endpoint (of the only one, usually)
+        self.breaker = self._endpoints[0].breaker
         self._transport = transport
-        self._pools: list[httpx.AsyncClient] | None = None
-        self._free: asyncio.Queue[int] | None = None
-        # parsed once: httpx would parse a str URL again on every request
-        self._urls = {r: httpx.URL(f"{self.base_url}/{r}")
-                      for r in ("chat/completions", "embeddings")}
-        self._wait = _Wait(self.backoff, self.max_backoff, self.breaker)
+        self._open_pools = False
+        # with several endpoints: bounds the requests in flight over all of them
+        self._slots: asyncio.Semaphore | None = None
+        self._wait = _Wait(self.backoff, self.max_backoff,
+                           self.breaker if len(roots) == 1 else _BreakerCap(self._endpoints))
 
     def __repr__(self) -> str:
+        urls = (self.scrub.url(self.base_url) if len(self.base_urls) == 1
+                else [self.scrub.url(u) for u in self.base_urls])
         return (
-            f"AsyncClient(base_url={self.scrub.url(self.base_url)!r}, model={self.model!r}, "
+            f"AsyncClient(base_url={urls!r}, model={self.model!r}, "
             f"api_key_env={self.api_key_env!r}, concurrency={self.concurrency})"
         )
 
     # -- plumbing -----------------------------------------------------------------------
-    def _open(self) -> tuple[list[httpx.AsyncClient], asyncio.Queue[int]]:
-        if self._pools is None or self._free is None:
-            shards = 1 if self._transport is not None else math.ceil(
-                self.concurrency / POOL_SHARD)
-            per = math.ceil(self.concurrency / shards)
-            t = self.timeout
-            # one TLS context for all shards (each would load the CA bundle, ~40 ms), made
-            # as httpx makes it: certifi, or SSL_CERT_FILE / SSL_CERT_DIR (trust_env)
-            tls = httpx.create_ssl_context(verify=True, trust_env=True) \
-                if self._transport is None else True
-            self._pools = [
+    def _open(self) -> None:
+        if self._open_pools:
+            return
+        shards = 1 if self._transport is not None else math.ceil(
+            self.concurrency / POOL_SHARD)
+        per = math.ceil(self.concurrency / shards)
+        t = self.timeout
+        # one TLS context for all shards (each would load the CA bundle, ~40 ms), made
+        # as httpx makes it: certifi, or SSL_CERT_FILE / SSL_CERT_DIR (trust_env)
+        tls = httpx.create_ssl_context(verify=True, trust_env=True) \
+            if self._transport is None else True
+        # every endpoint can take all the requests in flight (when the others are down);
+        # httpx opens connections only when they are used
+        for ep in self._endpoints:
+            ep.pools = [
                 httpx.AsyncClient(
                     http2=self.http2, trust_env=True, follow_redirects=False, verify=tls,
                     limits=httpx.Limits(max_connections=per, max_keepalive_connections=per),
@@ -325,16 +401,20 @@ class AsyncClient:
                 )
                 for _ in range(shards)
             ]
-            self._free = asyncio.Queue()
+            ep.free = asyncio.Queue()
             for k in range(self.concurrency):
-                self._free.put_nowait(k % shards)
-        return self._pools, self._free
+                ep.free.put_nowait(k % shards)
+        if len(self._endpoints) > 1:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        self._open_pools = True
 
     async def aclose(self) -> None:
         """Close the connection pools."""
-        pools, self._pools, self._free = self._pools, None, None
-        for pool in pools or ():
-            await pool.aclose()
+        self._open_pools, self._slots = False, None
+        for ep in self._endpoints:
+            pools, ep.pools, ep.free = ep.pools, [], None
+            for pool in pools:
+                await pool.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -346,22 +426,38 @@ class AsyncClient:
         return RequestContext(route, model, self.api_key_env, self._key_sent)
 
     async def _attempt(self, route: str, payload: bytes, model: str | None) -> Any:
-        self.breaker.check()
-        pools, free = self._open()
-        self.stats.attempts += 1
-        url = self._urls[route]
-        k = await free.get()
+        self._open()
+        slots = self._slots
+        if slots is None:  # one endpoint: its free slots bound the requests in flight
+            ep = self._endpoints[0]
+            ep.breaker.check()
+            assert ep.free is not None  # opened above
+            self.stats.attempts += 1
+            k = await ep.free.get()
+        else:
+            await slots.acquire()
+            try:
+                ep = self._choose()
+            except BaseException:
+                slots.release()
+                raise
+            assert ep.free is not None  # opened above
+            self.stats.attempts += 1
+            k = ep.free.get_nowait()  # never empty: each endpoint has `concurrency` slots
+        url = ep.urls[route]
         try:
-            response = await pools[k].post(url, content=payload)
+            response = await ep.pools[k].post(url, content=payload)
         except httpx.HTTPError as exc:
             f = classify_transport_error(exc, self._context(route, model))
             f = dataclasses.replace(f, message=self.scrub(f.message))
-            if f.connection and self.breaker.record_failure():
-                raise self._unreachable(f) from None
+            if f.connection:
+                self._connection_failed(ep, f)
             raise self._raise(f, str(url)) from None
         finally:
-            free.put_nowait(k)
-        self.breaker.record_response()
+            ep.free.put_nowait(k)
+            if slots is not None:
+                slots.release()
+        ep.breaker.record_response()
         content = self.scrub.bytes(response.content) if self.scrub else response.content
         data, failure = classify_response(response.status_code, content, response.headers,
                                           self._context(route, model))
@@ -369,10 +465,33 @@ class AsyncClient:
             return data
         raise self._raise(failure, str(url))
 
+    def _choose(self) -> _Endpoint:
+        """The endpoint of the next request: among those answering (and those due for a
+        probe), the one with the fewest requests in flight."""
+        live = [e for e in self._endpoints if e.breaker.error is None]
+        if not live:
+            raise self._unreachable_all()
+        now = time.monotonic()
+        ready = [e for e in live if e.healthy or now >= e.next_probe] or live
+        ep = max(ready, key=lambda e: e.free.qsize() if e.free is not None else 0)
+        if not ep.healthy:  # a probe: the next one no sooner than the backoff allows
+            ep.next_probe = now + min(5.0, 0.25 * 2.0 ** min(ep.breaker.failures, 5))
+        return ep
+
+    def _connection_failed(self, ep: _Endpoint, failure: Failure) -> None:
+        """Count a failed connection to ``ep``; raise when the run must stop."""
+        if not ep.breaker.record_failure():
+            return
+        error = ep.breaker.trip(self._unreachable(failure, ep))
+        if len(self._endpoints) == 1:
+            raise error from None
+        if all(e.breaker.error is not None for e in self._endpoints):
+            raise self._unreachable_all() from None
+
     def _raise(self, failure: Failure, url: str) -> Exception:
         """The exception for a failure: internal transient, or the public one."""
         if failure.kind is FailureClass.TRANSIENT:
-            return _TransientError(failure)
+            return _TransientError(failure, url)
         where = self.scrub.url(url)
         if failure.kind is FailureClass.PERMANENT:
             assert failure.status is not None  # permanent failures are statuses
@@ -381,15 +500,20 @@ class AsyncClient:
         return EndpointError(failure.status, failure.message, url=where, hint=failure.hint,
                              reason=failure.reason)
 
-    def _unreachable(self, failure: Failure) -> EndpointUnreachableError:
-        b = self.breaker
-        error = EndpointUnreachableError(
-            f"no connection to {self.scrub.url(self.base_url)} for "
+    def _unreachable(self, failure: Failure, ep: _Endpoint) -> EndpointUnreachableError:
+        b = ep.breaker
+        return EndpointUnreachableError(
+            f"no connection to {self.scrub.url(ep.base_url)} for "
             f"{b.streak_seconds:.1f} s ({b.failures} attempts; last: {failure.message}). "
             f"Likely fix: start the server or correct base_url (--judge-url / --model-url); "
             f"breaker_seconds= (--breaker-seconds) sets how long to keep trying"
         )
-        return b.trip(error)
+
+    def _unreachable_all(self) -> EndpointUnreachableError:
+        """The error of a client none of whose several endpoints can be reached."""
+        each = "; ".join(str(e.breaker.error) for e in self._endpoints)
+        return EndpointUnreachableError(
+            f"none of the {len(self._endpoints)} endpoints can be reached: {each}")
 
     async def _post(self, route: str, body: dict[str, Any]) -> tuple[Any, int]:
         """POST with retries; return the decoded JSON body and the attempts it took."""
@@ -422,7 +546,7 @@ class AsyncClient:
             except _TransientError:
                 pass
         self.stats.failures += 1
-        raise self._final(str(self._urls[route]), attempts, last.failure)
+        raise self._final(last.url, attempts, last.failure)
 
     def _count_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1
@@ -585,7 +709,7 @@ class Client:
     Close it (or use it as a context manager) to free the thread and connections.
     """
 
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
+    def __init__(self, base_url: str | Sequence[str], **kwargs: Any) -> None:
         self._async = AsyncClient(base_url, **kwargs)
         self._loop: _LoopThread | None = _LoopThread()
 

@@ -406,9 +406,13 @@ class Judge:
 
     Parameters
     ----------
-    base_url : str
+    base_url : str or sequence of str
         API root including ``/v1`` (vLLM ``http://localhost:8000/v1``, Ollama
-        ``http://localhost:11434/v1``, OpenAI ``https://api.openai.com/v1``).
+        ``http://localhost:11434/v1``, OpenAI ``https://api.openai.com/v1``); or a list of
+        API roots serving the same judge model (several vLLM servers), between which the
+        requests are spread: each goes to the server with the fewest in flight, and a
+        server that stops answering is left out (see :mod:`wizardarena.arena.client`).
+        :attr:`base_urls` holds them all, :attr:`base_url` the first.
     model : str
         The judge model name; recorded in the battle log's ``judge`` column.
     template : {"wizardarena", "arena-hard", "mt-bench"} or Template, default "wizardarena"
@@ -429,7 +433,7 @@ class Judge:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         model: str,
         template: str | Template = "wizardarena",
         *,
@@ -441,16 +445,19 @@ class Judge:
         breaker_seconds: float | None = 10.0,
         extra_params: Mapping[str, Any] | None = None,
     ) -> None:
-        from wizardarena.arena.client import check_client_options
+        from wizardarena.arena.client import check_base_urls, check_client_options
 
         check_client_options(timeout=timeout, max_retries=max_retries,
                              breaker_seconds=breaker_seconds)
         if not isinstance(model, str) or not model:
             raise ValidationError(f"model must be a non-empty str; got {model!r}")
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError(f"base_url (--judge-url) must be an http(s) URL such as "
-                                  f"'http://localhost:8000/v1'; got {_no_userinfo(base_url)!r}")
-        self.base_url = base_url
+        for url in base_url if isinstance(base_url, (list, tuple)) else [base_url]:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ValidationError(f"base_url (--judge-url) must be an http(s) URL such "
+                                      f"as 'http://localhost:8000/v1'; got "
+                                      f"{_no_userinfo(url)!r}")
+        self.base_urls: tuple[str, ...] = check_base_urls(base_url)
+        self.base_url = base_url if isinstance(base_url, str) else self.base_urls[0]
         self.model = model
         self.template = get_template(template)
         self.api_key_env = api_key_env
@@ -462,7 +469,9 @@ class Judge:
         self.extra_params = dict(extra_params or {})
 
     def __repr__(self) -> str:
-        return (f"Judge(base_url={_no_userinfo(self.base_url)!r}, model={self.model!r}, "
+        urls = (_no_userinfo(self.base_url) if len(self.base_urls) == 1
+                else [_no_userinfo(u) for u in self.base_urls])
+        return (f"Judge(base_url={urls!r}, model={self.model!r}, "
                 f"template={self.template.name!r})")
 
     def messages(

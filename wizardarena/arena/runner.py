@@ -43,9 +43,9 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.arena.answers import answers_frame, normalize_prompts
-from wizardarena.arena.client import AsyncClient, run_sync, run_workers
-from wizardarena.arena.failures import FailureClass, classify_error
-from wizardarena.arena.judges import Judge, build_messages
+from wizardarena.arena.client import AsyncClient, ClientStats, run_sync, run_workers
+from wizardarena.arena.judges import Judge
+from wizardarena.arena.judging import MatchJudge, Outcome, OutcomeKind
 from wizardarena.arena.pairing import (
     AdaptiveSampler,
     Match,
@@ -54,22 +54,18 @@ from wizardarena.arena.pairing import (
     model_pairs,
 )
 from wizardarena.arena.store import (
-    UNPARSEABLE,
     JudgmentRecord,
     JudgmentStore,
     failure_summary,
-    format_key,
     open_store,
 )
 from wizardarena.exceptions import (
-    ClientError,
     EndpointError,
-    JudgeParseError,
-    RequestRejectedError,
     ValidationError,
     WizardArenaWarning,
 )
 from wizardarena.ratings.position import PositionBias
+from wizardarena.ray import Engine, check_engine
 
 #: a run whose first this many requests were all rejected stops (see the module docstring)
 SYSTEMATIC_REJECTIONS = 20
@@ -235,21 +231,28 @@ def position_stats(battles: pd.DataFrame) -> tuple[float, float]:
 
 
 class _Run:
-    """State of one run (counters, store, client); single event-loop thread."""
+    """State of one run (counters, store, client); single event-loop thread.
 
-    def __init__(self, judge: Judge, store: JudgmentStore, client: AsyncClient,
+    Judgments are made by :class:`~wizardarena.arena.judging.MatchJudge` (here, through
+    ``client``) or by the judge actors of a Ray ``pool``; either way their outcomes come back
+    to :meth:`apply`, and only this object writes the store."""
+
+    def __init__(self, judge: Judge, store: JudgmentStore, client: AsyncClient | None,
                  prompts: pd.DataFrame, answers: Mapping[str, Mapping[str, tuple[str, ...]]],
                  total: int, progress: ProgressCallback | None, retry_failed: bool,
-                 guard: bool = False) -> None:
+                 guard: bool = False, pool: Any = None) -> None:
         self.judge = judge
         self.tpl = judge.template
         self.store = store
         self.client = client
+        self.pool = pool  # wizardarena.ray.arena.JudgePool with engine="ray"
         self.turns: dict[str, tuple[str, ...]] = dict(zip(prompts.index, prompts["turns"]))
         self.category: dict[str, str | None] = (
             dict(zip(prompts.index, prompts["category"])) if "category" in prompts else {}
         )
         self.answers = answers
+        self.judging = (MatchJudge(judge, client, self.turns, answers) if client is not None
+                        else None)
         self.total = total
         self.progress = progress
         self.retry_failed = retry_failed
@@ -261,71 +264,52 @@ class _Run:
         self.t0 = time.perf_counter()
         self.outcomes: list[tuple[str, str, str]] = []  # adaptive mode feedback
         self.collect = False
-        self.params = {"temperature": judge.temperature, "max_tokens": judge.max_tokens,
-                       **judge.extra_params}
 
-    def _record(self, m: Match, *, ok: bool, winner: str | None = None,
-                verdict: str | None = None, score_a: float = math.nan,
-                score_b: float = math.nan, raw: str = "", error: str | None = None,
-                reason: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
-                attempts: int = 1) -> None:
+    def _record(self, o: Outcome) -> None:
+        m = o.match
         self.store.put(JudgmentRecord(
             m.question_id, m.model_a, m.model_b, m.game, m.turn, self.judge.model,
-            self.tpl.name, self.tpl.hash, self.category.get(m.question_id), ok, winner,
-            verdict, score_a, score_b, raw, error, prompt_tokens, completion_tokens, attempts,
-            time.time(), reason,
+            self.tpl.name, self.tpl.hash, self.category.get(m.question_id),
+            o.kind is OutcomeKind.OK, o.winner, o.verdict, o.score_a, o.score_b, o.raw,
+            o.error, o.prompt_tokens, o.completion_tokens, o.attempts, o.tstamp, o.reason,
         ), replace_failed=self.retry_failed)
 
     async def judge_one(self, m: Match) -> None:
-        msgs = build_messages(self.tpl, self.turns[m.question_id],
-                              self.answers[m.model_a][m.question_id],
-                              self.answers[m.model_b][m.question_id], turn=m.turn)
-        try:
-            r = await self.client.chat(msgs, **self.params)
-        except ClientError as exc:
-            kind = classify_error(exc)
-            if kind is FailureClass.FATAL:
-                raise
-            key = format_key(m.question_id, m.model_a, m.model_b, m.game, m.turn)
-            if kind is FailureClass.PERMANENT:
-                assert isinstance(exc, RequestRejectedError)
-                self._record(m, ok=False, error=exc.message, reason=exc.reason)
-                self.failed += 1
-                self.rejected += 1
-                self._check_systematic(exc)
-                self._tick()
-            else:
-                self._error(f"{key}: {exc}")
+        assert self.judging is not None  # local engine
+        self.apply(await self.judging(m))
+
+    def apply(self, o: Outcome) -> None:
+        """Store one outcome and count it (the driver's half of every judgment)."""
+        if o.kind is OutcomeKind.ERROR:
+            self._error(o.error or "")
             return
-        try:
-            v = self.tpl.parse(r.text)
-        except JudgeParseError as exc:
-            self._record(m, ok=False, raw=r.text, error=str(exc), reason=UNPARSEABLE,
-                         prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
-                         attempts=r.attempts)
+        self._record(o)
+        if o.kind is OutcomeKind.REJECTED:
             self.failed += 1
-        else:
-            self._record(m, ok=True, winner=v.winner.value, verdict=v.verdict,
-                         score_a=v.score_a, score_b=v.score_b, raw=r.text,
-                         prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
-                         attempts=r.attempts)
+            self.rejected += 1
+            self._check_systematic(o)
+            self._tick()
+            return
+        if o.kind is OutcomeKind.OK:
             self.ok += 1
-            if self.collect:
-                self.outcomes.append((m.model_a, m.model_b, v.winner.value))
-        self.pt += r.prompt_tokens
-        self.ct += r.completion_tokens
+            if self.collect and o.winner is not None:
+                self.outcomes.append((o.match.model_a, o.match.model_b, o.winner))
+        else:
+            self.failed += 1
+        self.pt += o.prompt_tokens
+        self.ct += o.completion_tokens
         self._tick()
 
-    def _check_systematic(self, exc: RequestRejectedError) -> None:
+    def _check_systematic(self, o: Outcome) -> None:
         if not self.guard or self.ok or self.failed > self.rejected:
             return
         if self.stop is not None:  # another worker tripped the guard: the same error
             raise self.stop
         if self.rejected >= SYSTEMATIC_REJECTIONS:
             self.stop = EndpointError(
-                exc.status_code, f"the first {self.rejected} requests of this run were all "
-                f"rejected ({exc.reason}); the last said: {exc.message}", url=exc.url,
-                reason=exc.reason,
+                o.status, f"the first {self.rejected} requests of this run were all "
+                f"rejected ({o.reason}); the last said: {o.error}", url=o.url,
+                reason=o.reason or "",
                 hint="this looks like a setting, not bad questions (max_tokens too large for "
                      "the model's context? a parameter the server does not accept?); fix it, "
                      "then rerun with retry_failed=True (--retry-failed) to ask the stored "
@@ -348,6 +332,9 @@ class _Run:
                         self.ct, time.perf_counter() - self.t0)
 
     async def run(self, matches: Iterator[Match], concurrency: int) -> None:
+        if self.pool is not None:  # engine="ray": the actors judge, outcomes come back here
+            await self.pool.run(matches, self.apply)
+            return
         await run_workers((self.judge_one(m) for m in matches), concurrency)
 
 
@@ -405,8 +392,12 @@ async def arun_arena(
     progress: ProgressCallback | None = None,
     load: bool = True,
     rng: int | np.random.Generator | None = None,
+    engine: Engine | str = "local",
+    ray_address: str | None = None,
+    workers: int | None = None,
 ) -> ArenaResult:
     """Async version of :func:`run_arena` (same parameters)."""
+    eng = check_engine(engine, ray_address=ray_address, workers=workers)
     if order not in ("balanced", "fixed"):
         raise ValidationError(f"order must be 'balanced' or 'fixed'; got {order!r}")
     if not isinstance(judge, Judge):
@@ -431,10 +422,18 @@ async def arun_arena(
         raise ValidationError(f"pairs='adaptive' needs budget= a positive number of "
                               f"judgments; got {budget!r}")
     tpl = judge.template
-    client = AsyncClient(judge.base_url, model=judge.model, api_key_env=judge.api_key_env,
-                         timeout=judge.timeout, concurrency=concurrency,
-                         max_retries=judge.max_retries,
-                         breaker_seconds=judge.breaker_seconds)
+    client: AsyncClient | None = None
+    pool: Any = None
+    if eng is Engine.RAY:  # judge actors on the cluster; this process writes the store
+        from wizardarena.ray.arena import JudgePool
+
+        pool = JudgePool(judge, dict(zip(prompt_frame.index, prompt_frame["turns"])), amap,
+                         concurrency=concurrency, workers=workers, ray_address=ray_address)
+    else:
+        client = AsyncClient(judge.base_urls, model=judge.model,
+                             api_key_env=judge.api_key_env, timeout=judge.timeout,
+                             concurrency=concurrency, max_retries=judge.max_retries,
+                             breaker_seconds=judge.breaker_seconds)
     st, owned = open_store(store)
     try:
         existing = st.existing(judge.model, tpl.hash, include_failed=not retry_failed)
@@ -442,7 +441,8 @@ async def arun_arena(
         if mode is PairingMode.ADAPTIVE and budget is not None:
             n_sched, n_skip, run = await _run_adaptive(
                 judge, st, client, prompt_frame, amap, q_turns, existing, budget, concurrency,
-                progress, retry_failed, both_orders, all_turns, rng, guard, order, order_seed)
+                progress, retry_failed, both_orders, all_turns, rng, guard, order, order_seed,
+                pool)
         else:
             def schedule() -> Iterator[Match]:
                 return iter_matches(q_turns, pair_list, both_orders=both_orders,
@@ -455,34 +455,39 @@ async def arun_arena(
             todo = (m for m in schedule()
                     if (m.question_id, m.model_a, m.model_b, m.game, m.turn) not in existing)
             run = _Run(judge, st, client, prompt_frame, amap, n_sched - n_skip, progress,
-                       retry_failed, guard)
+                       retry_failed, guard, pool)
             await run.run(todo, concurrency)
         battles = st.battles(judge=judge.model, template_hash=tpl.hash) if load else \
             pd.DataFrame(columns=[])
         failed = st.failed(judge=judge.model, template_hash=tpl.hash)
         first, consistency = position_stats(battles) if load else (math.nan, math.nan)
+        stats: ClientStats = await pool.stats() if pool is not None else \
+            client.stats  # type: ignore[union-attr]
         return ArenaResult(
             battles=battles, failed=failed, n_scheduled=n_sched, n_skipped=n_skip,
             n_ok=run.ok, n_failed=run.failed, n_errors=run.errors,
-            requests=client.stats.attempts, retries=client.stats.retries,
+            requests=stats.attempts, retries=stats.retries,
             prompt_tokens=run.pt, completion_tokens=run.ct, first_slot_win_rate=first,
             position_consistency=consistency, elapsed=time.perf_counter() - run.t0,
             judge=judge.model, template=tpl.name, template_hash=tpl.hash,
             errors=tuple(run.error_messages), n_rejected=run.rejected,
         )
     finally:
-        await client.aclose()
+        if client is not None:
+            await client.aclose()
+        if pool is not None:
+            await pool.close()
         if owned:
             st.close()
 
 
 async def _run_adaptive(
-    judge: Judge, st: JudgmentStore, client: AsyncClient, prompts: pd.DataFrame,
+    judge: Judge, st: JudgmentStore, client: AsyncClient | None, prompts: pd.DataFrame,
     amap: Mapping[str, Mapping[str, tuple[str, ...]]], q_turns: Mapping[str, int],
     existing: set[tuple[str, str, str, int, int]], budget: int, concurrency: int,
     progress: ProgressCallback | None, retry_failed: bool, both_orders: bool,
     all_turns: bool, rng: int | np.random.Generator | None, guard: bool, order: str,
-    order_seed: int,
+    order_seed: int, pool: Any = None,
 ) -> tuple[int, int, _Run]:
     sampler = AdaptiveSampler(sorted(amap), list(q_turns), rng=rng,
                               batch_pairs=max(1, concurrency // (2 if both_orders else 1)))
@@ -490,7 +495,7 @@ async def _run_adaptive(
     outcome = {(q, a, b, int(g), int(t)): w for q, a, b, g, t, w in zip(
         stored["question_id"], stored["model_a"], stored["model_b"], stored["game"],
         stored["turn"], stored["winner"])}
-    run = _Run(judge, st, client, prompts, amap, budget, progress, retry_failed, guard)
+    run = _Run(judge, st, client, prompts, amap, budget, progress, retry_failed, guard, pool)
     run.collect = True
     n_sched = n_skip = 0
     while n_sched < budget:
@@ -541,6 +546,9 @@ def run_arena(
     progress: ProgressCallback | None = None,
     load: bool = True,
     rng: int | np.random.Generator | None = None,
+    engine: Engine | str = "local",
+    ray_address: str | None = None,
+    workers: int | None = None,
 ) -> ArenaResult:
     """Judge pairwise battles between models' answers and store them durably.
 
@@ -578,7 +586,7 @@ def run_arena(
     budget : int, optional
         Number of judgments for ``pairs="adaptive"`` (required there).
     concurrency : int, default 32
-        Judge requests in flight.
+        Judge requests in flight (per actor with ``engine="ray"``).
     retry_failed : bool, default False
         Re-request judgments stored as failed (unparseable verdicts and requests the
         endpoint rejected); a success replaces them (CLI ``--retry-failed``).
@@ -591,6 +599,17 @@ def run_arena(
         store instead).
     rng : int, numpy.random.Generator or None
         Prompt order of the adaptive sampler.
+    engine : {"local", "ray"}, default "local"
+        ``"ray"`` judges on a Ray cluster (CLI ``--ray``; extra ``ray``): ``workers`` judge
+        actors, each with its own client and ``concurrency`` requests in flight, while this
+        process alone writes the store (:mod:`wizardarena.ray.arena`). Same schedule, same
+        resume rule, same failure classes.
+    ray_address : str, optional
+        The Ray cluster (CLI ``--ray-address``; default the ``RAY_ADDRESS`` environment
+        variable, else a local Ray runtime).
+    workers : int, optional
+        Judge actors with ``engine="ray"`` (CLI ``--ray-workers``; default one per CPU of
+        the cluster).
 
     Returns
     -------
@@ -612,5 +631,6 @@ def run_arena(
         opponents=opponents, both_orders=both_orders, order=order, order_seed=order_seed,
         all_turns=all_turns, budget=budget,
         concurrency=concurrency, retry_failed=retry_failed, missing=missing,
-        progress=progress, load=load, rng=rng,
+        progress=progress, load=load, rng=rng, engine=engine, ray_address=ray_address,
+        workers=workers,
     ))

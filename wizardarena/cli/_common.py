@@ -213,3 +213,32 @@ def rating_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 #: Python keyword -> option destination, for the rating options (see :func:`keywords`)
 RATING_KEYWORDS: dict[str, str] = {"rng": "seed", "cluster": "cluster_column"}
+
+
+# ----------------------------------------------------------------------------- Ray
+def add_ray_options(p: argparse.ArgumentParser, *, workers: str) -> None:
+    """``--ray``, ``--ray-address`` and ``--ray-workers``: the one switch to a Ray cluster
+    (Python ``engine="ray"``, ``ray_address=``, ``workers=``). ``workers`` says what a worker
+    is for this command."""
+    p.add_argument("--ray", action="store_true",
+                   help="run on a Ray cluster (extra wizardarena[ray]): the one at "
+                   "--ray-address, else at the RAY_ADDRESS environment variable, else a "
+                   "local Ray runtime started for this run")
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="the Ray cluster to run on, e.g. ray://head:10001 or auto (implies "
+                   "--ray; default: RAY_ADDRESS)")
+    p.add_argument("--ray-workers", type=int_range(1), default=None, metavar="N",
+                   help=f"{workers} (implies --ray; default: one per CPU of the cluster)")
+
+
+def ray_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments ``engine``, ``ray_address``, ``workers`` set by
+    :func:`add_ray_options` (any ``--ray-*`` option implies ``--ray``)."""
+    on = bool(args.ray or args.ray_address or args.ray_workers)
+    return dict(engine="ray" if on else "local", ray_address=args.ray_address,
+                workers=args.ray_workers)
+
+
+#: Python keyword -> option destination, for the Ray options (see :func:`keywords`)
+RAY_KEYWORDS: dict[str, str] = {"engine": "ray", "ray_address": "ray_address",
+                                "workers": "ray_workers"}

@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+from wizardarena.cli._common import RAY_KEYWORDS, add_ray_options, keywords, ray_arguments
 from wizardarena.cli.answer import add_client_options
 
 
@@ -21,7 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompts", required=True, help="prompt file (.jsonl/.json/.parquet/.csv)")
     p.add_argument("--answers", required=True, nargs="+",
                    help="answer files or directories (Arena-Hard, AlpacaEval, MT-Bench, JSONL)")
-    p.add_argument("--judge-url", required=True, help="API root, e.g. http://localhost:8000/v1")
+    p.add_argument("--judge-url", required=True, nargs="+", metavar="URL",
+                   help="API root, e.g. http://localhost:8000/v1; several URLs (servers of the "
+                   "same judge model) share the load: each request goes to the one with the "
+                   "fewest in flight")
     p.add_argument("--judge-model", required=True)
     p.add_argument("--template", default="wizardarena",
                    choices=["wizardarena", "arena-hard", "mt-bench"])
@@ -45,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="judge only the last turn of multi-turn prompts")
     p.add_argument("--store", required=True, help="SQLite judgment store (resumable)")
     p.add_argument("--out", default=None, help="write the battle log here (.parquet)")
-    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--concurrency", type=int, default=32,
+                   help="judge requests in flight (per Ray worker with --ray)")
     add_client_options(p, timeout=120.0)
     p.add_argument("--retry-failed", action="store_true",
                    help="re-request judgments stored as failed (unparseable verdicts and "
@@ -58,7 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="USD per million completion tokens (for the cost estimate)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--seed", type=int, default=0, help="seed of the adaptive sampler")
+    add_ray_options(p, workers="judge actors, each with --concurrency requests in flight")
     p.set_defaults(_run=run)
+    keywords(p, **RAY_KEYWORDS)
 
 
 def _cost(args: argparse.Namespace, pt: int, ct: int) -> str:
@@ -102,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
     # everything is validated before the store file is created
     answers = pd.concat([load_answers(a) for a in args.answers], ignore_index=True)
-    judge = Judge(args.judge_url, args.judge_model, template=args.template,
+    judge = Judge(args.judge_url[0] if len(args.judge_url) == 1 else args.judge_url,
+                  args.judge_model, template=args.template,
                   api_key_env=args.api_key_env, timeout=args.timeout,
                   max_retries=args.max_retries, breaker_seconds=args.breaker_seconds)
     bar = None if args.quiet else ProgressBar(args)
@@ -115,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             all_turns=not args.last_turn_only,
             concurrency=args.concurrency, retry_failed=args.retry_failed,
             missing="skip" if args.skip_missing else "raise", progress=bar, rng=args.seed,
+            **ray_arguments(args),
         )
     finally:
         if bar is not None and bar.drawn:

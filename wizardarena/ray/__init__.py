@@ -1,0 +1,87 @@
+"""Beyond one machine: the stages of wizardarena on a Ray cluster (optional extra ``ray``).
+
+One switch: ``engine="ray"`` in Python (``run_arena``, ``build_testset``, ``rank``) and
+``--ray`` on the command line. The driver connects to the cluster named by ``ray_address=``
+(``--ray-address``), else by the ``RAY_ADDRESS`` environment variable, else starts a local
+Ray runtime on this machine. The local path (``engine="local"``, the default) never imports
+Ray.
+
+Modules (imported lazily; each needs ``pip install 'wizardarena[ray]'``):
+
+:mod:`wizardarena.ray.arena`
+    judge actors, each with its own async client, judging shards of the work list; the
+    driver alone writes the judgment store;
+:mod:`wizardarena.ray.testset`
+    Ray Data stages for reading, cleaning keys, the duplicate group-bys and embedding;
+    clustering and selection on the driver;
+:mod:`wizardarena.ray.counts`
+    the count reduction of a partitioned battle log in Ray Data; the fit on the driver.
+
+See ``docs/scaling.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from types import ModuleType
+from typing import Any
+
+from wizardarena.exceptions import Param, ValidationError, missing_extra, parse_enum
+
+__all__ = ["Engine", "check_engine", "connect", "import_ray"]
+
+
+class Engine(str, enum.Enum):
+    """Where a stage runs: in this process (``"local"``) or on a Ray cluster (``"ray"``)."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
+def check_engine(engine: Engine | str, *, ray_address: str | None = None,
+                 workers: int | None = None) -> Engine:
+    """Validate ``engine=`` and the options that only mean something with ``engine="ray"``.
+
+    Raises
+    ------
+    ValidationError
+        An unknown engine, ``ray_address`` or ``workers`` without ``engine="ray"``, or
+        ``workers`` that is not a positive integer.
+    """
+    eng = parse_enum(Engine, engine, "engine")
+    if eng is Engine.LOCAL:
+        for name, value in (("ray_address", ray_address), ("workers", workers)):
+            if value is not None:
+                raise ValidationError(Param(name, repr(value)), " only applies on a Ray "
+                                      "cluster; add ", Param("engine", "'ray'", cli=""))
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)
+                                or workers < 1):
+        raise ValidationError(Param("workers"), f" must be an integer >= 1; got {workers!r}")
+    return eng
+
+
+def import_ray(purpose: str) -> ModuleType:
+    """``import ray``, or a :class:`~wizardarena.exceptions.MissingExtraError` naming the
+    ``ray`` extra and what needed it."""
+    try:
+        import ray
+    except ImportError:
+        raise missing_extra("ray", "ray", purpose) from None
+    return ray
+
+
+def connect(ray_address: str | None, purpose: str, **init: Any) -> ModuleType:
+    """The ``ray`` module, connected: to ``ray_address``, else ``RAY_ADDRESS``, else a local
+    runtime started here (``init`` goes to :func:`ray.init`, e.g. ``num_cpus``). An
+    already-initialised Ray (``ray.init`` called by the user) is used as it is."""
+    ray = import_ray(purpose)
+    if ray.is_initialized():
+        return ray
+    address = ray_address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        ray.init(address=address)
+    else:
+        init.setdefault("include_dashboard", False)
+        ray.init(**init)
+    return ray
