@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -31,3 +34,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ray_runtime() -> Iterator[Any]:
+    """A local Ray runtime with 2 CPUs, started once for every Ray test of the session
+    (``engine="ray"`` then connects to it instead of starting its own)."""
+    ray = pytest.importorskip(
+        "ray", reason="the ray extra is missing (pip install -e '.[test]' installs it)")
+    os.environ.pop("RAY_ADDRESS", None)  # never a cluster the machine happens to point at
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

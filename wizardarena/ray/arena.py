@@ -15,10 +15,11 @@ pairs, orders and resume rule: keys already stored are skipped) and hands it to 
   exactly once by primary key) and sends the actor its next chunk;
 - an actor whose process dies is replaced by a new one, and the chunks it had not returned
   go to the replacement: only judgments the driver has not received, hence not stored, are
-  asked again (the requests in flight at the moment of the crash, as with a local
-  ``kill -9``). After :data:`MAX_RESTARTS` replacements of one actor the run stops with an
-  :class:`~wizardarena.exceptions.ArenaError`; what was judged is stored and a rerun
-  resumes;
+  asked again: the requests in flight at the moment of the crash (as with a local
+  ``kill -9``) and the finished judgments of chunks the actor had not yet returned, at most
+  the ``2 x concurrency`` it held. After :data:`MAX_RESTARTS` replacements of one actor the
+  run stops with an :class:`~wizardarena.exceptions.ArenaError`; what was judged is stored
+  and a rerun resumes;
 - a fatal failure in any actor (bad key, unknown model, every endpoint unreachable) stops
   the run with the client's own error, as the local engine does.
 
@@ -83,6 +84,10 @@ class JudgeActor:
     def pid(self) -> int:
         """The actor's process id."""
         return os.getpid()
+
+    async def aclose(self) -> None:
+        """Close the client's connections (the servers see a clean close)."""
+        await self.client.aclose()
 
 
 class JudgePool:
@@ -193,7 +198,15 @@ class JudgePool:
         return total
 
     async def close(self) -> None:
-        """Stop the actors."""
+        """Close the actors' connections, then stop the actors."""
+        closing = [asyncio.ensure_future(_await(a.aclose.remote())) for a in self.actors]
+        if closing:
+            await asyncio.wait(closing, timeout=10)
+        for fut in closing:
+            if not fut.done():
+                fut.cancel()
+            elif not fut.cancelled():
+                fut.exception()  # an actor that is gone has nothing to close
         for a in self.actors:
             self.ray.kill(a)
         self.actors = []

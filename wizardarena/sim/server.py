@@ -430,10 +430,26 @@ class _Server:
 
 async def _serve(state: _State, host: str, port: int, ready: Callable[[int], None],
                  stop: asyncio.Event) -> None:
-    server = await asyncio.start_server(_Server(state).handle, host, port, backlog=1024)
+    sim = _Server(state)
+    open_connections: set[asyncio.Task[Any]] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # a connection handler runs in its own task
+        open_connections.add(task)
+        try:
+            await sim.handle(reader, writer)
+        finally:
+            open_connections.discard(task)
+
+    server = await asyncio.start_server(handle, host, port, backlog=1024)
     ready(server.sockets[0].getsockname()[1])
     async with server:
         await stop.wait()
+        # like a real server shutting down: close the connections clients keep alive
+        for task in list(open_connections):
+            task.cancel()
+        await asyncio.gather(*open_connections, return_exceptions=True)
 
 
 def _child_main() -> None:  # pragma: no cover (runs in the child process)
