@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
@@ -9,8 +10,8 @@ from typing import Any, overload
 import numpy as np
 
 from wizardarena.battle_checks import prompt_clusters
-from wizardarena.battles import BattleSource, Vocabulary, read_battles
-from wizardarena.exceptions import ValidationError
+from wizardarena.battles import BattleLog, BattleSource, CountedLog, Vocabulary, read_battles
+from wizardarena.exceptions import Param, ValidationError
 from wizardarena.leaderboard import Leaderboard
 from wizardarena.ratings.features import feature_block
 from wizardarena.ratings.fit import fit, resolve_seed
@@ -62,6 +63,8 @@ def rank(  # type: ignore[misc]
     pairs: str = "all",
     arena_options: Mapping[str, Any] | None = None,
     rng: int | np.random.Generator | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Leaderboard | dict[str, Leaderboard]:
     """Rank models from a battle log: Bradley-Terry (or Elo) ratings with intervals.
 
@@ -70,7 +73,12 @@ def rank(  # type: ignore[misc]
     battles : path, DataFrame, pyarrow Table, list of dict, or BattleLog
         The battle log (see :mod:`wizardarena.battles`): a ``.parquet``, ``.jsonl``,
         ``.json`` or ``.csv`` file, or an in-memory table with ``model_a``, ``model_b``,
-        ``winner``.
+        ``winner``; or a **dataset too large to hold**: a directory of Parquet files
+        (searched recursively) or a glob (``"logs/*.parquet"``), read batch by batch into
+        counts (:mod:`wizardarena.battle_stream`; memory bounded by the unique rows, not
+        the battles) and fitted exactly as in memory. Such a log takes every Bradley-Terry
+        option but ``style=`` and ``by=``, and not ``method="elo"`` (they need the battles
+        themselves); its position consistency is not computed.
     method : {"bt", "elo"}, default "bt"
         Bradley-Terry maximum likelihood, or online Elo (order dependent; a diagnostic).
     ci : {"bootstrap", "sandwich", "none"}, default "bootstrap"
@@ -160,6 +168,14 @@ def rank(  # type: ignore[misc]
     rng : int, numpy Generator or None
         Seed for the bootstrap. With None a seed is drawn and recorded in
         ``board.info.seed``.
+    engine : {"local", "ray"}, default "local"
+        ``"ray"`` (CLI ``--ray``; extra ``ray``): Ray Data counts a Parquet dataset (or file)
+        where its row groups are read, and only the counts come to this process, where the
+        fit runs (:mod:`wizardarena.ray.counts`); with ``judge=``, the battles are judged
+        on Ray too. The result is the local one.
+    ray_address : str, optional
+        The Ray cluster (CLI ``--ray-address``; default ``RAY_ADDRESS``, else a local Ray
+        runtime).
 
     Returns
     -------
@@ -173,6 +189,9 @@ def rank(  # type: ignore[misc]
     >>> board.table.index[0]
     'a'
     """
+    from wizardarena.ray import Engine, check_engine
+
+    eng = check_engine(engine, ray_address=ray_address)
     if judge is not None:
         from wizardarena.arena.runner import run_arena
 
@@ -180,19 +199,28 @@ def rank(  # type: ignore[misc]
             raise ValidationError("running battles needs store= (the path of the judgment store)")
         if prompts is None:
             raise ValidationError("running battles needs prompts= (the test set)")
-        result = run_arena(battles, prompts, judge, store=store, pairs=pairs,
-                           **dict(arena_options or {}))
+        arena = {"engine": eng.value, "ray_address": ray_address, **dict(arena_options or {})}
+        result = run_arena(battles, prompts, judge, store=store, pairs=pairs, **arena)
         battles = result.battles
+        eng = Engine.LOCAL  # the battle log is in memory now
     elif isinstance(battles, Mapping):
         raise ValidationError(
             "a mapping of model answers needs judge= (and prompts=, store=) to run battles; "
             "to rank an existing battle log pass a path, a DataFrame or a list of dicts"
         )
-    log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight,
-                       normalize_names=normalize_names)
-    log = prompt_clusters(log, unit=unit, ci=ci, cluster=cluster)
+    log: BattleLog | CountedLog
+    if _streamed(battles, eng):
+        log, cluster = _counted(battles, engine=eng.value, ray_address=ray_address,
+                                outcomes=outcomes, strong_weight=strong_weight,
+                                normalize_names=normalize_names, unit=unit, ci=ci,
+                                cluster=cluster, by=by, style=style)
+    else:
+        log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight,
+                           normalize_names=normalize_names)
+        log = prompt_clusters(log, unit=unit, ci=ci, cluster=cluster)
     features = None
     if style is not None and style is not False:
+        assert isinstance(log, BattleLog)  # a streamed log refuses style= (_counted)
         if by is not None:
             raise ValidationError("style= and by= cannot be combined; split the log first")
         if method not in ("bt", "bradley-terry"):
@@ -208,6 +236,7 @@ def rank(  # type: ignore[misc]
     )
     if by is None:
         return Leaderboard.from_result(fit(log, rng=rng, **options))
+    assert isinstance(log, BattleLog)  # a streamed log refuses by= (_counted)
     col = log.column(by)
     if col.isna().any():
         rows = np.flatnonzero(col.isna().to_numpy())[:5].tolist()
@@ -233,3 +262,52 @@ def category_seed(seed: int, value: object) -> int:
     key = zlib.crc32(str(value).encode("utf-8"))
     state = np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(2, np.uint64)
     return int((int(state[0]) << 1 ^ int(state[1])) % (2**63))
+
+
+def _streamed(battles: Any, engine: Any) -> bool:
+    """Whether ``battles`` is read as a dataset, batch by batch, into counts."""
+    from wizardarena.battle_stream import is_dataset
+    from wizardarena.ray import Engine
+
+    if is_dataset(battles):
+        return True
+    if engine is Engine.RAY:
+        if not isinstance(battles, (str, os.PathLike)):
+            raise ValidationError(
+                Param("engine", "'ray'", cli=""), " counts battle-log files on the cluster; "
+                f"an in-memory log ({type(battles).__name__}) is ranked in this process: "
+                "leave the engine out, or pass a Parquet file, directory or glob")
+        return True
+    return False
+
+
+def _counted(battles: Any, *, engine: str, ray_address: str | None, outcomes: Any,
+             strong_weight: float, normalize_names: bool, unit: str, ci: str,
+             cluster: str | None, by: str | None, style: Any
+             ) -> tuple[CountedLog, str | None]:
+    """A dataset read into counts, with the prompt column ``unit="prompt"`` needs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wizardarena.battle_stream import dataset_files, read_counts
+
+    for name, value in (("by", by), ("style", style)):
+        if value is not None and value is not False:
+            raise ValidationError(
+                Param(name, repr(value)), " needs every battle in memory, and a dataset is "
+                "read batch by batch into counts: rank one file (or a DataFrame) instead, "
+                "e.g. each category's file on its own")
+    files = dataset_files(battles)
+    names = pq.read_schema(files[0]).names
+    # the checks (and messages) of the in-memory path, on an empty log with these columns
+    stub = BattleLog(models=(), a=np.zeros(0, np.int32), b=np.zeros(0, np.int32),
+                     outcome=np.zeros(0, np.int8),
+                     _extra=pa.table({c: pa.array([], pa.null()) for c in names if c not in
+                                      ("model_a", "model_b", "winner", "weight", "left",
+                                       "right")}))
+    prompt_clusters(stub, unit=unit, ci=ci, cluster=cluster)
+    group = (cluster or "question_id") if unit == "prompt" and ci != "none" else None
+    log = read_counts(battles, outcomes=outcomes, strong_weight=strong_weight,
+                      normalize_names=normalize_names, group=group, engine=engine,
+                      ray_address=ray_address)
+    return log, cluster

@@ -99,12 +99,14 @@ def layout_hint(names: Sequence[str], vocab: Vocabulary) -> list[object]:
 
 def name_groups(
     models: tuple[str, ...], a: np.ndarray, b: np.ndarray, names: tuple[str, str],
-    normalize: bool,
+    normalize: bool, *, rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Model names that differ only by case or surrounding spaces (``'gpt-4 '``, ``'GPT-4'``).
 
     They are almost always one model: raise a ValidationError listing every group, or with
     ``normalize`` merge each group into its most frequent spelling (stripped) and say so.
+    ``rows`` (battles per model) replaces counting ``a`` and ``b`` when they are the rows of
+    counts rather than battles.
     """
     keys = [m.strip().casefold() for m in models]
     groups: dict[str, list[int]] = {}
@@ -113,7 +115,8 @@ def name_groups(
     multi = [g for g in groups.values() if len(g) > 1]
     if not multi:
         return a, b, models
-    rows = np.bincount(a, minlength=len(models)) + np.bincount(b, minlength=len(models))
+    if rows is None:
+        rows = np.bincount(a, minlength=len(models)) + np.bincount(b, minlength=len(models))
 
     def show(g: list[int]) -> str:
         return "[" + ", ".join(

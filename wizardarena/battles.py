@@ -42,6 +42,7 @@ from wizardarena.exceptions import Param, ValidationError
 __all__ = [
     "WINNER_LABELS",
     "BattleLog",
+    "CountedLog",
     "Counts",
     "Outcome",
     "Vocabulary",
@@ -379,6 +380,77 @@ class Counts:
 
 
 @dataclass(frozen=True, eq=False)
+class CountedLog:
+    """A battle log known by its counts only: one too large to hold, read batch by batch
+    (:func:`wizardarena.battle_stream.read_counts`). The Bradley-Terry fits that work on
+    counts (plain, ties, anchors, the position effect, battle and prompt bootstraps, the
+    sandwich) take it where they take a :class:`BattleLog`; what needs the battles
+    themselves (online Elo, style features, position consistency) does not.
+
+    Attributes
+    ----------
+    data : Counts
+        The counts, grouped by :attr:`group` when set (the prompt column of
+        ``unit="prompt"``).
+    group : str or None
+        The column the counts are grouped by.
+    columns : tuple of str
+        Every column of the log (what :meth:`has_column` answers for, besides ``group``).
+    """
+
+    data: Counts
+    group: str | None = None
+    columns: tuple[str, ...] = ()
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return self.data.models
+
+    @property
+    def n_models(self) -> int:
+        return self.data.n_models
+
+    @property
+    def n_battles(self) -> int:
+        return self.data.n_battles
+
+    @property
+    def extra_columns(self) -> list[str]:
+        return [c for c in self.columns
+                if c not in ("model_a", "model_b", "winner", "weight", "left", "right")]
+
+    def has_column(self, name: str) -> bool:
+        return name in self.columns or name == self.group
+
+    def counts(self, *, group: str | None = None) -> Counts:
+        """The counts, grouped by ``group`` (the column they were read with) or collapsed
+        over every group (None): the same rows :meth:`BattleLog.counts` gives."""
+        c = self.data
+        if group is not None and group != self.group:
+            raise ValidationError(
+                f"the battle log was read grouped by {self.group!r}, not by {group!r}; read "
+                "it again with the prompt column you resample by")
+        if group is not None or c.group is None:
+            return c
+        m = c.n_models
+        key = (c.a.astype(np.int64) * m + c.b) * 4 + c.outcome
+        order = np.lexsort((c.weight, key))
+        ks, ws = key[order], c.weight[order]
+        new = np.ones(ks.shape[0], dtype=bool)
+        new[1:] = (ks[1:] != ks[:-1]) | (ws[1:] != ws[:-1])
+        starts = np.flatnonzero(new)
+        count = np.add.reduceat(c.count[order], starts) if len(starts) else c.count[:0]
+        k = ks[starts]
+        return Counts(models=c.models, a=(k // (4 * m)).astype(np.int32),
+                      b=((k // 4) % m).astype(np.int32), outcome=(k % 4).astype(np.int8),
+                      weight=ws[starts], count=count.astype(np.int64))
+
+    def record(self) -> pd.DataFrame:
+        """Per model: battles, wins, ties and losses (rows, unweighted), indexed by model."""
+        return self.data.record()
+
+
+@dataclass(frozen=True, eq=False)
 class BattleLog:
     """A validated battle log, encoded to integer codes.
 
@@ -429,9 +501,12 @@ class BattleLog:
         *,
         outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
         strong_weight: float = 1.0,
-        normalize_names: bool = False,
+        normalize_names: bool | None = False,
     ) -> BattleLog:
-        """Validate and encode a pyarrow table (see :func:`read_battles` for the options)."""
+        """Validate and encode a pyarrow table (see :func:`read_battles` for the options).
+
+        ``normalize_names=None`` leaves names that differ only by case or spaces alone, for
+        a caller that checks the names of a whole log read in pieces."""
         vocab = _vocabulary(outcomes)
         if not np.isfinite(strong_weight) or strong_weight <= 0:
             raise ValidationError(f"strong_weight must be a positive number; got {strong_weight!r}")
@@ -441,8 +516,9 @@ class BattleLog:
             raise ValidationError("battle log is empty: at least one battle is needed")
         a_name, b_name = need[0], need[1]
         a, b, models = _model_codes(table.column(a_name), table.column(b_name), (a_name, b_name))
-        a, b, models = _checks().name_groups(models, a, b, (a_name, b_name),
-                                             normalize_names)
+        if normalize_names is not None:
+            a, b, models = _checks().name_groups(models, a, b, (a_name, b_name),
+                                                 normalize_names)
         same = np.flatnonzero(a == b)
         if same.size:
             raise ValidationError(

@@ -216,10 +216,10 @@ RATING_KEYWORDS: dict[str, str] = {"rng": "seed", "cluster": "cluster_column"}
 
 
 # ----------------------------------------------------------------------------- Ray
-def add_ray_options(p: argparse.ArgumentParser, *, workers: str) -> None:
-    """``--ray``, ``--ray-address`` and ``--ray-workers``: the one switch to a Ray cluster
-    (Python ``engine="ray"``, ``ray_address=``, ``workers=``). ``workers`` says what a worker
-    is for this command."""
+def add_ray_options(p: argparse.ArgumentParser, *, workers: str | None = None) -> None:
+    """``--ray``, ``--ray-address`` (and ``--ray-workers`` when ``workers`` says what a
+    worker is for this command): the one switch to a Ray cluster (Python ``engine="ray"``,
+    ``ray_address=``, ``workers=``)."""
     p.add_argument("--ray", action="store_true",
                    help="run on a Ray cluster (extra wizardarena[ray]): the one at "
                    "--ray-address, else at the RAY_ADDRESS environment variable, else a "
@@ -227,16 +227,20 @@ def add_ray_options(p: argparse.ArgumentParser, *, workers: str) -> None:
     p.add_argument("--ray-address", default=None, metavar="ADDRESS",
                    help="the Ray cluster to run on, e.g. ray://head:10001 or auto (implies "
                    "--ray; default: RAY_ADDRESS)")
-    p.add_argument("--ray-workers", type=int_range(1), default=None, metavar="N",
-                   help=f"{workers} (implies --ray; default: one per CPU of the cluster)")
+    if workers is not None:
+        p.add_argument("--ray-workers", type=int_range(1), default=None, metavar="N",
+                       help=f"{workers} (implies --ray; default: one per CPU of the cluster)")
 
 
 def ray_arguments(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments ``engine``, ``ray_address``, ``workers`` set by
-    :func:`add_ray_options` (any ``--ray-*`` option implies ``--ray``)."""
-    on = bool(args.ray or args.ray_address or args.ray_workers)
-    return dict(engine="ray" if on else "local", ray_address=args.ray_address,
-                workers=args.ray_workers)
+    """The keyword arguments ``engine``, ``ray_address`` (and ``workers``) set by
+    :func:`add_ray_options`; any ``--ray-*`` option implies ``--ray``."""
+    workers = getattr(args, "ray_workers", None)
+    on = bool(args.ray or args.ray_address or workers)
+    out: dict[str, Any] = dict(engine="ray" if on else "local", ray_address=args.ray_address)
+    if hasattr(args, "ray_workers"):
+        out["workers"] = workers
+    return out
 
 
 #: Python keyword -> option destination, for the Ray options (see :func:`keywords`)

@@ -8,9 +8,12 @@ import warnings
 
 from wizardarena.cli._common import (
     RATING_KEYWORDS,
+    RAY_KEYWORDS,
     add_rating_options,
+    add_ray_options,
     keywords,
     rating_arguments,
+    ray_arguments,
     render_board,
     write_or_print,
 )
@@ -21,9 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rank",
         help="fit Bradley-Terry / Elo ratings with confidence intervals from a battle log",
         description="Fit ratings with intervals from a battle log (.parquet, .jsonl, .json, "
-        ".csv) with columns model_a, model_b, winner.",
+        ".csv) with columns model_a, model_b, winner; or from a directory or glob of Parquet "
+        "files, read batch by batch into counts (a log larger than memory).",
     )
-    p.add_argument("battles", help="battle log file (.parquet, .jsonl, .json, .csv)")
+    p.add_argument("battles", help="battle log file (.parquet, .jsonl, .json, .csv), or a "
+                   "directory or quoted glob ('logs/*.parquet') of Parquet files")
     add_rating_options(p)
     p.add_argument("--by", default=None, metavar="COLUMN",
                    help="one board per value of this column (e.g. category)")
@@ -41,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output format: a plain table, markdown, CSV, JSON or HTML")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write here instead of standard output")
+    add_ray_options(p)
     p.set_defaults(_run=run)
-    keywords(p, **RATING_KEYWORDS)
+    keywords(p, **RATING_KEYWORDS, **RAY_KEYWORDS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = rank(args.battles, by=args.by, style=style, answers=answers,
-                      position=args.position, **rating_arguments(args))
+                      position=args.position, **rating_arguments(args), **ray_arguments(args))
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if isinstance(result, dict):

@@ -16,6 +16,11 @@ Read top to bottom, every Bradley-Terry fit is:
 
 Online Elo (``method="elo"``) is the order-dependent alternative; its replicates go through
 the same assembler.
+
+A log too large to hold arrives as a :class:`~wizardarena.battles.CountedLog` (its counts,
+read batch by batch): step 1 starts from those counts instead of collapsing battles, and
+everything after is the same code. Online Elo and style features need the battles and
+refuse it.
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ import pandas as pd
 
 from wizardarena._blas import single_threaded_blas
 from wizardarena.battle_checks import check_anchor
-from wizardarena.battles import BattleLog, Outcome
+from wizardarena.battles import BattleLog, CountedLog, Outcome
 from wizardarena.exceptions import (
     ConvergenceError,
     ConvergenceWarning,
     DataWarning,
+    Param,
     RidgeWarning,
     ValidationError,
     parse_enum,
@@ -143,7 +149,7 @@ def _check_options(ci: CI, *, level: float, rounds: int, ridge: float, l2: float
 
 
 def fit(
-    log: BattleLog,
+    log: BattleLog | CountedLog,
     *,
     method: str = "bt",
     ties: str = "half",
@@ -168,7 +174,8 @@ def fit(
     progress: Callable[[int], None] | None = None,
     stacklevel: int = 2,
 ) -> RatingResult:
-    """Fit ratings and intervals on a validated :class:`BattleLog`; see :func:`wizardarena.rank`.
+    """Fit ratings and intervals on a validated :class:`BattleLog` (or the counts of one,
+    :class:`CountedLog`); see :func:`wizardarena.rank`.
 
     Runs with BLAS limited to one thread (multi-threaded OpenBLAS is several times slower on
     these small kernels). ``stacklevel`` makes warnings point at the caller's caller.
@@ -181,11 +188,11 @@ def fit(
                     stacklevel=stacklevel + 2)
 
 
-def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: str,
+def _fit(log: BattleLog | CountedLog, *, method: str, ties: str, ci: str, rounds: int,
+         unit: str,
          level: float, anchor: Mapping[str, float] | None, point: str | None, ridge: float,
          l2: float, features: FeatureBlock | None, position: bool, cluster: str, k: float,
-         scale: float,
-         base: float, init: float, tol: float, max_iter: int,
+         scale: float, base: float, init: float, tol: float, max_iter: int,
          rng: int | np.random.Generator | None, progress: Callable[[int], None] | None,
          stacklevel: int) -> RatingResult:
     meth = _method(method)
@@ -200,7 +207,13 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
                anchor_idx=None if anchor_ is None else log.models.index(next(iter(anchor_))),
                anchor_value=0.0 if anchor_ is None else next(iter(anchor_.values())))
     gen, seed = resolve_seed(rng)
+    if isinstance(log, CountedLog) and (meth is Method.ELO or features is not None):
+        raise ValidationError(
+            "online Elo and style control need every battle (their order, their answers), "
+            "and a log read as counts (a dataset, batch by batch) has only its counts: rank "
+            "one file (or a DataFrame), or use ", Param("method", "'bt'"), " without style")
     if meth is Method.ELO:
+        assert isinstance(log, BattleLog)  # refused above
         if position:
             raise ValidationError("the first-slot effect (position=True) is fitted with "
                                   "Bradley-Terry; use method='bt'")
@@ -304,7 +317,7 @@ def _fit(log: BattleLog, *, method: str, ties: str, ci: str, rounds: int, unit: 
     )
 
 
-def _check_cluster(log: BattleLog, cluster: str) -> None:
+def _check_cluster(log: BattleLog | CountedLog, cluster: str) -> None:
     if not log.has_column(cluster):
         raise ValidationError(
             f"unit='prompt' resamples prompts and needs a prompt id column; the battle log "
@@ -365,7 +378,8 @@ class _Features:
         return np.r_[self.style.spread if self.style else [], [1.0] * self.position]
 
 
-def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | None
+def _design_maker(log: BattleLog | CountedLog, ties: Ties, block: _Features,
+                  cluster: str | None
                   ) -> tuple[Callable[[_Features], tuple[Design, Categories]], pd.DataFrame,
                              pd.DataFrame]:
     """The builder of the design of a feature block, the models' records and the battles
@@ -386,6 +400,7 @@ def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | N
 
         return (from_counts, counts.record(),
                 pair_battles(log.models, counts.a, counts.b, counts.count))
+    assert isinstance(log, BattleLog)  # style features are per battle (refused in _fit)
     group, n_groups = (None, 0) if cluster is None else log.group_codes(cluster)
 
     def from_battles(b: _Features) -> tuple[Design, Categories]:
@@ -398,13 +413,20 @@ def _design_maker(log: BattleLog, ties: Ties, block: _Features, cluster: str | N
     return from_battles, log.record(), pair_battles(log.models, log.a, log.b)
 
 
-def _position_bias(log: BattleLog, cluster: str, fitted: bool, note: str,
+def _position_bias(log: BattleLog | CountedLog, cluster: str, fitted: bool, note: str,
                    level: float) -> PositionBias | None:
-    """The position-bias report of a fit with ``position=True`` (None otherwise)."""
+    """The position-bias report of a fit with ``position=True`` (None otherwise). From
+    counts, the first-slot win rate only: consistency pairs up each prompt's verdicts."""
     if not fitted:
         return None
-    return replace(position_stats(log, prompt=cluster), identified=not note, note=note,
-                   level=float(level))
+    if isinstance(log, CountedLog):
+        c = log.data
+        a_wins = int(c.count[c.outcome == Outcome.A].sum())
+        decisive = a_wins + int(c.count[c.outcome == Outcome.B].sum())
+        stats = PositionBias(a_wins / decisive if decisive else np.nan, np.nan, decisive, 0)
+    else:
+        stats = position_stats(log, prompt=cluster)
+    return replace(stats, identified=not note, note=note, level=float(level))
 
 
 def _bootstrap(design: Design, cats: Categories, theta: np.ndarray, unit: Unit, rounds: int,

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import enum
 import os
+import warnings
 from types import ModuleType
 from typing import Any
 
 from wizardarena.exceptions import Param, ValidationError, missing_extra, parse_enum
 
-__all__ = ["Engine", "check_engine", "connect", "import_ray"]
+__all__ = ["Engine", "check_engine", "connect", "data_context", "import_ray"]
 
 
 class Engine(str, enum.Enum):
@@ -85,3 +86,16 @@ def connect(ray_address: str | None, purpose: str, **init: Any) -> ModuleType:
         init.setdefault("include_dashboard", False)
         ray.init(**init)
     return ray
+
+
+def data_context() -> Any:
+    """Ray Data's current ``DataContext``, created without the deprecation warnings that
+    Ray 2.60's own constructor raises about its defaults (``use_push_based_shuffle``,
+    ``use_polars``: not settings of ours; under ``-W error`` they would stop every Ray Data
+    call)."""
+    from ray.data import DataContext
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                module=r"ray\.data\.context")
+        return DataContext.get_current()

@@ -1,0 +1,343 @@
+"""Battle logs beyond memory: a partitioned Parquet dataset read batch by batch into counts.
+
+``wa.rank("battles/")`` (a directory) or ``wa.rank("battles/*.parquet")`` (a glob) never
+holds the battles: each batch of rows is validated and collapsed to its unique
+``(group, model_a, model_b, outcome, weight)`` rows (:func:`piece_counts`, the checks and
+the collapse of :class:`~wizardarena.battles.BattleLog`), and a :class:`CountAccumulator`
+sums those partial counts under one code table of model names (and of prompts, for
+``unit="prompt"``). Memory is bounded by one batch plus the number of unique rows, not by
+the number of battles. The result, a :class:`~wizardarena.battles.CountedLog`, has exactly
+the counts that reading the files into memory in the same order gives (models sorted by
+name, prompts numbered by first appearance, rows in the same order), so the fit, the
+bootstrap draws included, is identical.
+
+The files are the dataset's Parquet files in sorted path order (a directory is searched
+recursively); partial counts are merged in any order (first appearances are kept as
+positions), so ``engine="ray"`` (:mod:`wizardarena.ray.counts`) runs the same
+:func:`piece_counts` on Ray Data tasks, one per row group, and merges on the driver.
+
+What needs the battles themselves is refused for such a log: online Elo (order), style
+control (answers), ``by=`` (split first), and position *consistency* (it pairs each
+prompt's verdicts; reported as NaN, the first-slot win rate and the fitted effect are
+there).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from wizardarena.battle_checks import name_groups
+from wizardarena.battles import (
+    BattleLog,
+    CountedLog,
+    Counts,
+    Vocabulary,
+    _required_columns,
+    _vocabulary,
+)
+from wizardarena.exceptions import ValidationError
+
+__all__ = [
+    "CountAccumulator",
+    "dataset_files",
+    "is_dataset",
+    "piece_counts",
+    "read_counts",
+]
+
+#: rows per batch of the local reader
+BATCH_ROWS = 1 << 20
+
+_PARTIAL_COLUMNS = ("piece", "model_a", "model_b", "outcome", "weight", "count", "group",
+                    "rank")
+
+
+def is_dataset(source: Any) -> bool:
+    """Whether ``source`` names a dataset of files (a directory or a glob pattern) rather
+    than one file or an in-memory table."""
+    if isinstance(source, Path):
+        return source.is_dir()
+    if isinstance(source, str):
+        return os.path.isdir(source) or any(c in source for c in "*?[")
+    return False
+
+
+def dataset_files(source: str | os.PathLike[str]) -> list[str]:
+    """The Parquet files of a directory (recursively) or glob, in sorted path order."""
+    text = os.fspath(source)
+    if os.path.isdir(text):
+        files = [str(p) for p in Path(text).rglob("*") if p.is_file()
+                 and p.suffix.lower() in (".parquet", ".pq")]
+        others = [p.name for p in Path(text).rglob("*") if p.is_file()
+                  and p.suffix.lower() not in (".parquet", ".pq")
+                  and not p.name.startswith((".", "_"))]
+        where = f"the directory {text!r}"
+    else:
+        matched = [p for p in glob.glob(text, recursive=True) if os.path.isfile(p)]
+        files = [p for p in matched if Path(p).suffix.lower() in (".parquet", ".pq")]
+        others = [Path(p).name for p in matched if p not in files]
+        where = f"the pattern {text!r}"
+    if others:
+        raise ValidationError(
+            f"{where} holds files that are not Parquet ({sorted(others)[:3]}); a battle log "
+            "read as a dataset is Parquet files only (read other formats one file at a time)")
+    if not files:
+        raise ValidationError(f"{where} matches no Parquet file (*.parquet)")
+    return sorted(files)
+
+
+def _columns(files: Sequence[str], vocab: Vocabulary, group: str | None) -> list[str]:
+    """The columns to read, checked against the first file's schema."""
+    names = pq.read_schema(files[0]).names
+    need = _required_columns(names, vocab)
+    cols = [*need, *(["weight"] if "weight" in names else [])]
+    if group is not None and group not in cols:
+        cols.append(group)
+    return cols
+
+
+def piece_counts(table: pa.Table, *, outcomes: str | Vocabulary, strong_weight: float,
+                 group: str | None, piece: int = 0) -> pd.DataFrame:
+    """Validate one piece of a log (:meth:`BattleLog.from_arrow`, names left for the whole
+    log) and collapse it to its unique rows (:meth:`BattleLog.counts`).
+
+    Returns
+    -------
+    DataFrame
+        One row per unique ``(group, model_a, model_b, outcome, weight)`` of the piece:
+        the names, ``outcome`` (int8), ``weight``, ``count`` (battles), ``group`` (the
+        prompt value, or None) and ``rank`` (its first appearance in the piece), ``piece``.
+    """
+    log = BattleLog.from_arrow(table, outcomes=outcomes, strong_weight=strong_weight,
+                               normalize_names=None)
+    c = log.counts(group=group)
+    models = np.asarray(log.models, dtype=object)
+    if group is not None:
+        assert c.group is not None  # grouped above
+        _, uniques = pd.factorize(log.column(group), sort=False)  # counts' own numbering
+        values: Any = np.asarray(uniques, dtype=object)[c.group]
+        rank = c.group
+    else:
+        values = np.full(len(c), None, dtype=object)
+        rank = np.zeros(len(c), dtype=np.int64)
+    return pd.DataFrame({
+        "piece": np.full(len(c), piece, dtype=np.int64), "model_a": models[c.a],
+        "model_b": models[c.b], "outcome": c.outcome, "weight": c.weight, "count": c.count,
+        "group": values, "rank": rank.astype(np.int64),
+    })
+
+
+class CountAccumulator:
+    """Sums partial counts (:func:`piece_counts` frames) under one code table; partials may
+    come in any order. :meth:`finish` gives the counts of the whole log.
+
+    Parameters
+    ----------
+    grouped : bool
+        Whether the partials carry a prompt ``group``.
+    compact_rows : int, default 2_000_000
+        Buffered partial rows that trigger a merge (bounds memory to the unique rows plus
+        this buffer).
+    """
+
+    def __init__(self, grouped: bool, *, compact_rows: int = 2_000_000) -> None:
+        self.grouped = grouped
+        self.compact_rows = compact_rows
+        self.models: dict[str, int] = {}  # name -> provisional code (arrival order)
+        self.groups: dict[Any, int] = {}  # prompt -> provisional code
+        self.first: list[tuple[int, int]] = []  # provisional group code -> (piece, rank)
+        self._parts: list[pd.DataFrame] = []
+        self._buffered = 0
+        self._total: pd.DataFrame | None = None
+
+    def _codes(self, names: pd.Series) -> np.ndarray:
+        codes, uniques = pd.factorize(names, sort=False)
+        table = np.array([self.models.setdefault(str(u), len(self.models)) for u in uniques],
+                         dtype=np.int64)
+        return table[codes] if len(codes) else np.zeros(0, np.int64)
+
+    def add(self, partial: pd.DataFrame) -> None:
+        """Add one piece's (or several pieces') partial counts."""
+        if len(partial) == 0:
+            return
+        g = np.zeros(len(partial), dtype=np.int64)
+        if self.grouped:
+            codes, uniques = pd.factorize(partial["group"], sort=False)
+            first = (partial.assign(_c=codes).sort_values(["piece", "rank"], kind="stable")
+                     .drop_duplicates("_c"))
+            table = np.empty(len(uniques), dtype=np.int64)
+            for c, value, pc, rk in zip(first["_c"], first["group"], first["piece"],
+                                        first["rank"]):
+                code = self.groups.get(value)
+                if code is None:
+                    code = self.groups[value] = len(self.first)
+                    self.first.append((int(pc), int(rk)))
+                else:
+                    self.first[code] = min(self.first[code], (int(pc), int(rk)))
+                table[c] = code
+            g = table[codes]
+        frame = pd.DataFrame({"g": g, "a": self._codes(partial["model_a"]),
+                              "b": self._codes(partial["model_b"]),
+                              "o": partial["outcome"].to_numpy(np.int8),
+                              "w": partial["weight"].to_numpy(np.float64),
+                              "c": partial["count"].to_numpy(np.int64)})
+        self._parts.append(frame)
+        self._buffered += len(frame)
+        if self._buffered >= self.compact_rows:
+            self._compact()
+
+    def _compact(self) -> pd.DataFrame:
+        parts = ([self._total] if self._total is not None else []) + self._parts
+        if not parts:
+            return pd.DataFrame({k: np.zeros(0, dt) for k, dt in
+                                 (("g", np.int64), ("a", np.int64), ("b", np.int64),
+                                  ("o", np.int8), ("w", np.float64), ("c", np.int64))})
+        merged = pd.concat(parts, ignore_index=True)
+        total = merged.groupby(["g", "a", "b", "o", "w"], sort=False, as_index=False).agg(
+            c=("c", "sum"))
+        self._total, self._parts, self._buffered = total, [], 0
+        return total
+
+    def finish(self, *, names: tuple[str, str] = ("model_a", "model_b"),
+               normalize_names: bool = False, has_weight: bool = False) -> Counts:
+        """The counts of the whole log, as :meth:`BattleLog.counts` orders them: models
+        sorted by name, prompts numbered by first appearance, rows by key then weight."""
+        t = self._compact()
+        if not len(t) or int(t["c"].sum()) == 0:
+            raise ValidationError("battle log is empty: at least one battle is needed")
+        prov = sorted(self.models, key=self.models.__getitem__)  # provisional order
+        order = sorted(range(len(prov)), key=lambda k: prov[k])
+        models = tuple(prov[k] for k in order)
+        remap = np.empty(len(prov), dtype=np.int32)
+        remap[order] = np.arange(len(prov), dtype=np.int32)
+        a = remap[t["a"].to_numpy()]
+        b = remap[t["b"].to_numpy()]
+        cnt = t["c"].to_numpy()
+        rows = (np.bincount(a, weights=cnt, minlength=len(models))
+                + np.bincount(b, weights=cnt, minlength=len(models))).astype(np.int64)
+        a, b, models = name_groups(models, a, b, names, normalize_names, rows=rows)
+        same = np.flatnonzero(a == b)
+        if same.size:
+            raise ValidationError(
+                f"a model cannot battle itself: after merging names that differ only by "
+                f"case or spaces, {int(cnt[same].sum())} battles have {models[a[same[0]]]!r} "
+                f"against itself")
+        m = len(models)
+        gmap = np.zeros(max(len(self.first), 1), dtype=np.int64)
+        n_groups = 0
+        if self.grouped:
+            firsts = np.array(self.first, dtype=np.int64).reshape(-1, 2)
+            by_first = np.lexsort((firsts[:, 1], firsts[:, 0]))
+            gmap[by_first] = np.arange(len(by_first))
+            n_groups = len(by_first)
+        g = gmap[t["g"].to_numpy()]
+        key = (g * (m * m * 4) + (a.astype(np.int64) * m + b) * 4
+               + t["o"].to_numpy().astype(np.int64))
+        w = t["w"].to_numpy()
+        # merge rows that name merging made equal, then order as BattleLog.counts does
+        frame = pd.DataFrame({"k": key, "w": w, "c": cnt}).groupby(
+            ["k", "w"], sort=True, as_index=False)["c"].sum()
+        key, w, cnt = frame["k"].to_numpy(), frame["w"].to_numpy(), frame["c"].to_numpy()
+        rest = key % (m * m * 4)
+        return Counts(
+            models=tuple(models), a=(rest // (4 * m)).astype(np.int32),
+            b=((rest // 4) % m).astype(np.int32), outcome=(rest % 4).astype(np.int8),
+            weight=w.astype(np.float64) if has_weight else np.ones(len(key)),
+            count=cnt.astype(np.int64),
+            group=(key // (m * m * 4)).astype(np.int64) if self.grouped else None,
+            n_groups=n_groups)
+
+
+def _batches(files: Sequence[str], columns: list[str],
+             batch_rows: int) -> Iterable[tuple[str, int, pa.Table]]:
+    for path in files:
+        try:
+            pf = pq.ParquetFile(path, read_dictionary=[
+                c for c in columns if c in pq.read_schema(path).names])
+            missing = [c for c in columns if c not in pf.schema_arrow.names]
+            if missing:
+                raise ValidationError(
+                    f"{path} has no column(s) {missing}; every file of a battle-log dataset "
+                    f"needs the columns {columns}")
+            start = 0
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+                yield path, start, pa.Table.from_batches([batch])
+                start += batch.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            raise ValidationError(f"could not read {path!r} as Parquet: {exc}") from exc
+
+
+def located(path: str, start: int, n: int, exc: ValidationError) -> ValidationError:
+    """``exc`` (raised on rows ``start .. start + n - 1`` of ``path``) saying where."""
+    return ValidationError(
+        f"{path}, rows {start}..{start + n - 1} (row numbers below count from {start}): ",
+        *exc.parts)
+
+
+def read_counts(
+    source: str | os.PathLike[str],
+    *,
+    outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
+    strong_weight: float = 1.0,
+    normalize_names: bool = False,
+    group: str | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> CountedLog:
+    """Read a Parquet dataset (directory or glob) batch by batch into counts.
+
+    Parameters
+    ----------
+    source : str or PathLike
+        A directory (searched recursively for ``*.parquet``) or a glob pattern.
+    outcomes, strong_weight, normalize_names :
+        As :func:`~wizardarena.battles.read_battles`.
+    group : str, optional
+        The prompt column to count by (``unit="prompt"``).
+    engine : {"local", "ray"}, default "local"
+        ``"ray"``: Ray Data counts the row groups where they are read
+        (:mod:`wizardarena.ray.counts`); the merge is on the driver.
+    ray_address : str, optional
+    batch_rows : int, default 1,048,576
+        Rows per batch of the local reader.
+
+    Returns
+    -------
+    CountedLog
+    """
+    vocab = _vocabulary(outcomes)
+    if not np.isfinite(strong_weight) or strong_weight <= 0:
+        raise ValidationError(f"strong_weight must be a positive number; got {strong_weight!r}")
+    files = dataset_files(source)
+    columns = _columns(files, vocab, group)
+    all_columns = tuple(pq.read_schema(files[0]).names)
+    acc = CountAccumulator(group is not None)
+    if engine == "ray":
+        from wizardarena.ray.counts import ray_counts
+
+        ray_counts(files, columns, acc, outcomes=vocab.value, strong_weight=strong_weight,
+                   group=group, ray_address=ray_address)
+    else:
+        for piece, (path, start, table) in enumerate(_batches(files, columns, batch_rows)):
+            if table.num_rows == 0:
+                continue
+            try:
+                acc.add(piece_counts(table, outcomes=vocab, strong_weight=strong_weight,
+                                     group=group, piece=piece))
+            except ValidationError as exc:
+                raise located(path, start, table.num_rows, exc) from None
+    names = ("left", "right") if vocab is Vocabulary.LEFT_RIGHT else ("model_a", "model_b")
+    counts = acc.finish(names=names, normalize_names=normalize_names,
+                        has_weight="weight" in columns or (
+                            vocab is Vocabulary.ARENA_HARD and strong_weight != 1.0))
+    return CountedLog(counts, group=group, columns=all_columns)
