@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from wizardarena.cli._common import keywords
+from wizardarena.cli._common import RAY_KEYWORDS, add_ray_options, keywords, ray_arguments
 from wizardarena.exceptions import ValidationError
 
 _FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
@@ -62,7 +62,8 @@ def register(subparsers: Any) -> None:
             "(per cluster) and a hard subset (by difficulty score); write their union."
         ),
     )
-    p.add_argument("prompts", help="prompt file (.jsonl, .json, .csv, .parquet)")
+    p.add_argument("prompts", help="prompt file (.jsonl, .json, .csv, .parquet), or a "
+                   "directory or quoted glob of them (read in sorted path order)")
     p.add_argument("--out", required=True, help="output file (.parquet, .jsonl or .csv)")
     p.add_argument(
         "--which", choices=["mix", "diverse", "hard", "all"], default="mix",
@@ -156,8 +157,10 @@ def register(subparsers: Any) -> None:
         help="cosine for --decontaminate: auto (calibrated, default) or a number",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_options(p, workers="Ray Data tasks (and embedding actors) at a time")
     p.set_defaults(_run=run)
-    keywords(p, n_clusters="clusters", rng="seed", threshold="decontam_threshold")
+    keywords(p, n_clusters="clusters", rng="seed", threshold="decontam_threshold",
+             **RAY_KEYWORDS)
 
 
 def _format(path: str) -> str:
@@ -257,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
             text_column=args.text_column,
             rng=args.seed,
             progress=progress,
+            **ray_arguments(args),
         )
         getattr(ts, f"to_{fmt}")(args.out, which=args.which)
         if args.dropped:

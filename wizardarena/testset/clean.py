@@ -11,7 +11,10 @@ group-by steps on the keys they emit:
    :func:`~wizardarena.testset.dedup.lsh_candidates` on the LSH band keys) and the greedy
    resolution (:func:`~wizardarena.testset.dedup.greedy_representatives`) on the driver.
 
-:func:`clean_prompts` drives the same stages locally, batch by batch. Every step keeps the
+:func:`clean_prompts` drives the same stages locally, batch by batch; :func:`clean_with_keys`
+runs the group-by steps through a :class:`GroupBy` executor: :class:`LocalGroupBy` here, or
+the Ray Data one of :mod:`wizardarena.ray.testset`, which calls the same step functions on
+hash-partitioned data. Every step keeps the
 *first* prompt (input order) of a duplicate group and reports each dropped prompt with its
 reason, the kept prompt it duplicates (``duplicate_of``) and their ``similarity``, which is
 always at or above the step's threshold (near duplicates never chain; see
@@ -30,6 +33,7 @@ from __future__ import annotations
 import enum
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,6 +45,9 @@ from wizardarena.testset.dedup import minhash_duplicates, minhash_signatures
 __all__ = [
     "CleanResult",
     "DropReason",
+    "GroupBy",
+    "LocalGroupBy",
+    "check_clean_options",
     "clean_keys_batch",
     "clean_prompts",
     "clean_with_keys",
@@ -286,21 +293,9 @@ def clean_prompts(
     -------
     CleanResult
     """
-    if "text" not in prompts.columns:
-        raise ValidationError(
-            "clean_prompts expects canonical prompts with a 'text' column; "
-            "pass them through normalize_prompts first"
-        )
-    if not isinstance(min_words, (int, np.integer)) or min_words < 0:
-        raise ValidationError(f"min_words must be an integer >= 0; got {min_words!r}")
-    if min_chars is not None and min_chars < 0:
-        raise ValidationError(f"min_chars must be >= 0 or None; got {min_chars!r}")
-    if prefix_words is not None and prefix_words < 1:
-        raise ValidationError(f"prefix_words must be >= 1 or None; got {prefix_words!r}")
-    if not 0.0 < prefix_share <= 1.0:
-        raise ValidationError(f"prefix_share must be in (0, 1]; got {prefix_share!r}")
-    if batch_size < 1:
-        raise ValidationError(f"batch_size must be >= 1; got {batch_size!r}")
+    check_clean_options(prompts, min_words=min_words, min_chars=min_chars,
+                        prefix_words=prefix_words, prefix_share=prefix_share,
+                        batch_size=batch_size)
     seed = int(np.random.default_rng(rng).integers(2**31))
     n = len(prompts)
     # the stage's signature bytes go into one preallocated array batch by batch (no
@@ -323,6 +318,66 @@ def clean_prompts(
     )
 
 
+def check_clean_options(prompts: pd.DataFrame, *, min_words: int, min_chars: int | None,
+                        prefix_words: int | None, prefix_share: float,
+                        batch_size: int) -> None:
+    """Validate the options of :func:`clean_prompts` (every engine's)."""
+    if "text" not in prompts.columns:
+        raise ValidationError(
+            "clean_prompts expects canonical prompts with a 'text' column; "
+            "pass them through normalize_prompts first"
+        )
+    if not isinstance(min_words, (int, np.integer)) or min_words < 0:
+        raise ValidationError(f"min_words must be an integer >= 0; got {min_words!r}")
+    if min_chars is not None and min_chars < 0:
+        raise ValidationError(f"min_chars must be >= 0 or None; got {min_chars!r}")
+    if prefix_words is not None and prefix_words < 1:
+        raise ValidationError(f"prefix_words must be >= 1 or None; got {prefix_words!r}")
+    if not 0.0 < prefix_share <= 1.0:
+        raise ValidationError(f"prefix_share must be in (0, 1]; got {prefix_share!r}")
+    if batch_size < 1:
+        raise ValidationError(f"batch_size must be >= 1; got {batch_size!r}")
+
+
+class GroupBy(Protocol):
+    """Runs the group-by steps of :func:`clean_with_keys` on the rows still in play.
+
+    ``live`` holds the positions (rows of the prompts and keys) still in play, increasing;
+    every result is in positions *relative to* ``live`` (as the step functions give them
+    on ``keys[live]``).
+    """
+
+    def exact(self, keys: pd.DataFrame, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`first_of_group` on ``exact_key``."""
+        ...
+
+    def prefix(self, keys: pd.DataFrame, live: np.ndarray, prefix_words: int,
+               min_share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`prefix_duplicates`."""
+        ...
+
+    def minhash(self, signatures: np.ndarray, live: np.ndarray,
+                threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`~wizardarena.testset.dedup.minhash_duplicates`."""
+        ...
+
+
+class LocalGroupBy:
+    """The group-by steps in this process, on the key arrays."""
+
+    def exact(self, keys: pd.DataFrame, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return first_of_group(keys["exact_key"].to_numpy()[live])
+
+    def prefix(self, keys: pd.DataFrame, live: np.ndarray, prefix_words: int,
+               min_share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return prefix_duplicates(keys["prefix_key"].to_numpy()[live],
+                                 keys["words"].to_numpy()[live], prefix_words, min_share)
+
+    def minhash(self, signatures: np.ndarray, live: np.ndarray,
+                threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return minhash_duplicates(signatures[live], threshold=threshold)
+
+
 def clean_with_keys(
     prompts: pd.DataFrame,
     keys: pd.DataFrame,
@@ -334,43 +389,41 @@ def clean_with_keys(
     prefix_words: int | None,
     prefix_share: float,
     minhash_threshold: float | None,
+    groups: GroupBy | None = None,
 ) -> CleanResult:
     """The group-by and greedy steps of :func:`clean_prompts` on precomputed keys
     (:func:`clean_keys_batch` output aligned with ``prompts``, its ``minhash`` column as a
-    (n, num_perm) uint32 array ``signatures``)."""
+    (n, num_perm) uint32 array ``signatures``), run by ``groups`` (default
+    :class:`LocalGroupBy`)."""
+    g: GroupBy = groups if groups is not None else LocalGroupBy()
     reports: list[pd.DataFrame] = []
     frame = prompts
-    k = keys
-    live = np.arange(len(prompts))  # rows of ``signatures`` still in ``frame``
+    live = np.arange(len(prompts))  # rows of ``keys`` and ``signatures`` still in ``frame``
 
-    short = k["words"].to_numpy() < min_words
+    short = keys["words"].to_numpy() < min_words
     if min_chars is not None:
-        short |= k["chars"].to_numpy() < min_chars
+        short |= keys["chars"].to_numpy() < min_chars
     if short.any():
         reports.append(make_report(frame, np.flatnonzero(short), DropReason.TOO_SHORT, None,
                                    None))
-        frame, k, live = frame[~short], k[~short], live[~short]
+        frame, live = frame[~short], live[~short]
 
     def drop(pos: np.ndarray, reason: DropReason, kept: np.ndarray, sim: np.ndarray) -> None:
-        nonlocal frame, k, live
+        nonlocal frame, live
         if len(pos):
             reports.append(make_report(frame, pos, reason, kept, sim))
             keep = np.ones(len(frame), bool)
             keep[pos] = False
-            frame, k, live = frame[keep], k[keep], live[keep]
+            frame, live = frame[keep], live[keep]
 
     if exact and len(frame):
-        dup, first = first_of_group(k["exact_key"].to_numpy())
+        dup, first = g.exact(keys, live)
         drop(dup, DropReason.EXACT_DUPLICATE, first, np.ones(len(dup)))
     if prefix_words is not None and len(frame):
-        dup, first, share = prefix_duplicates(
-            k["prefix_key"].to_numpy(), k["words"].to_numpy(), prefix_words, prefix_share
-        )
+        dup, first, share = g.prefix(keys, live, prefix_words, prefix_share)
         drop(dup, DropReason.PREFIX_DUPLICATE, first, share)
     if minhash_threshold is not None and len(frame) > 1:
-        sig = signatures[live]
-        dup, first, sim = minhash_duplicates(sig, threshold=minhash_threshold)
-        del sig
+        dup, first, sim = g.minhash(signatures, live, minhash_threshold)
         drop(dup, DropReason.NEAR_DUPLICATE_MINHASH, first, sim)
     return finish(frame, reports)
 

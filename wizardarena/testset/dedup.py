@@ -35,6 +35,8 @@ __all__ = [
     "minhash_duplicates",
     "minhash_params",
     "minhash_signatures",
+    "resolve_pairs",
+    "verify_candidates",
 ]
 
 #: share of the median random-pair cosine *distance* under which two prompts are near
@@ -334,6 +336,21 @@ def minhash_duplicates(
         every ``kept_as`` is kept.
     """
     n, num_perm = signatures.shape
+    bands = check_minhash_options(num_perm, threshold, bands)
+    pos = np.arange(n, dtype=np.int64)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    # band by band: candidates of one band are verified before the next band is grouped,
+    # so memory holds one band's candidates, not all of them
+    for b in range(bands):
+        i, j = lsh_candidates(lsh_band_keys(signatures, bands, only=b)[:, 0], pos,
+                              window=window)
+        found.append(verify_candidates(signatures, i, j, threshold))
+    return resolve_pairs(n, *(np.concatenate(parts) for parts in zip(*found)))
+
+
+def check_minhash_options(num_perm: int, threshold: float, bands: int | None) -> int:
+    """Validate the MinHash threshold and bands; return the bands (default
+    :func:`default_bands`)."""
     if not 0.0 < threshold <= 1.0:
         raise ValidationError(f"threshold must be in (0, 1]; got {threshold!r}")
     if bands is None:
@@ -342,33 +359,36 @@ def minhash_duplicates(
         raise ValidationError(
             f"bands must divide the signature length {num_perm}; got {bands!r}"
         )
-    pos = np.arange(n, dtype=np.int64)
-    step = max(1, 2**22 // max(1, num_perm))
-    found_i: list[np.ndarray] = []
-    found_j: list[np.ndarray] = []
-    found_s: list[np.ndarray] = []
-    # band by band: candidates of one band are verified before the next band is grouped,
-    # so memory holds one band's candidates, not all of them
-    for b in range(bands):
-        i, j = lsh_candidates(lsh_band_keys(signatures, bands, only=b)[:, 0], pos,
-                              window=window)
-        sim = np.empty(len(i))
-        for s in range(0, len(i), step):
-            sim[s : s + step] = (
-                signatures[i[s : s + step]] == signatures[j[s : s + step]]
-            ).mean(axis=1)
-        ok = sim >= threshold
-        found_i.append(i[ok])
-        found_j.append(j[ok])
-        found_s.append(sim[ok])
-    i = np.concatenate(found_i)
-    j = np.concatenate(found_j)
-    sim = np.concatenate(found_s)
+    return bands
+
+
+def verify_candidates(
+    signatures: np.ndarray, i: np.ndarray, j: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs ``(i, j)`` (rows of ``signatures``) whose estimated Jaccard
+    similarity (share of equal signature entries) reaches ``threshold``, with it."""
+    step = max(1, 2**22 // max(1, signatures.shape[1]))
+    sim = np.empty(len(i))
+    for s in range(0, len(i), step):
+        sim[s : s + step] = (
+            signatures[i[s : s + step]] == signatures[j[s : s + step]]
+        ).mean(axis=1)
+    ok = sim >= threshold
+    return i[ok], j[ok], sim[ok]
+
+
+def resolve_pairs(
+    n: int, i: np.ndarray, j: np.ndarray, sim: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Verified pairs (a pair may come from several LSH bands) to greedy representatives:
+    each pair once, then :func:`greedy_representatives`."""
     if len(i) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
     _, first = np.unique(i.astype(np.uint64) << np.uint64(32) | j.astype(np.uint64),
                          return_index=True)
-    return greedy_representatives(n, i[first], j[first], sim[first])
+    return greedy_representatives(n, i[first], j[first], np.asarray(sim)[first])
 
 
 # ----------------------------------------------------------------------------- embeddings

@@ -48,6 +48,7 @@ __all__ = [
     "PromptsLike",
     "example_prompts",
     "normalize_prompts",
+    "prompt_files",
     "read_prompts",
 ]
 
@@ -347,16 +348,51 @@ def normalize_prompts(
     return pd.concat([out, rest], axis=1) if len(rest.columns) else out
 
 
+_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet")
+
+
+def prompt_files(path: str | os.PathLike[str]) -> list[Path] | None:
+    """The prompt files of a directory (searched recursively) or a glob pattern, in sorted
+    path order (the order their prompts are read in); None for a single file."""
+    import glob
+
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        found = [p for p in Path(text).rglob("*") if p.is_file()
+                 and not p.name.startswith((".", "_"))]
+        where = f"directory {text!r}"
+    elif any(c in text for c in "*?["):
+        found = [Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p)]
+        where = f"pattern {text!r}"
+    else:
+        return None
+    files = sorted(p for p in found if "".join(p.suffixes[-2:]).lower().removesuffix(".gz")
+                   .endswith(_SUFFIXES))
+    others = sorted(p.name for p in found if p not in files)
+    if others:
+        raise ValidationError(f"the prompt {where} holds files that are not prompt files "
+                              f"({others[:3]}); expected only .jsonl, .json, .csv, .parquet")
+    if not files:
+        raise ValidationError(f"the prompt {where} holds no prompt file (.jsonl, .json, .csv, "
+                              ".parquet)")
+    return files
+
+
 def read_prompts(path: str | os.PathLike[str], *, format: str | None = None) -> pd.DataFrame:
     """Read a prompt file as a raw DataFrame (normalise it with :func:`normalize_prompts`).
 
     Parameters
     ----------
     path : str or PathLike
-        A ``.jsonl``, ``.json`` (list of records), ``.csv`` or ``.parquet`` file.
+        A ``.jsonl``, ``.json`` (list of records), ``.csv`` or ``.parquet`` file; or a
+        directory (searched recursively) or glob of such files, read in sorted path order
+        and concatenated (a prompt dataset in parts).
     format : {"jsonl", "json", "csv", "parquet"}, optional
         Overrides the format guessed from the suffix.
     """
+    files = prompt_files(path)
+    if files is not None:
+        return pd.concat([read_prompts(f, format=format) for f in files], ignore_index=True)
     p = Path(path)
     fmt = (format or p.suffix.lstrip(".")).lower()
     if fmt == "gz":

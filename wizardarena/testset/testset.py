@@ -37,6 +37,7 @@ import pandas as pd
 from wizardarena._blas import with_single_threaded_blas
 from wizardarena._io import atomic_write
 from wizardarena.exceptions import Param, ValidationError
+from wizardarena.ray import Engine, check_engine
 from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.clean import DropReason, clean_prompts, finish, make_report
 from wizardarena.testset.dedup import calibrate_cosine_threshold, embedding_duplicates
@@ -217,6 +218,15 @@ class TestSet:
 
 
 
+class _LocalStages:
+    """The stages that ``engine=`` moves: here, in this process (the Ray ones are
+    :class:`wizardarena.ray.testset.RayStages`, with the same three methods)."""
+
+    normalize_prompts = staticmethod(normalize_prompts)
+    clean_prompts = staticmethod(clean_prompts)
+    embed_texts = staticmethod(embed_texts)
+
+
 def compact_rows(arr: np.ndarray, keep: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """``arr[keep]`` computed in place (rows moved up in chunks): no second copy of a large
     embedding matrix. Returns a view of ``arr``; ``arr`` itself is overwritten."""
@@ -255,6 +265,9 @@ def build_testset(
     batch_size: int = 20_000,
     rng: int | np.random.Generator | None = None,
     progress: ProgressCallback | None = None,
+    engine: Engine | str = "local",
+    ray_address: str | None = None,
+    workers: int | None = None,
 ) -> TestSet:
     """Build a diverse + hard test set from real prompts (see the module docstring).
 
@@ -310,11 +323,24 @@ def build_testset(
         All randomness (MinHash functions, SVD, k-means, picks, ties) derives from it.
     progress : callable, optional
         ``progress(stage, done, total)`` for a progress bar.
+    engine : {"local", "ray"}, default "local"
+        ``"ray"`` (CLI ``--ray``; extra ``ray``): reading, the cleaning keys and MinHash
+        signatures, the exact / prefix / LSH-band group-bys and the embedding run as Ray Data
+        stages on a cluster (:mod:`wizardarena.ray.testset`); greedy representatives,
+        calibration, k-means and selection stay here. Same seed, same embeddings: the same
+        drops and the same test set.
+    ray_address : str, optional
+        The Ray cluster (CLI ``--ray-address``; default ``RAY_ADDRESS``, else a local Ray
+        runtime).
+    workers : int, optional
+        Ray Data tasks (or embedding actors) at a time (CLI ``--ray-workers``; default:
+        as many as the cluster has CPUs).
 
     Returns
     -------
     TestSet
     """
+    eng = check_engine(engine, ray_address=ray_address, workers=workers)
     if not isinstance(per_cluster, (int, np.integer)) or per_cluster < 0:
         raise ValidationError(f"per_cluster must be an integer >= 0; got {per_cluster!r}")
     if diverse is not None and (not isinstance(diverse, (int, np.integer)) or diverse < 0):
@@ -344,13 +370,20 @@ def build_testset(
         )
     gen = np.random.default_rng(rng)
     seeds = gen.integers(2**31, size=9)
+    if eng is Engine.RAY:
+        from wizardarena.ray.testset import RayStages
+
+        stages: Any = RayStages(ray_address=ray_address, workers=workers)
+    else:
+        stages = _LocalStages
 
     def tick(stage: str, done: int, total: int) -> None:
         if progress is not None:
             progress(stage, done, total)
 
     tick("load", 0, 1)
-    frame = normalize_prompts(prompts, text=text, id_column=id_column, text_column=text_column)
+    frame = stages.normalize_prompts(prompts, text=text, id_column=id_column,
+                                     text_column=text_column)
     n_in = len(frame)
     tick("load", 1, 1)
 
@@ -368,7 +401,7 @@ def build_testset(
             )
 
     tick("clean", 0, 1)
-    cleaned = clean_prompts(
+    cleaned = stages.clean_prompts(
         frame,
         min_words=min_words,
         min_chars=min_chars,
@@ -397,7 +430,7 @@ def build_testset(
         texts = kept["text"].tolist()
         if max_chars is not None or max_tokens is not None:
             texts = truncate_texts(texts, max_chars=max_chars, max_tokens=max_tokens)
-        emb = embed_texts(emb_spec, texts, batch_size=batch_size, progress=progress)
+        emb = stages.embed_texts(emb_spec, texts, batch_size=batch_size, progress=progress)
         del texts
     del frame
 
