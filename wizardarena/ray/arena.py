@@ -9,8 +9,8 @@ pairs, orders and resume rule: keys already stored are skipped) and hands it to 
   its own circuit breaker and key scrubber, over the judge's base URL(s), and judge with
   :class:`~wizardarena.arena.judging.MatchJudge`, the code the local engine runs: the failure
   classes, the breaker and the scrubbing apply unchanged;
-- the driver sends each actor small chunks of matches (a quarter of ``concurrency`` each,
-  enough in flight to keep twice ``concurrency`` queued) and, as each chunk's outcomes come
+- the driver sends each actor chunks of matches (half of ``concurrency`` each, four in
+  flight: twice ``concurrency`` queued, so that an actor never waits for the driver) and, as each chunk's outcomes come
   back, stores them (``runner._Run.apply``: one SQLite writer, one transaction per judgment,
   exactly once by primary key) and sends the actor its next chunk;
 - an actor whose process dies is replaced by a new one, and the chunks it had not returned
@@ -113,7 +113,7 @@ class JudgePool:
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
         n = workers if workers is not None else max(1, int(cpus))
         self.concurrency = concurrency
-        self.chunk = max(1, concurrency // 4)
+        self.chunk = max(1, concurrency // 2)
         self.depth = math.ceil(2 * concurrency / self.chunk)  # chunks in flight per actor
         key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
         # in the object store once, for every actor and replacement
