@@ -1,10 +1,11 @@
 """The Ray engine next to the local one: battles, test sets, battle logs (issue 13).
 
 Every run is a fresh child process (its own Ray runtime when it needs one), side by side in
-one invocation. Memory is the peak over the run of the summed PSS (proportional set size,
-so the object store's shared pages count once) of the child and every process it started
-(Ray's raylet, GCS and workers); CPU is the summed user + system time of the same processes,
-sampled from ``/proc`` every 0.2 s (Linux only).
+one invocation. This process samples the child from outside (``/proc``, every 0.2 s; Linux
+only), between the child's start and end marks: memory is the peak of the summed PSS
+(proportional set size, so the object store's shared pages count once) of the child and
+every process it started (Ray's raylet, GCS, workers and actors); CPU is the summed user +
+system time of the same processes ("driver": the child alone).
 
 ``battles``
     The simulated arena in a separate process (``SimArena(process=True)``) at ``--latency``
@@ -61,26 +62,25 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            kids.setdefault(ppid, []).append(int(d))
-    return kids
+def _kids(pid: int) -> list[int]:
+    """Children of ``pid`` (``/proc/<pid>/task/<tid>/children``: no scan of ``/proc``)."""
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out += [int(x) for x in fh.read().split()]
+    except OSError:
+        pass
+    return out
 
 
 def tree(pid: int) -> list[int]:
     """``pid`` and all its descendants."""
-    kids, out, todo = _children(), [], [pid]
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
         out.append(p)
-        todo += kids.get(p, [])
+        todo += _kids(p)
     return out
 
 
@@ -105,52 +105,72 @@ def pss_bytes(pid: int) -> int:
 
 
 class Sampler:
-    """Peak summed PSS and per-process CPU of this process tree, every ``every`` s."""
+    """Samples the process tree of ``pid`` from outside: per-process CPU (the most seen,
+    so processes that exit keep theirs) and the peak summed PSS while ``armed``."""
 
-    def __init__(self, every: float = 0.2) -> None:
+    def __init__(self, pid: int, every: float = 0.2) -> None:
+        self.pid = pid
         self.every = every
         self.peak = 0
+        self.armed = False
         self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
 
-    def sample(self) -> None:
-        pids = tree(os.getpid())
-        self.peak = max(self.peak, sum(pss_bytes(p) for p in pids))
+    def sample(self) -> dict[int, float]:
+        pids = tree(self.pid)
+        if self.armed:
+            self.peak = max(self.peak, sum(pss_bytes(p) for p in pids))
         for p in pids:
             self.cpu[p] = max(self.cpu.get(p, 0.0), cpu_seconds(p))
+        return dict(self.cpu)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             self.sample()
 
-    def __enter__(self) -> Sampler:
-        self.cpu0 = {p: cpu_seconds(p) for p in tree(os.getpid())}
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-        self.sample()
-
-    def cpu_total(self) -> float:
-        """CPU seconds of the tree since ``__enter__``."""
-        return sum(v - self.cpu0.get(p, 0.0) for p, v in self.cpu.items())
-
-    def cpu_own(self) -> float:
-        me = os.getpid()
-        return self.cpu.get(me, 0.0) - self.cpu0.get(me, 0.0)
 
 
 def child(section: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Run ``section`` with ``payload`` in a fresh process; its JSON result."""
-    out = subprocess.run([sys.executable, __file__, "--child", section, json.dumps(payload)],
-                         capture_output=True, text=True)
-    if out.returncode:
-        sys.stderr.write(out.stderr[-4000:])
+    """Run ``section`` with ``payload`` in a fresh process, sampled from here between its
+    ``@start`` and ``@end`` lines; its JSON result with ``peak_mib``, ``cpu_s`` (all
+    processes) and ``driver_cpu_s`` (the child alone) added."""
+    proc = subprocess.Popen([sys.executable, __file__, "--child", section,
+                             json.dumps(payload)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    s = Sampler(proc.pid)
+    before: dict[int, float] = {}
+    after: dict[int, float] = {}
+    last = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("@start"):
+            s.armed = True
+            before = s.sample()
+        elif line.startswith("@end"):
+            after = s.sample()
+            s.armed = False
+        elif line.strip():
+            last = line
+    err = proc.stderr.read() if proc.stderr is not None else ""
+    proc.wait()
+    s.stop()
+    if proc.returncode:
+        sys.stderr.write(err[-4000:])
         raise SystemExit(f"{section} child failed ({payload})")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    out = dict(json.loads(last))
+    out["peak_mib"] = s.peak / 2**20
+    out["cpu_s"] = sum(v - before.get(p, 0.0) for p, v in after.items())
+    out["driver_cpu_s"] = after.get(proc.pid, 0.0) - before.get(proc.pid, 0.0)
+    return out
+
+
+def mark(what: str) -> None:
+    print(f"@{what}", flush=True)
 
 
 def start_ray(cpus: int) -> float:
@@ -180,27 +200,24 @@ def battles_child(p: dict[str, Any]) -> dict[str, Any]:
     judge = Judge(p["url"], p["judge"], template="arena-hard", api_key_env=None)
     marks: dict[str, float] = {}
 
-    with Sampler() as s:
-        def progress(pr: Any) -> None:
-            now = time.perf_counter()
-            marks.setdefault("first", now)
-            if pr.done == pr.total:  # before the actors are stopped
-                marks["last"] = now
-                s.sample()
+    def progress(pr: Any) -> None:
+        now = time.perf_counter()
+        marks.setdefault("first", now)
+        if pr.done == pr.total:  # the last judgment, before the actors are stopped
+            marks["last"] = now
+            mark("end")
 
-        load0 = load()
-        t0 = time.perf_counter()
-        r = run_arena(answers, prompts, judge, store=p["store"], concurrency=p["concurrency"],
-                      load=False, progress=progress, engine=p["engine"],
-                      workers=p.get("workers"))
-        wall = time.perf_counter() - t0
+    load0 = load()
+    mark("start")
+    t0 = time.perf_counter()
+    r = run_arena(answers, prompts, judge, store=p["store"], concurrency=p["concurrency"],
+                  load=False, progress=progress, engine=p["engine"], workers=p.get("workers"))
+    wall = time.perf_counter() - t0
     done = r.n_ok + r.n_failed
     steady = (done - 1) / (marks["last"] - marks["first"])
     return {"engine": p["engine"], "workers": p.get("workers"),
             "concurrency": p["concurrency"], "n": done, "errors": r.n_errors, "wall": wall,
             "rate": done / wall, "steady": steady, "ray_start": ray_start,
-            "driver_cpu_ms": 1000 * s.cpu_own() / done,
-            "all_cpu_ms": 1000 * s.cpu_total() / done, "peak_mib": s.peak / 2**20,
             "load": f"{load0} -> {load()}"}
 
 
@@ -223,6 +240,8 @@ def battles(args: argparse.Namespace) -> None:
           "peak PSS MiB | Ray start s | load (1, 5, 15 min) before -> after |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
+        r["driver_cpu_ms"] = 1000 * r["driver_cpu_s"] / r["n"]
+        r["all_cpu_ms"] = 1000 * r["cpu_s"] / r["n"]
         lanes = r["concurrency"] * (r["workers"] or 1)
         ideal = lanes / args.latency
         shape = f"{r['workers']} x {r['concurrency']}" if r["workers"] else \
@@ -252,21 +271,22 @@ def testset_child(p: dict[str, Any]) -> dict[str, Any]:
         if total and done >= total:
             stages[stage] = now - t_stage[stage]
 
-    with Sampler() as s:
-        load0 = load()
-        t0 = time.perf_counter()
-        ts = build_testset(p["dir"], n_clusters=500, per_cluster=2, rng=0,
-                           engine=p["engine"], progress=progress,
-                           **({"workers": p["workers"]} if p["engine"] == "ray" else {}))
-        wall = time.perf_counter() - t0
+    load0 = load()
+    mark("start")
+    t0 = time.perf_counter()
+    ts = build_testset(p["dir"], n_clusters=500, per_cluster=2, rng=0,
+                       engine=p["engine"], progress=progress,
+                       **({"workers": p["workers"]} if p["engine"] == "ray" else {}))
+    wall = time.perf_counter() - t0
+    mark("end")
     digest = hashlib.sha256()
     for frame in (ts.mix, ts.dropped):
         digest.update("|".join(map(str, frame.index)).encode())
     digest.update("|".join(ts.dropped["reason"]).encode())
     return {"engine": p["engine"], "workers": p["workers"], "wall": wall,
-            "ray_start": ray_start, "peak_mib": s.peak / 2**20,
+            "ray_start": ray_start,
             "driver_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "cpu_s": s.cpu_total(), "stages": stages, "kept": len(ts.prompts),
+            "stages": stages, "kept": len(ts.prompts),
             "dropped": len(ts.dropped), "digest": digest.hexdigest()[:12],
             "load": f"{load0} -> {load()}"}
 
@@ -312,24 +332,25 @@ def ratings_child(p: dict[str, Any]) -> dict[str, Any]:
 
     ray_start = start_ray(2) if p["engine"] == "ray" else 0.0
     source: Any = p["source"]
-    with Sampler() as s:
-        load0 = load()
-        t0 = time.perf_counter()
-        if p.get("in_memory"):
-            import glob
+    load0 = load()
+    mark("start")
+    t0 = time.perf_counter()
+    if p.get("in_memory"):
+        import glob
 
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-            files = sorted(glob.glob(source))
-            source = pa.concat_tables([pq.read_table(f, read_dictionary=[
-                "model_a", "model_b", "winner", "question_id"]) for f in files])
-        board = wa.rank(source, engine=p["engine"], unit=p["unit"], rng=0, rounds=1000)
-        wall = time.perf_counter() - t0
+        files = sorted(glob.glob(source))
+        source = pa.concat_tables([pq.read_table(f, read_dictionary=[
+            "model_a", "model_b", "winner", "question_id"]) for f in files])
+    board = wa.rank(source, engine=p["engine"], unit=p["unit"], rng=0, rounds=1000)
+    wall = time.perf_counter() - t0
+    mark("end")
     return {"label": p["label"], "engine": p["engine"], "unit": p["unit"], "wall": wall,
-            "ray_start": ray_start, "peak_mib": s.peak / 2**20,
+            "ray_start": ray_start,
             "driver_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "n": board.info.n_battles, "cpu_s": s.cpu_total(),
+            "n": board.info.n_battles,
             "table": board.table[["rating", "lower", "upper"]].round(6).to_json(),
             "load": f"{load0} -> {load()}"}
 

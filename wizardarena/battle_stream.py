@@ -27,6 +27,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from wizardarena.exceptions import ValidationError
 
 __all__ = [
     "CountAccumulator",
+    "Partial",
     "dataset_files",
     "is_dataset",
     "piece_counts",
@@ -56,9 +58,9 @@ __all__ = [
 
 #: rows per batch of the local reader
 BATCH_ROWS = 1 << 20
-
-_PARTIAL_COLUMNS = ("piece", "model_a", "model_b", "outcome", "weight", "count", "group",
-                    "rank")
+#: models a dataset may hold (16 bits of the accumulator's keys)
+_MAX_MODELS = (1 << 16) - 1
+_ONE = np.ones(1)
 
 
 def is_dataset(source: Any) -> bool:
@@ -105,123 +107,145 @@ def _columns(files: Sequence[str], vocab: Vocabulary, group: str | None) -> list
     return cols
 
 
-def piece_counts(table: pa.Table, *, outcomes: str | Vocabulary, strong_weight: float,
-                 group: str | None, piece: int = 0) -> pd.DataFrame:
-    """Validate one piece of a log (:meth:`BattleLog.from_arrow`, names left for the whole
-    log) and collapse it to its unique rows (:meth:`BattleLog.counts`).
+@dataclass(frozen=True, eq=False)
+class Partial:
+    """The counts of one piece of a log (a batch or a row group), in the piece's own codes.
 
-    Returns
-    -------
-    DataFrame
-        One row per unique ``(group, model_a, model_b, outcome, weight)`` of the piece:
-        the names, ``outcome`` (int8), ``weight``, ``count`` (battles), ``group`` (the
-        prompt value, or None) and ``rank`` (its first appearance in the piece), ``piece``.
+    Attributes
+    ----------
+    piece : int
+        Position of the piece in the dataset (files in sorted order, rows in file order).
+    counts : Counts
+        :meth:`BattleLog.counts` of the piece (its models sorted, its prompts numbered by
+        first appearance in the piece).
+    groups : ndarray or None
+        The piece's prompt values, in first-appearance order (``counts.group`` indexes it).
     """
+
+    piece: int
+    counts: Counts
+    groups: np.ndarray | None = None
+
+
+def piece_counts(table: pa.Table, *, outcomes: str | Vocabulary, strong_weight: float,
+                 group: str | None, piece: int = 0) -> Partial:
+    """Validate one piece of a log (:meth:`BattleLog.from_arrow`, names left for the whole
+    log) and collapse it to its unique rows (:meth:`BattleLog.counts`)."""
     log = BattleLog.from_arrow(table, outcomes=outcomes, strong_weight=strong_weight,
                                normalize_names=None)
     c = log.counts(group=group)
-    models = np.asarray(log.models, dtype=object)
-    if group is not None:
-        assert c.group is not None  # grouped above
-        _, uniques = pd.factorize(log.column(group), sort=False)  # counts' own numbering
-        values: Any = np.asarray(uniques, dtype=object)[c.group]
-        rank = c.group
-    else:
-        values = np.full(len(c), None, dtype=object)
-        rank = np.zeros(len(c), dtype=np.int64)
-    return pd.DataFrame({
-        "piece": np.full(len(c), piece, dtype=np.int64), "model_a": models[c.a],
-        "model_b": models[c.b], "outcome": c.outcome, "weight": c.weight, "count": c.count,
-        "group": values, "rank": rank.astype(np.int64),
-    })
+    groups = None
+    if group is not None:  # the values behind counts' own numbering (first appearance)
+        groups = np.asarray(pd.factorize(log.column(group), sort=False)[1], dtype=object)
+    return Partial(piece, c, groups)
 
 
 class CountAccumulator:
-    """Sums partial counts (:func:`piece_counts` frames) under one code table; partials may
-    come in any order. :meth:`finish` gives the counts of the whole log.
+    """Sums partial counts (:class:`Partial`) under one code table; partials may come in
+    any order. :meth:`finish` gives the counts of the whole log.
+
+    Each unique row is held as one int64 key (prompt, model_a, model_b, outcome in
+    provisional codes: models and prompts numbered in arrival order), its weight and count.
 
     Parameters
     ----------
     grouped : bool
         Whether the partials carry a prompt ``group``.
+    weighted : bool, default True
+        Whether rows may weigh other than 1 (False: weights are not kept).
     compact_rows : int, default 2_000_000
-        Buffered partial rows that trigger a merge (bounds memory to the unique rows plus
-        this buffer).
+        Buffered partial rows that trigger a merge, or as many as the merged rows when they
+        are more (so that merging stays linear overall; memory stays within about twice
+        the unique rows).
     """
 
-    def __init__(self, grouped: bool, *, compact_rows: int = 2_000_000) -> None:
+    def __init__(self, grouped: bool, *, weighted: bool = True,
+                 compact_rows: int = 2_000_000) -> None:
         self.grouped = grouped
+        self.weighted = weighted
         self.compact_rows = compact_rows
         self.models: dict[str, int] = {}  # name -> provisional code (arrival order)
         self.groups: dict[Any, int] = {}  # prompt -> provisional code
-        self.first: list[tuple[int, int]] = []  # provisional group code -> (piece, rank)
-        self._parts: list[pd.DataFrame] = []
+        self.first: list[int] = []  # provisional group code -> piece << 32 | rank
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._buffered = 0
-        self._total: pd.DataFrame | None = None
+        self._total: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def _codes(self, names: pd.Series) -> np.ndarray:
-        codes, uniques = pd.factorize(names, sort=False)
-        table = np.array([self.models.setdefault(str(u), len(self.models)) for u in uniques],
-                         dtype=np.int64)
-        return table[codes] if len(codes) else np.zeros(0, np.int64)
-
-    def add(self, partial: pd.DataFrame) -> None:
-        """Add one piece's (or several pieces') partial counts."""
-        if len(partial) == 0:
+    def add(self, part: Partial) -> None:
+        """Add one piece's partial counts."""
+        c = part.counts
+        if len(c) == 0:
             return
-        g = np.zeros(len(partial), dtype=np.int64)
+        table = np.array([self.models.setdefault(m, len(self.models)) for m in c.models],
+                         dtype=np.int64)
+        if len(self.models) > _MAX_MODELS:
+            raise ValidationError(f"a battle log read as a dataset holds at most "
+                                  f"{_MAX_MODELS:,} models; this one has more")
+        g = np.zeros(len(c), dtype=np.int64)
         if self.grouped:
-            codes, uniques = pd.factorize(partial["group"], sort=False)
-            first = (partial.assign(_c=codes).sort_values(["piece", "rank"], kind="stable")
-                     .drop_duplicates("_c"))
-            table = np.empty(len(uniques), dtype=np.int64)
-            for c, value, pc, rk in zip(first["_c"], first["group"], first["piece"],
-                                        first["rank"]):
+            assert part.groups is not None and c.group is not None  # grouped partials
+            codes = np.empty(len(part.groups), dtype=np.int64)
+            first = self.first
+            for rank, value in enumerate(part.groups.tolist()):
+                at = (part.piece << 32) | rank
                 code = self.groups.get(value)
                 if code is None:
-                    code = self.groups[value] = len(self.first)
-                    self.first.append((int(pc), int(rk)))
-                else:
-                    self.first[code] = min(self.first[code], (int(pc), int(rk)))
-                table[c] = code
-            g = table[codes]
-        frame = pd.DataFrame({"g": g, "a": self._codes(partial["model_a"]),
-                              "b": self._codes(partial["model_b"]),
-                              "o": partial["outcome"].to_numpy(np.int8),
-                              "w": partial["weight"].to_numpy(np.float64),
-                              "c": partial["count"].to_numpy(np.int64)})
-        self._parts.append(frame)
-        self._buffered += len(frame)
-        if self._buffered >= self.compact_rows:
+                    code = self.groups[value] = len(first)
+                    first.append(at)
+                elif at < first[code]:
+                    first[code] = at
+                codes[rank] = code
+            g = codes[c.group]
+        key = ((((g << 16) | table[c.a]) << 16 | table[c.b]) << 2) | c.outcome.astype(np.int64)
+        w = c.weight if self.weighted else _ONE[:0]
+        self._parts.append((key, w, c.count))
+        self._buffered += len(key)
+        if self._buffered >= max(self.compact_rows,
+                                 0 if self._total is None else len(self._total[0])):
             self._compact()
 
-    def _compact(self) -> pd.DataFrame:
+    def _compact(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parts = ([self._total] if self._total is not None else []) + self._parts
         if not parts:
-            return pd.DataFrame({k: np.zeros(0, dt) for k, dt in
-                                 (("g", np.int64), ("a", np.int64), ("b", np.int64),
-                                  ("o", np.int8), ("w", np.float64), ("c", np.int64))})
-        merged = pd.concat(parts, ignore_index=True)
-        total = merged.groupby(["g", "a", "b", "o", "w"], sort=False, as_index=False).agg(
-            c=("c", "sum"))
-        self._total, self._parts, self._buffered = total, [], 0
-        return total
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+        key = np.concatenate([p[0] for p in parts])
+        w = np.concatenate([p[1] for p in parts])
+        cnt = np.concatenate([p[2] for p in parts])
+        self._parts, self._buffered = [], 0
+        if self.weighted:
+            order = np.lexsort((w, key))
+            key, w, cnt = key[order], w[order], cnt[order]
+        else:
+            order = np.argsort(key, kind="stable")
+            key, cnt = key[order], cnt[order]
+        del order
+        new = np.ones(len(key), dtype=bool)
+        new[1:] = key[1:] != key[:-1]
+        if self.weighted:
+            new[1:] |= w[1:] != w[:-1]
+        starts = np.flatnonzero(new)
+        self._total = (key[starts], w[starts] if self.weighted else _ONE[:0],
+                       np.add.reduceat(cnt, starts) if len(starts) else cnt[:0])
+        return self._total
 
     def finish(self, *, names: tuple[str, str] = ("model_a", "model_b"),
                normalize_names: bool = False, has_weight: bool = False) -> Counts:
         """The counts of the whole log, as :meth:`BattleLog.counts` orders them: models
         sorted by name, prompts numbered by first appearance, rows by key then weight."""
-        t = self._compact()
-        if not len(t) or int(t["c"].sum()) == 0:
+        pkey, w, cnt = self._compact()
+        if not len(pkey) or int(cnt.sum()) == 0:
             raise ValidationError("battle log is empty: at least one battle is needed")
+        if not self.weighted:
+            w = np.ones(len(pkey))
         prov = sorted(self.models, key=self.models.__getitem__)  # provisional order
         order = sorted(range(len(prov)), key=lambda k: prov[k])
         models = tuple(prov[k] for k in order)
         remap = np.empty(len(prov), dtype=np.int32)
         remap[order] = np.arange(len(prov), dtype=np.int32)
-        a = remap[t["a"].to_numpy()]
-        b = remap[t["b"].to_numpy()]
-        cnt = t["c"].to_numpy()
+        mask = (1 << 16) - 1
+        o = (pkey & 3).astype(np.int64)
+        b = remap[(pkey >> 2) & mask]
+        a = remap[(pkey >> 18) & mask]
         rows = (np.bincount(a, weights=cnt, minlength=len(models))
                 + np.bincount(b, weights=cnt, minlength=len(models))).astype(np.int64)
         a, b, models = name_groups(models, a, b, names, normalize_names, rows=rows)
@@ -232,27 +256,29 @@ class CountAccumulator:
                 f"case or spaces, {int(cnt[same].sum())} battles have {models[a[same[0]]]!r} "
                 f"against itself")
         m = len(models)
-        gmap = np.zeros(max(len(self.first), 1), dtype=np.int64)
         n_groups = 0
-        if self.grouped:
-            firsts = np.array(self.first, dtype=np.int64).reshape(-1, 2)
-            by_first = np.lexsort((firsts[:, 1], firsts[:, 0]))
-            gmap[by_first] = np.arange(len(by_first))
-            n_groups = len(by_first)
-        g = gmap[t["g"].to_numpy()]
-        key = (g * (m * m * 4) + (a.astype(np.int64) * m + b) * 4
-               + t["o"].to_numpy().astype(np.int64))
-        w = t["w"].to_numpy()
+        g = np.zeros(len(pkey), dtype=np.int64)
+        if self.grouped:  # prompts numbered by first appearance, as pd.factorize does
+            firsts = np.asarray(self.first, dtype=np.int64)
+            gmap = np.empty(len(firsts), dtype=np.int64)
+            gmap[np.argsort(firsts, kind="stable")] = np.arange(len(firsts))
+            g = gmap[pkey >> 34]
+            n_groups = len(firsts)
+        key = g * (m * m * 4) + (a.astype(np.int64) * m + b) * 4 + o
         # merge rows that name merging made equal, then order as BattleLog.counts does
-        frame = pd.DataFrame({"k": key, "w": w, "c": cnt}).groupby(
-            ["k", "w"], sort=True, as_index=False)["c"].sum()
-        key, w, cnt = frame["k"].to_numpy(), frame["w"].to_numpy(), frame["c"].to_numpy()
+        by_key = np.lexsort((w, key))
+        key, w, cnt = key[by_key], w[by_key], cnt[by_key]
+        new = np.ones(len(key), dtype=bool)
+        new[1:] = (key[1:] != key[:-1]) | (w[1:] != w[:-1])
+        starts = np.flatnonzero(new)
+        key, w = key[starts], w[starts]
+        total = np.add.reduceat(cnt, starts)
         rest = key % (m * m * 4)
         return Counts(
             models=tuple(models), a=(rest // (4 * m)).astype(np.int32),
             b=((rest // 4) % m).astype(np.int32), outcome=(rest % 4).astype(np.int8),
             weight=w.astype(np.float64) if has_weight else np.ones(len(key)),
-            count=cnt.astype(np.int64),
+            count=total.astype(np.int64),
             group=(key // (m * m * 4)).astype(np.int64) if self.grouped else None,
             n_groups=n_groups)
 
@@ -321,7 +347,8 @@ def read_counts(
     files = dataset_files(source)
     columns = _columns(files, vocab, group)
     all_columns = tuple(pq.read_schema(files[0]).names)
-    acc = CountAccumulator(group is not None)
+    weighted = "weight" in columns or (vocab is Vocabulary.ARENA_HARD and strong_weight != 1.0)
+    acc = CountAccumulator(group is not None, weighted=weighted)
     if engine == "ray":
         from wizardarena.ray.counts import ray_counts
 
@@ -337,7 +364,5 @@ def read_counts(
             except ValidationError as exc:
                 raise located(path, start, table.num_rows, exc) from None
     names = ("left", "right") if vocab is Vocabulary.LEFT_RIGHT else ("model_a", "model_b")
-    counts = acc.finish(names=names, normalize_names=normalize_names,
-                        has_weight="weight" in columns or (
-                            vocab is Vocabulary.ARENA_HARD and strong_weight != 1.0))
+    counts = acc.finish(names=names, normalize_names=normalize_names, has_weight=weighted)
     return CountedLog(counts, group=group, columns=all_columns)

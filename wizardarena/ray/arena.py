@@ -10,9 +10,10 @@ pairs, orders and resume rule: keys already stored are skipped) and hands it to 
   :class:`~wizardarena.arena.judging.MatchJudge`, the code the local engine runs: the failure
   classes, the breaker and the scrubbing apply unchanged;
 - the driver sends each actor chunks of matches (half of ``concurrency`` each, four in
-  flight: twice ``concurrency`` queued, so that an actor never waits for the driver) and, as each chunk's outcomes come
-  back, stores them (``runner._Run.apply``: one SQLite writer, one transaction per judgment,
-  exactly once by primary key) and sends the actor its next chunk;
+  flight: twice ``concurrency`` queued, so that an actor never waits for the driver) and,
+  as each chunk's outcomes come back, stores them (``runner._Run.apply``: one SQLite
+  writer, one transaction per judgment, exactly once by primary key) and sends the actor its
+  next chunk;
 - an actor whose process dies is replaced by a new one, and the chunks it had not returned
   go to the replacement: only judgments the driver has not received, hence not stored, are
   asked again: the requests in flight at the moment of the crash (as with a local

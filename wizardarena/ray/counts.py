@@ -26,7 +26,8 @@ __all__ = ["count_row_groups", "ray_counts"]
 
 def count_row_groups(batch: pd.DataFrame, *, columns: list[str], outcomes: str,
                      strong_weight: float, group: str | None) -> pd.DataFrame:
-    """Ray Data stage: read each listed row group and collapse it (``piece_counts``).
+    """Ray Data stage: read each listed row group and collapse it (``piece_counts``); one
+    row per piece holding its pickled :class:`~wizardarena.battle_stream.Partial`.
 
     Bad input comes back as a one-row frame with the pickled ValidationError in ``error``
     (Ray's wrapping of a raised exception would keep only its text)."""
@@ -44,16 +45,14 @@ def count_row_groups(batch: pd.DataFrame, *, columns: list[str], outcomes: str,
             if table.num_rows == 0:
                 continue
             try:
-                out.append(piece_counts(table, outcomes=outcomes, strong_weight=strong_weight,
-                                        group=group, piece=int(piece)))
+                out.append(pickle.dumps(piece_counts(
+                    table, outcomes=outcomes, strong_weight=strong_weight, group=group,
+                    piece=int(piece))))
             except ValidationError as exc:
                 raise located(str(path), int(start), table.num_rows, exc) from None
         except ValidationError as exc:
             return pd.DataFrame({"error": [pickle.dumps(exc)]})
-    if not out:
-        return pd.DataFrame({c: [] for c in ("piece", "model_a", "model_b", "outcome",
-                                             "weight", "count", "group", "rank")})
-    return pd.concat(out, ignore_index=True)
+    return pd.DataFrame({"partial": out})
 
 
 def ray_counts(files: Sequence[str], columns: list[str], acc: CountAccumulator, *,
@@ -77,4 +76,5 @@ def ray_counts(files: Sequence[str], columns: list[str], acc: CountAccumulator, 
     for part in ds.iter_batches(batch_format="pandas", batch_size=None):
         if "error" in part.columns:
             raise pickle.loads(part["error"].iloc[0])
-        acc.add(part)
+        for blob in part["partial"]:
+            acc.add(pickle.loads(blob))
