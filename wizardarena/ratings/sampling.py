@@ -149,7 +149,7 @@ class BattleSampler:
         return out
 
     def _by_index(self, g: np.random.Generator) -> np.ndarray:
-        """One replicate by drawing the N battles: which of 64 equal ranges of battles each
+        """One replicate by drawing the N battles: which of 16 equal ranges of battles each
         draw falls in is one exact multinomial, then each range is drawn and counted on its
         own (the counting stays in cache)."""
         total, k = self.total, len(self.cats)
@@ -173,7 +173,7 @@ class BattleSampler:
 
 
 #: ranges of battles drawn separately by :meth:`BattleSampler._by_index`
-_INDEX_RANGES = 64
+_INDEX_RANGES = 16
 
 #: per-prompt tables up to this many cells are held dense (BLAS products), else sparse
 _DENSE_PROMPT_CELLS = 20_000_000
