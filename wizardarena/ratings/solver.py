@@ -106,7 +106,7 @@ def _split(theta: np.ndarray, design: Design) -> tuple[np.ndarray, np.ndarray, n
 _LIKELY_CONVERGED = 1e-4
 
 #: (replicate, row) cells per block of the row loop: small enough to stay in cache
-_BLOCK_CELLS = 1 << 14
+_BLOCK_CELLS = 1 << 15
 
 
 class _Block:
