@@ -278,13 +278,28 @@ def label_points(ax: Any, names: list[str], x: np.ndarray, y: np.ndarray, *,
                  order: Any = None, fontsize: float = 6.5, gap: float = 3.0) -> list[str]:
     """Label scatter points so that no two labels overlap; list the ones that do not fit.
 
-    Each label takes the first free spot of :data:`_SPOTS` (next to its point, then farther
-    out with a thin leader line) where it overlaps no placed label, no other point, no
-    legend and stays inside the axes. Points in ``order`` are served first. Labels that fit
-    nowhere are left off the plot and named in a note under the x-axis label. The layout is
-    settled before measuring (and again after the note is added), so the result holds in
-    the saved figure at any dpi. Labels have ``gid="point-label"``, the note
-    ``gid="unlabelled-points"``.
+    Each label takes the first free spot of eight around its point (the corners, right,
+    left, above, below), next to it and then farther out with a thin leader line: a spot
+    where the label overlaps no placed label, leader line, other point or legend, its leader
+    line crosses no label or point, and it stays inside the axes. Points in ``order`` are
+    served first. Labels that fit nowhere are left off the plot and named in a note under
+    the x-axis label. The layout is settled before measuring (and again after the note is
+    added), so the result holds in the saved figure at any dpi. Labels have
+    ``gid="point-label"``, the note ``gid="unlabelled-points"``.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        The scatter's axes.
+    names : list of str
+        One label per point.
+    x, y : ndarray
+        Data coordinates of the points.
+    order : sequence of int, optional
+        Positions of the points in the order they are served (default: as given).
+    fontsize : float, default 6.5
+    gap : float, default 3.0
+        Points between a point and its label (the leader-line rings are 3.5 and 6 gaps).
 
     Returns
     -------

@@ -132,6 +132,8 @@ class ProgressBar:
         ``file=``, ``leave=``). The default ``disable=None`` draws nothing when standard
         error is not a terminal (outside notebooks).
 
+    Notes
+    -----
     A bar closes when its stage finishes, when the next stage starts, or at :meth:`close`
     (the entry points that made the renderer call it, also on errors). Events may arrive
     from several threads.

@@ -301,7 +301,7 @@ def generate_answers(
         A progress bar (``True``: ``tqdm.auto``, drawn in notebooks and on terminals, not
         in logs), none (``False``), or a callable called with a
         :class:`~wizardarena.progress.Progress` event (stage ``"answer"``, ``ok`` and
-        ``failed`` prompts, tokens) after each prompt. Before version 0.2 the callback took
+        ``failed`` prompts, tokens) after each prompt. Earlier versions took a callback
         ``(done, total, failures)``: read ``event.done``, ``event.total``,
         ``event.failed``.
 

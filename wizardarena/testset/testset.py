@@ -312,7 +312,7 @@ def build_testset(
         terminals, not in logs), none (``False``), or a callable given
         :class:`~wizardarena.progress.Progress` events (stages ``"load"``, ``"clean"``,
         ``"embed"``, ``"cluster"``, ``"near-duplicates"``, ``"diverse"``, the difficulty
-        scorer's). Before version 0.2 the callback took ``(stage, done, total)``: read
+        scorer's). Earlier versions took a callback ``(stage, done, total)``: read
         ``event.stage``, ``event.done``, ``event.total``. See :mod:`wizardarena.progress`.
 
     Returns
