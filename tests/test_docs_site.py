@@ -93,3 +93,33 @@ def test_strict_build_has_every_page(site: Path) -> None:
                  "flywheel", "ci", "notebooks/quickstart"):
         assert (site / page / "index.html").is_file(), page
     assert (site / "img" / "agreement_gpt4_vs_lmsys.png").is_file()
+
+
+def test_notebook_progress_widgets_render_as_static_html() -> None:
+    """The site hook draws the saved final state of tqdm's widgets (offline too)."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("static_widgets",
+                                                  DOCS / "_ext" / "static_widgets.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    state = {"state": {
+        "box": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_d", "IPY_MODEL_b",
+                                                                  "IPY_MODEL_t"]}},
+        "d": {"model_name": "HTMLModel", "state": {"value": "judge: 100%"}},
+        "b": {"model_name": "FloatProgressModel",
+              "state": {"value": 180.0, "max": 180.0, "bar_style": "success"}},
+        "t": {"model_name": "HTMLModel", "state": {"value": " 180/180 [00:01&lt;00:00]"}},
+    }}
+    page = ('<div><script type="application/vnd.jupyter.widget-view+json">\n'
+            '{"version_major": 2, "version_minor": 0, "model_id": "box"}\n</script></div>'
+            '<script type="application/vnd.jupyter.widget-state+json">'
+            f"{json.dumps(state)}</script>")
+    out = hook.on_page_content(page, page=None, config=None, files=None)
+    assert "widget-view+json" not in out
+    assert '<progress value="180" max="180"' in out and "judge: 100%" in out
+    assert "180/180 [00:01&lt;00:00]" in out and "#2ca02c" in out
+    plain = "<p>no widgets</p>"
+    assert hook.on_page_content(plain, page=None) == plain
