@@ -263,8 +263,9 @@ def plot_agreement(
         head += f" ({pct})"
     ax.set_title(title or head, fontsize=9)
     if annotate if annotate is not None else len(m) <= 40:
+        consistent = np.array([name not in bad for name in m.index], dtype=bool)
         label_points(ax, [str(name) for name in m.index], x, y,
-                     order=np.lexsort((-y, [name not in bad for name in m.index])))
+                     order=np.lexsort((-y, consistent)))  # red points first, then by rating
     return ax
 
 
