@@ -156,6 +156,11 @@ class ProgressBar:
             if bar is None or event.stage != self._stage or event.done < bar.n:
                 self._close()
                 bar = self._open(event)
+            if bar.disable:  # not a terminal: count, draw nothing, format nothing
+                bar.n = event.done
+                if event.finished:
+                    self._close()
+                return
             if event.total is not None and event.total != bar.total:
                 bar.total = event.total
                 bar.refresh()
