@@ -1,5 +1,8 @@
 """A griffe extension for the documentation site: Sphinx roles in docstrings become links.
 
+It also drops reST's literal-block markers (``Example::`` reads ``Example:``; a ``::`` line
+alone goes), since the indented block after them is already code in Markdown.
+
 The docstrings use numpydoc's Sphinx roles (``:func:`~wizardarena.rank```, ``:class:`Leaderboard```,
 ``:mod:``, ``:meth:``, ``:data:``, ``:attr:``), which mkdocstrings would print as they are. This
 extension rewrites each into an optional cross-reference: a link when the target has an
@@ -18,6 +21,8 @@ from typing import Any
 
 import griffe
 
+_LITERAL_ALONE = re.compile(r"^[ \t]*::[ \t]*\n", re.M)
+_LITERAL_END = re.compile(r"(\S)::[ \t]*$", re.M)
 _ROLE = re.compile(
     r":(?:py:)?(?P<role>func|class|meth|mod|data|attr|exc|obj|const)"
     r":`(?P<tilde>~?)(?P<target>[\w.]+?)(?P<call>\(\))?`"
@@ -55,7 +60,9 @@ def _rewrite(obj: griffe.Object, loader: griffe.GriffeLoader) -> None:
                 shown += "()"
             return f'<autoref identifier="{path}" optional><code>{shown}</code></autoref>'
 
-        obj.docstring.value = _ROLE.sub(repl, obj.docstring.value)
+        text = _ROLE.sub(repl, obj.docstring.value)
+        text = _LITERAL_END.sub(r"\1:", _LITERAL_ALONE.sub("", text))
+        obj.docstring.value = text
     for member in obj.members.values():
         if not member.is_alias:
             _rewrite(member, loader)  # type: ignore[arg-type]
