@@ -111,8 +111,7 @@ _BLOCK_CELLS = 1 << 15
 
 class _Block:
     """Rows ``r0:r1``, covering pairs ``p0:p1``; ``starts`` are the block-local first rows of
-    those pairs and ``local`` the block-local pair of each row (both None when rows are
-    pairs)."""
+    those pairs and ``local`` the pair of each row (both None when rows are pairs)."""
 
     __slots__ = ("local", "p0", "p1", "r0", "r1", "starts")
 
@@ -125,7 +124,7 @@ class _Block:
         self.p0 = int(design.row_pair[r0])
         self.p1 = int(design.row_pair[r1 - 1]) + 1
         self.starts = np.maximum(design.pair_start[self.p0:self.p1], r0) - r0
-        self.local = (design.row_pair[r0:r1] - self.p0).astype(np.intp)
+        self.local = design.row_pair[r0:r1].astype(np.intp)  # pair of each row
 
 
 def _blocks(design: Design, bsz: int) -> list[_Block]:
@@ -167,12 +166,20 @@ class _Sums:
         return self.pair[:, 1]
 
 
-def _logits_block(theta: np.ndarray, design: Design, blk: _Block) -> np.ndarray:
-    """``z = r_i − r_j + β · x`` for the block's rows, shape (B, r1 − r0)."""
-    r, beta, _ = _split(theta, design)
-    d = r[:, design.pair_i[blk.p0:blk.p1]] - r[:, design.pair_j[blk.p0:blk.p1]]
+def _pair_logits(theta: np.ndarray, design: Design) -> np.ndarray:
+    """``r_i − r_j`` of every pair, shape (B, P)."""
+    r = theta[:, :design.n_models]
+    return r[:, design.pair_i] - r[:, design.pair_j]
+
+
+def _logits_block(theta: np.ndarray, design: Design, blk: _Block, d: np.ndarray
+                  ) -> np.ndarray:
+    """``z = r_i − r_j + β · x`` for the block's rows, shape (B, r1 − r0); ``d`` is
+    :func:`_pair_logits`."""
+    beta = _split(theta, design)[1]
     if blk.local is None:
-        return d if design.n_features == 0 else d + beta @ design.xt[:, blk.r0:blk.r1]
+        db = d[:, blk.p0:blk.p1]
+        return db.copy() if design.n_features == 0 else db + beta @ design.xt[:, blk.r0:blk.r1]
     z = beta @ design.xt[:, blk.r0:blk.r1]
     z += np.take(d, blk.local, axis=1)
     return z
@@ -190,9 +197,10 @@ def _derivatives(theta: np.ndarray, design: Design, data: _Data,
     f = design.n_features
     out = _Sums(bsz, design)
     lognu = _split(theta, design)[2]
+    d = _pair_logits(theta, design)
     if not hessian and not data.davidson:
         for blk in _blocks(design, bsz):
-            z = _logits_block(theta, design, blk)
+            z = _logits_block(theta, design, blk, d)
             p = np.negative(z, out=z)
             np.exp(p, out=p)
             p += 1.0
@@ -209,7 +217,7 @@ def _derivatives(theta: np.ndarray, design: Design, data: _Data,
         return out
     for blk in _blocks(design, bsz):
         r0, r1 = blk.r0, blk.r1
-        z = _logits_block(theta, design, blk)
+        z = _logits_block(theta, design, blk, d)
         n = data.n[:, r0:r1]
         stack = np.empty((bsz, out.n_stack, r1 - r0))
         if data.davidson:
@@ -253,9 +261,10 @@ def objective(theta: np.ndarray, design: Design, data: _Data | Stats, ridge: flo
     theta = np.atleast_2d(theta)
     r, beta, lognu = _split(theta, design)
     total = 0.5 * ridge * np.sum(r * r, axis=1) + 0.5 * l2 * np.sum(beta * beta, axis=1)
+    d = _pair_logits(theta, design)
     for blk in _blocks(design, theta.shape[0]):
         r0, r1 = blk.r0, blk.r1
-        z = _logits_block(theta, design, blk)
+        z = _logits_block(theta, design, blk, d)
         n = data.n[:, r0:r1]
         if data.davidson:
             assert lognu is not None
