@@ -112,6 +112,7 @@ def make_prompts(n: int, seed: int = 0) -> list[str]:
 
 def speed_run(n: int) -> dict[str, float]:
     """One speed measurement in this process (call in a fresh subprocess)."""
+    from wizardarena.progress import Progress
     from wizardarena.testset import build_testset
 
     t0 = time.perf_counter()
@@ -121,9 +122,10 @@ def speed_run(n: int) -> dict[str, float]:
 
     peaks: dict[str, float] = {}
 
-    def progress(stage: str, done: int, total: int) -> None:
+    def progress(event: Progress) -> None:
+        stage = event.stage
         marks.setdefault(f"{stage}_start", time.perf_counter())
-        if done >= total:
+        if event.finished:
             marks[f"{stage}_end"] = time.perf_counter()
             peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -49,9 +49,18 @@ def build_report() -> AgreementReport:
     return agreement(board, ref, title="Simulated arena vs its true ratings")
 
 
+def chromium_path() -> str | None:
+    """The Chromium executable, or None when it is not installed."""
+    found = shutil.which("chromium") or "/usr/bin/chromium"
+    return found if Path(found).exists() else None
+
+
 def screenshot(html: Path, png: Path, *, width: int = 1200, height: int = 3000) -> None:
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
+    """Render ``html`` in headless Chromium (the flags that work on this machine: no
+    sandbox, no GPU, no background networking) and save a ``width`` x ``height`` PNG.
+    Used by this script and by ``tests/test_html_screenshots.py``."""
+    chromium = chromium_path()
+    if chromium is None:
         raise FileNotFoundError("chromium is not installed (apt-get install -y chromium)")
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
@@ -65,7 +74,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("/tmp/wizardarena_report"))
     args = ap.parse_args()
-    if not (shutil.which("chromium") or Path("/usr/bin/chromium").exists()):
+    if chromium_path() is None:
         print("chromium not found: skipped (apt-get install -y chromium)")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)

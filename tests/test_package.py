@@ -49,6 +49,8 @@ def test_public_api_is_locked() -> None:
         "ReferenceFetchError", "load_aliases",
         # comparisons for CI (issue 15)
         "RatingDifference",
+        # one progress protocol (issue 14)
+        "Progress",
     }
     assert set(wa.__all__) == expected
 

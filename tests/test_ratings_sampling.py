@@ -39,3 +39,29 @@ def test_chunk_sizes_depend_on_data_only() -> None:
     assert chunk_sizes(1000, 8385)[0] == 31
     assert chunk_sizes(1000, 190) == [250, 250, 250, 250]
     assert chunk_sizes(5, 10) == [5]
+
+
+def test_by_index_battle_draws_are_multinomial() -> None:
+    """With about one battle per category (continuous style features), replicates are drawn
+    battle by battle, range by range: exact multinomial moments, every replicate N battles."""
+    from wizardarena.ratings.design import Ties, build_design
+    from wizardarena.ratings.sampling import BattleSampler
+
+    g = np.random.default_rng(0)
+    n = 20_000
+    a = g.integers(0, 5, n)
+    b = (a + g.integers(1, 5, n)) % 5
+    x = np.round(g.standard_normal((n, 1)), 2)  # some rows repeat: categories of 2-3
+    _, cats = build_design(5, a, b, g.integers(0, 2, n).astype(np.int8), ties=Ties.HALF,
+                           x=x, feature_names=("f",))
+    sampler = BattleSampler(cats)
+    assert sampler.by_index and sampler.expanded is not None
+    draws = sampler.draw(np.random.default_rng(1), 2000)
+    assert (draws.sum(axis=1) == n).all()
+    p = cats.count / n
+    np.testing.assert_allclose(draws.mean(axis=0)[cats.count > 1],
+                               cats.count[cats.count > 1], rtol=0.1)
+    z = (draws.mean(axis=0) - n * p) / np.sqrt(n * p * (1 - p) / draws.shape[0])
+    assert abs(z.mean()) < 0.1 and 0.9 < z.var() < 1.1
+    ratio = draws.var(axis=0, ddof=1) / (n * p * (1 - p))
+    assert 0.95 < ratio.mean() < 1.05

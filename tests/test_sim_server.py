@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +70,13 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def test_cli_answer_and_battle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+class _TTY(io.StringIO):
+    def isatty(self) -> bool:  # what a user's terminal says
+        return True
+
+
+def test_cli_answer_and_battle(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
     prompts = tmp_path / "prompts.jsonl"
     _write_jsonl(prompts, [{"question_id": f"q{i}", "prompt": f"Explain {i}"} for i in range(6)])
     with SimArena({"m1": 1200.0, "m2": 1000.0, "m3": 1100.0}, rng=0) as sim:
@@ -83,15 +91,21 @@ def test_cli_answer_and_battle(tmp_path: Path, capsys: pytest.CaptureFixture[str
                 "--template", "arena-hard", "--store", str(tmp_path / "s.sqlite"),
                 "--out", str(out), "--api-key-env", "WA_UNSET_KEY", "--price-input", "1",
                 "--price-output", "2"]
-        assert main(args) == 0
+        terminal = _TTY()
+        with monkeypatch.context() as mp:
+            mp.setattr(sys, "stderr", terminal)
+            assert main(args) == 0
         first = capsys.readouterr()
         assert main(args) == 0
         second = capsys.readouterr()
     b = pd.read_parquet(out)
     assert len(b) == 6 * 3 * 2
     assert {"model_a", "model_b", "winner", "game", "verdict", "template_hash"} <= set(b.columns)
-    assert "36 judged now" in first.out and "$" in first.err and "36/36" in first.err
+    assert "36 judged now" in first.out and "$" in first.out
+    bar = terminal.getvalue()  # the tqdm bar on a terminal, with the judge's cost
+    assert "36/36" in bar and "cost=~$" in bar and "ok=36" in bar
     assert "36 already stored, 0 judged now" in second.out
+    assert "judge" not in second.err  # stderr is not a terminal here: no bar
 
 
 def test_cli_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:

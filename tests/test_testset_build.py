@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 import wizardarena.testset as wts
 from wizardarena.exceptions import DataWarning, ValidationError
+from wizardarena.progress import Progress
 from wizardarena.testset import TestSet, build_testset, example_prompts, normalize_prompts
 
 ARENA_HARD = (
@@ -217,13 +218,16 @@ def test_build_validates(ex: pd.DataFrame) -> None:
 
 
 def test_progress_callback_sees_every_stage(ex: pd.DataFrame) -> None:
-    seen: list[str] = []
+    events: list[Progress] = []
     build_testset(
         ex.iloc[:60], n_clusters=5, hard=3, difficulty=_length_difficulty, rng=0,
-        progress=lambda s, d, t: seen.append(s),
+        progress=events.append,
     )
+    seen = [e.stage for e in events]
     for stage in ("load", "clean", "embed", "cluster", "near-duplicates", "difficulty"):
         assert stage in seen
+        last = [e for e in events if e.stage == stage][-1]
+        assert last.finished and last.done == last.total
 
 
 def test_writers_round_trip_and_leave_no_temp_files(ex: pd.DataFrame, tmp_path: Path) -> None:
@@ -303,7 +307,7 @@ def test_cli_end_to_end(
     assert "test set written to" in printed.out and "hard" in printed.out
     assert "coverage (facility, 30 prompts)" in printed.out
     assert "cosine_threshold_used" in printed.out
-    assert "cluster" in printed.err  # progress lines
+    assert "cluster" not in printed.err  # no progress bars when stderr is not a terminal
     written = pd.read_parquet(out)
     assert written["in_hard"].sum() == 5
     assert set(written.loc[written["in_hard"], "prompt_id"]) <= set(ex.index[:10])

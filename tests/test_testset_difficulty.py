@@ -202,7 +202,7 @@ def _llm_prompts() -> pd.DataFrame:
 def test_llm_difficulty_scores_and_fails_closed(sim_client: Any) -> None:
     seen: list[tuple[str, int, int]] = []
     scorer = LLMDifficulty(sim_client, batch_size=3)
-    res = scorer(_llm_prompts(), progress=lambda s, d, t: seen.append((s, d, t)))
+    res = scorer(_llm_prompts(), progress=lambda p: seen.append((p.stage, p.done, p.total)))
     assert res.scores["e1"] == 2.0 and res.scores["h1"] == 9.0 and res.scores["h2"] == 9.0
     assert np.isnan(res.scores["b1"])
     assert res.n_failed == 1

@@ -49,6 +49,7 @@ from wizardarena.exceptions import (
 )
 from wizardarena.flywheel import Comparison, Flywheel, FlywheelStats, TrainingData, compare
 from wizardarena.leaderboard import FitInfo, Leaderboard, RatingDifference, ranks_from_intervals
+from wizardarena.progress import Progress
 from wizardarena.ratings.style_features import STYLE_FEATURES, answer_style
 from wizardarena.sim import SimArena, SimJudge, SimModel, simulate_battles, simulate_style_battles
 from wizardarena.testset import (
@@ -99,6 +100,7 @@ __all__ = [
     "MissingExtraError",
     "Outcome",
     "Precomputed",
+    "Progress",
     "RatingDifference",
     "Reference",
     "ReferenceFetchError",

@@ -13,6 +13,7 @@ from wizardarena.battle_checks import prompt_clusters
 from wizardarena.battles import BattleLog, BattleSource, CountedLog, Vocabulary, read_battles
 from wizardarena.exceptions import Param, ValidationError
 from wizardarena.leaderboard import Leaderboard
+from wizardarena.progress import ProgressCallback, ProgressOption, progress_callback
 from wizardarena.ratings.features import feature_block
 from wizardarena.ratings.fit import fit, resolve_seed
 
@@ -62,6 +63,7 @@ def rank(  # type: ignore[misc]
     store: Any = None,
     pairs: str = "all",
     arena_options: Mapping[str, Any] | None = None,
+    progress: ProgressOption = True,
     rng: int | np.random.Generator | None = None,
     engine: str = "local",
     ray_address: str | None = None,
@@ -165,6 +167,12 @@ def rank(  # type: ignore[misc]
         :func:`wizardarena.arena.runner.run_arena` (``baseline=``, ``concurrency=``, ...).
         Use ``run_arena`` directly for the arena's statistics (failures, tokens, position
         consistency).
+    progress : bool or callable, default True
+        Progress of the judgments (with ``judge``) and of the bootstrap: ``True`` draws a
+        ``tqdm.auto`` bar (a widget in notebooks, a bar on terminals, nothing in logs; the
+        bootstrap's bar only when it runs longer than a second), ``False`` nothing, a
+        callable gets :class:`~wizardarena.progress.Progress` events (stages ``"judge"``,
+        ``"bootstrap"``). See :mod:`wizardarena.progress`.
     rng : int, numpy Generator or None
         Seed for the bootstrap. With None a seed is drawn and recorded in
         ``board.info.seed``.
@@ -189,6 +197,29 @@ def rank(  # type: ignore[misc]
     >>> board.table.index[0]
     'a'
     """
+    with progress_callback(progress) as report:
+        return _rank(
+            battles, method=method, ci=ci, rounds=rounds, unit=unit, level=level,
+            anchor=anchor, ties=ties, point=point, outcomes=outcomes,
+            strong_weight=strong_weight, normalize_names=normalize_names, cluster=cluster,
+            by=by, k=k, scale=scale, base=base, init=init, ridge=ridge, style=style,
+            answers=answers, standardize=standardize, l2=l2, tokenizer=tokenizer,
+            position=position, tol=tol, max_iter=max_iter, prompts=prompts, judge=judge,
+            store=store, pairs=pairs, arena_options=arena_options, progress=report, rng=rng,
+            engine=engine, ray_address=ray_address)
+
+
+def _rank(
+    battles: BattleSource, *, method: str, ci: str, rounds: int, unit: str, level: float,
+    anchor: Mapping[str, float] | None, ties: str, point: str | None,
+    outcomes: str | Vocabulary, strong_weight: float, normalize_names: bool,
+    cluster: str | None, by: str | None, k: float, scale: float, base: float, init: float,
+    ridge: float, style: bool | str | Sequence[str] | None, answers: Any, standardize: str,
+    l2: float, tokenizer: Callable[[str], int] | None, position: bool, tol: float,
+    max_iter: int, prompts: Any, judge: Any, store: Any, pairs: str,
+    arena_options: Mapping[str, Any] | None, progress: ProgressCallback | None,
+    rng: int | np.random.Generator | None, engine: str, ray_address: str | None,
+) -> Leaderboard | dict[str, Leaderboard]:
     from wizardarena.ray import Engine, check_engine
 
     eng = check_engine(engine, ray_address=ray_address)
@@ -199,7 +230,9 @@ def rank(  # type: ignore[misc]
             raise ValidationError("running battles needs store= (the path of the judgment store)")
         if prompts is None:
             raise ValidationError("running battles needs prompts= (the test set)")
-        arena = {"engine": eng.value, "ray_address": ray_address, **dict(arena_options or {})}
+        arena = {"engine": eng.value, "ray_address": ray_address,
+                 "progress": progress if progress is not None else False,
+                 **dict(arena_options or {})}
         result = run_arena(battles, prompts, judge, store=store, pairs=pairs, **arena)
         battles = result.battles
         eng = Engine.LOCAL  # the battle log is in memory now
@@ -226,13 +259,13 @@ def rank(  # type: ignore[misc]
         if method not in ("bt", "bradley-terry"):
             raise ValidationError("style control fits Bradley-Terry; use method='bt'")
         features = feature_block(log, style, answers=answers, tokenizer=tokenizer,
-                                 standardize=standardize, stacklevel=3)
+                                 standardize=standardize, stacklevel=4)
     options: dict[str, Any] = dict(
         method=method, ci=ci, rounds=rounds, unit=unit, level=level, anchor=anchor, ties=ties,
         point=point, k=k, scale=scale, base=base, init=init, ridge=ridge, l2=l2,
         features=features, position=position, cluster=cluster or "question_id", tol=tol,
-        max_iter=max_iter,
-        stacklevel=3,
+        max_iter=max_iter, progress=progress,
+        stacklevel=4,
     )
     if by is None:
         return Leaderboard.from_result(fit(log, rng=rng, **options))

@@ -25,6 +25,7 @@ from wizardarena.exceptions import ValidationError, missing_extra
 
 __all__ = [
     "figure_png_base64",
+    "label_points",
     "plot_agreement",
     "plot_leaderboard",
     "plot_pair_verdicts",
@@ -204,6 +205,10 @@ def plot_agreement(
     ax : matplotlib Axes, optional
     annotate : bool, optional
         Label the points with our model names; default when there are at most 40 models.
+        Labels never overlap one another, a point or the legend: each takes a free spot next
+        to its point (or farther out, with a thin leader line); models whose label fits
+        nowhere are named in a note under the plot (:func:`label_points`). Models in a pair
+        ordered against the reference are labelled first, then by our rating.
     title : str, optional
         Default: Spearman and Kendall with their intervals.
 
@@ -229,10 +234,6 @@ def plot_agreement(
     ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="0.6", elinewidth=1, capsize=2,
                 zorder=1)
     ax.scatter(x, y, c=colors, s=22, zorder=2)
-    if annotate if annotate is not None else len(m) <= 40:
-        for name, xi, yi in zip(m.index, x, y):
-            ax.annotate(str(name), (xi, yi), xytext=(3, 3), textcoords="offset points",
-                        fontsize=6.5, color="0.25")
     ax.margins(x=0.1, y=0.06)
     ax.set_xlabel(f"{reference_label} rating")
     ax.set_ylabel(f"{ours_label} rating")
@@ -261,7 +262,172 @@ def plot_agreement(
     if np.isfinite(s["spearman"]["lower"]):
         head += f" ({pct})"
     ax.set_title(title or head, fontsize=9)
+    if annotate if annotate is not None else len(m) <= 40:
+        consistent = np.array([name not in bad for name in m.index], dtype=bool)
+        label_points(ax, [str(name) for name in m.index], x, y,
+                     order=np.lexsort((-y, consistent)))  # red points first, then by rating
     return ax
+
+
+#: label offsets tried around a point, in units of the gap (right, left, above, below,
+#: the four corners), first at the point and then farther out with a leader line
+_SPOTS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1.5, 0), (-1.5, 0), (0, 1.5), (0, -1.5)]
+_RINGS = (1.0, 3.5, 6.0)
+
+
+def label_points(ax: Any, names: list[str], x: np.ndarray, y: np.ndarray, *,
+                 order: Any = None, fontsize: float = 6.5, gap: float = 3.0) -> list[str]:
+    """Label scatter points so that no two labels overlap; list the ones that do not fit.
+
+    Each label takes the first free spot of eight around its point (the corners, right,
+    left, above, below), next to it and then farther out with a thin leader line: a spot
+    where the label overlaps no placed label, leader line, other point or legend, its leader
+    line crosses no label or point, and it stays inside the axes. Points in ``order`` are
+    served first. Labels that fit nowhere are left off the plot and named in a note under
+    the x-axis label. The layout is settled before measuring (and again after the note is
+    added), so the result holds in the saved figure at any dpi. Labels have
+    ``gid="point-label"``, the note ``gid="unlabelled-points"``.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        The scatter's axes.
+    names : list of str
+        One label per point.
+    x, y : ndarray
+        Data coordinates of the points.
+    order : sequence of int, optional
+        Positions of the points in the order they are served (default: as given).
+    fontsize : float, default 6.5
+    gap : float, default 3.0
+        Points between a point and its label (the leader-line rings are 3.5 and 6 gaps).
+
+    Returns
+    -------
+    list of str
+        The names left unlabelled (listed in the note).
+    """
+    fig = ax.figure
+    idx = list(range(len(names))) if order is None else [int(i) for i in order]
+    unlabelled: list[str] = []
+    for _ in range(3):  # the note can move the axes; place again until the layout holds
+        for art in [t for t in ax.texts if t.get_gid() in ("point-label", "unlabelled-points")]:
+            art.remove()
+        fig.draw_without_rendering()
+        renderer = fig._get_renderer()
+        before = ax.get_window_extent(renderer).bounds
+        unlabelled = _place(ax, renderer, names, x, y, idx, fontsize, gap)
+        if unlabelled:
+            text = "not labelled (no room): " + ", ".join(unlabelled)
+            import textwrap
+
+            # wrapped to the axes' width, so the note never widens the layout
+            span = ax.get_window_extent(renderer).width / renderer.points_to_pixels(1.0)
+            width = max(30, int(span / (0.62 * fontsize)))
+            note = ax.annotate("\n".join(textwrap.wrap(text, width)), xy=(0.0, 0.0),
+                               xycoords=("axes fraction", ax.xaxis.label), xytext=(0, -3),
+                               textcoords="offset points", ha="left", va="top",
+                               fontsize=fontsize, color="0.3")
+            note.set_gid("unlabelled-points")
+        fig.draw_without_rendering()
+        if np.allclose(ax.get_window_extent(fig._get_renderer()).bounds, before, atol=0.5):
+            break
+    return unlabelled
+
+
+def _place(ax: Any, renderer: Any, names: list[str], x: np.ndarray, y: np.ndarray,
+           idx: list[int], fontsize: float, gap: float) -> list[str]:
+    from matplotlib.text import Text
+
+    px = renderer.points_to_pixels(1.0)
+    frame = ax.get_window_extent(renderer)
+    pts = ax.transData.transform(np.column_stack([x, y]))
+    r = 3.0 * px  # a marker of s=22 points² has a radius of about 2.4 points
+    taken: list[tuple[float, float, float, float]] = []
+    legend = ax.get_legend()
+    if legend is not None:
+        b = legend.get_window_extent(renderer)
+        taken.append((b.x0, b.y0, b.x1, b.y1))
+    dots = [(px_ - r, py_ - r, px_ + r, py_ + r) for px_, py_ in pts]
+
+    pad = px  # a point of air around every label, so labels never touch at any dpi
+
+    lines: list[np.ndarray] = []  # the leader lines placed so far, as points every pixel
+
+    def inside(p: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        return ((p[:, 0] > box[0]) & (p[:, 0] < box[2]) & (p[:, 1] > box[1])
+                & (p[:, 1] < box[3]))
+
+    def leader(own: int, box: tuple[float, float, float, float]) -> np.ndarray:
+        """The leader line from the point to the label's centre, outside the label."""
+        a = pts[own]
+        b = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+        k = max(2, int(np.hypot(*(b - a)) / px))
+        seg = a + np.linspace(0.0, 1.0, k)[:, None] * (b - a)
+        return seg[~inside(seg, (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad))
+                   & (np.hypot(*(seg - a).T) > r)]
+
+    def free(box: tuple[float, float, float, float], own: int, line: np.ndarray | None
+             ) -> bool:
+        big = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+        x0, y0, x1, y1 = big
+        if x0 < frame.x0 or y0 < frame.y0 or x1 > frame.x1 or y1 > frame.y1:
+            return False
+        for k, (a0, b0, a1, b1) in enumerate(dots):
+            if k != own and x0 < a1 and a0 < x1 and y0 < b1 and b0 < y1:
+                return False
+        if any(x0 < a1 and a0 < x1 and y0 < b1 and b0 < y1 for a0, b0, a1, b1 in taken):
+            return False
+        if any(inside(seg, big).any() for seg in lines):  # over an earlier leader line
+            return False
+        if line is not None:  # this leader line through a label or another point
+            for a0, b0, a1, b1 in taken:
+                if inside(line, (a0 - pad, b0 - pad, a1 + pad, b1 + pad)).any():
+                    return False
+            for k, dot in enumerate(dots):
+                if k != own and inside(line, dot).any():
+                    return False
+        return True
+
+    left: list[str] = []
+    for i in idx:
+        if not (np.isfinite(pts[i]).all()):
+            left.append(names[i])
+            continue
+        ext = Text(0, 0, names[i], fontsize=fontsize, figure=ax.figure).get_window_extent(
+            renderer)
+        w, h = ext.width + 2 * px, ext.height + px
+        spot = None
+        for ring in _RINGS:
+            for sx, sy in _SPOTS:
+                dx, dy = sx * gap * ring * px, sy * gap * ring * px
+                cx, cy = pts[i][0] + dx, pts[i][1] + dy
+                x0 = cx if sx > 0 else cx - w if sx < 0 else cx - w / 2
+                y0 = cy if sy > 0 else cy - h if sy < 0 else cy - h / 2
+                box = (x0, y0, x0 + w, y0 + h)
+                line = leader(i, box) if ring > 1 else None
+                if free(box, i, line):
+                    spot = (sx, sy, ring, box)
+                    if line is not None:
+                        lines.append(line)
+                    break
+            if spot is not None:
+                break
+        if spot is None:
+            left.append(names[i])
+            continue
+        sx, sy, ring, box = spot
+        taken.append(box)
+        ha = "left" if sx > 0 else "right" if sx < 0 else "center"
+        va = "bottom" if sy > 0 else "top" if sy < 0 else "center"
+        arrow = {"arrowstyle": "-", "color": "0.6", "lw": 0.5, "shrinkA": 0,
+                 "shrinkB": 2} if ring > 1 else None
+        label = ax.annotate(names[i], (x[i], y[i]), xytext=(sx * gap * ring, sy * gap * ring),
+                            textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
+                            color="0.25", arrowprops=arrow)
+        label.set_gid("point-label")
+        label.set_in_layout(False)
+    return left
 
 
 def plot_pair_verdicts(models: pd.DataFrame, pairs: pd.DataFrame, summary: pd.DataFrame, *,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from wizardarena.exceptions import (
     RequestRejectedError,
     ValidationError,
 )
+from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
 
 __all__ = ["AnswerFile", "agenerate_answers", "generate_answers"]
 
@@ -119,9 +119,24 @@ async def agenerate_answers(
     breaker_seconds: float | None = 10.0,
     store: str | os.PathLike[str] | JudgmentStore | None = None,
     out: str | os.PathLike[str] | None = None,
-    progress: Callable[[int, int, int], None] | None = None,
+    progress: ProgressOption = True,
 ) -> pd.DataFrame:
     """Async version of :func:`generate_answers`."""
+    with progress_callback(progress) as report:
+        return await _agenerate_answers(
+            prompts, base_url=base_url, model=model, api_key_env=api_key_env, system=system,
+            temperature=temperature, max_tokens=max_tokens, concurrency=concurrency,
+            timeout=timeout, max_retries=max_retries, breaker_seconds=breaker_seconds,
+            store=store, out=out, progress=report)
+
+
+async def _agenerate_answers(
+    prompts: Any, *, base_url: str, model: str, api_key_env: str | None, system: str | None,
+    temperature: float | None, max_tokens: int | None, concurrency: int, timeout: float,
+    max_retries: int, breaker_seconds: float | None,
+    store: str | os.PathLike[str] | JudgmentStore | None,
+    out: str | os.PathLike[str] | None, progress: ProgressCallback | None,
+) -> pd.DataFrame:
     if not isinstance(model, str) or not model:
         raise ValidationError(f"model must be a non-empty str; got {model!r}")
     frame = normalize_prompts(prompts)
@@ -170,12 +185,14 @@ async def _answer_all(
     done: dict[str, list[str]], *, model: str, system: str | None,
     temperature: float | None, max_tokens: int | None, concurrency: int,
     store: JudgmentStore | None, sink: AnswerFile | None,
-    progress: Callable[[int, int, int], None] | None,
+    progress: ProgressCallback | None,
 ) -> list[tuple[str, str, str]]:
     """Answer ``todo`` (filling ``done``); return the failures ``(question_id, reason,
     message)``. Fatal failures propagate at once."""
     failures: list[tuple[str, str, str]] = []
     finished = 0
+    tokens = [0, 0]
+    t0 = time.perf_counter()
 
     async def one(qid: str, turns: tuple[str, ...]) -> None:
         nonlocal finished
@@ -205,9 +222,14 @@ async def _answer_all(
                 store.put_answer(model, qid, outs, prompt_tokens=pt, completion_tokens=ct,
                                  tstamp=time.time())
             done[qid] = outs
+            tokens[0] += pt
+            tokens[1] += ct
         finished += 1
         if progress is not None:
-            progress(finished, len(todo), len(failures))
+            progress(Progress("answer", finished, len(todo), unit="answer",
+                              ok=finished - len(failures), failed=len(failures),
+                              prompt_tokens=tokens[0], completion_tokens=tokens[1],
+                              elapsed=time.perf_counter() - t0))
 
     await run_workers((one(q, t) for q, t in todo), concurrency)
     return failures
@@ -248,7 +270,7 @@ def generate_answers(
     breaker_seconds: float | None = 10.0,
     store: str | os.PathLike[str] | JudgmentStore | None = None,
     out: str | os.PathLike[str] | None = None,
-    progress: Callable[[int, int, int], None] | None = None,
+    progress: ProgressOption = True,
 ) -> pd.DataFrame:
     """Ask a model to answer every prompt, keeping each answer as it arrives.
 
@@ -275,8 +297,13 @@ def generate_answers(
         Keep answers in the store's answers table.
     out : path, optional
         Append each answer to this JSONL file (see the module docstring).
-    progress : callable, optional
-        ``progress(done, total, failures)`` after each prompt.
+    progress : bool or callable, default True
+        A progress bar (``True``: ``tqdm.auto``, drawn in notebooks and on terminals, not
+        in logs), none (``False``), or a callable called with a
+        :class:`~wizardarena.progress.Progress` event (stage ``"answer"``, ``ok`` and
+        ``failed`` prompts, tokens) after each prompt. Earlier versions took a callback
+        ``(done, total, failures)``: read ``event.done``, ``event.total``,
+        ``event.failed``.
 
     Returns
     -------

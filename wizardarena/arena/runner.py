@@ -34,7 +34,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -64,6 +64,7 @@ from wizardarena.exceptions import (
     ValidationError,
     WizardArenaWarning,
 )
+from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
 from wizardarena.ratings.position import PositionBias
 from wizardarena.ray import Engine, check_engine
 
@@ -79,39 +80,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Progress:
-    """Snapshot passed to the ``progress`` callback after every finished judgment.
-
-    Attributes
-    ----------
-    done, total : int
-        Judgments finished in this run / to do in this run (stored ones excluded).
-    ok, failed, errors : int
-        Parsed verdicts, failed judgments stored (unparseable verdicts and rejected
-        requests), requests that failed after retries (not stored).
-    prompt_tokens, completion_tokens : int
-        Judge tokens used in this run.
-    elapsed : float
-        Seconds since the run started.
-    """
-
-    done: int
-    total: int
-    ok: int
-    failed: int
-    errors: int
-    prompt_tokens: int
-    completion_tokens: int
-    elapsed: float
-
-    @property
-    def rate(self) -> float:
-        """Judgments per second so far."""
-        return self.done / self.elapsed if self.elapsed > 0 else 0.0
-
-
-ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
@@ -328,8 +296,9 @@ class _Run:
             self.progress(self.snapshot())
 
     def snapshot(self) -> Progress:
-        return Progress(self.done, self.total, self.ok, self.failed, self.errors, self.pt,
-                        self.ct, time.perf_counter() - self.t0)
+        return Progress("judge", self.done, self.total, unit="judgment", ok=self.ok,
+                        failed=self.failed, errors=self.errors, prompt_tokens=self.pt,
+                        completion_tokens=self.ct, elapsed=time.perf_counter() - self.t0)
 
     async def run(self, matches: Iterator[Match], concurrency: int) -> None:
         if self.pool is not None:  # engine="ray": the actors judge, outcomes come back here
@@ -389,7 +358,7 @@ async def arun_arena(
     concurrency: int = 32,
     retry_failed: bool = False,
     missing: str = "raise",
-    progress: ProgressCallback | None = None,
+    progress: ProgressOption = True,
     load: bool = True,
     rng: int | np.random.Generator | None = None,
     engine: Engine | str = "local",
@@ -397,6 +366,24 @@ async def arun_arena(
     workers: int | None = None,
 ) -> ArenaResult:
     """Async version of :func:`run_arena` (same parameters)."""
+    with progress_callback(progress) as report:
+        return await _arun_arena(
+            answers, prompts, judge, store=store, pairs=pairs, baseline=baseline,
+            target=target, opponents=opponents, both_orders=both_orders, order=order,
+            order_seed=order_seed, all_turns=all_turns, budget=budget,
+            concurrency=concurrency, retry_failed=retry_failed, missing=missing,
+            progress=report, load=load, rng=rng, engine=engine,
+            ray_address=ray_address, workers=workers)
+
+
+async def _arun_arena(
+    answers: Any, prompts: Any, judge: Judge, *, store: str | os.PathLike[str] | JudgmentStore,
+    pairs: PairingMode | str, baseline: str | None, target: str | None,
+    opponents: Sequence[str] | None, both_orders: bool, order: str, order_seed: int,
+    all_turns: bool, budget: int | None, concurrency: int, retry_failed: bool, missing: str,
+    progress: ProgressCallback | None, load: bool, rng: int | np.random.Generator | None,
+    engine: Engine | str, ray_address: str | None, workers: int | None,
+) -> ArenaResult:
     eng = check_engine(engine, ray_address=ray_address, workers=workers)
     if order not in ("balanced", "fixed"):
         raise ValidationError(f"order must be 'balanced' or 'fixed'; got {order!r}")
@@ -543,7 +530,7 @@ def run_arena(
     concurrency: int = 32,
     retry_failed: bool = False,
     missing: str = "raise",
-    progress: ProgressCallback | None = None,
+    progress: ProgressOption = True,
     load: bool = True,
     rng: int | np.random.Generator | None = None,
     engine: Engine | str = "local",
@@ -592,8 +579,12 @@ def run_arena(
         endpoint rejected); a success replaces them (CLI ``--retry-failed``).
     missing : {"raise", "skip"}, default "raise"
         What to do with questions some model has no (complete) answer for.
-    progress : callable, optional
-        Called with a :class:`Progress` after every finished judgment (keep it cheap).
+    progress : bool or callable, default True
+        A progress bar (``True``: ``tqdm.auto``, drawn in notebooks and on terminals, not
+        in logs), none (``False``), or a callable called with a
+        :class:`~wizardarena.progress.Progress` event (stage ``"judge"``, counters ``ok``,
+        ``failed``, ``errors`` and tokens) after every finished judgment (keep it cheap).
+        See :mod:`wizardarena.progress`.
     load : bool, default True
         Read the battle log back into the result (False for very large runs: export from the
         store instead).

@@ -163,8 +163,27 @@ def write_or_print(text: str, out: str | None) -> None:
     print(f"wrote {out}", file=sys.stderr)
 
 
+def add_quiet(p: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress bars (the ``progress=False`` of the Python entry points)."""
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (bars are drawn on standard error only when it is a "
+                   "terminal, so logs and pipes get none either way)")
+
+
+def progress_option(args: argparse.Namespace, **bar: Any) -> Any:
+    """The ``progress=`` of a command: False with ``--quiet``, else a tqdm bar
+    (:class:`wizardarena.progress.ProgressBar` with ``bar`` options)."""
+    if args.quiet:
+        return False
+    from wizardarena.progress import ProgressBar
+
+    bar = {k: v for k, v in bar.items() if v is not None}
+    return ProgressBar(**bar) if bar else True
+
+
 def add_rating_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by every subcommand that reads a battle log and fits ratings."""
+    """Options shared by every subcommand that reads a battle log and fits ratings
+    (``--quiet`` included)."""
     p.add_argument("--method", default="bt", choices=["bt", "elo"],
                    help="rating method: Bradley-Terry MLE, or online Elo (order dependent)")
     p.add_argument("--ci", default="bootstrap", choices=["bootstrap", "sandwich", "none"],
@@ -199,6 +218,7 @@ def add_rating_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--normalize-names", action="store_true",
                    help="merge model names that differ only by case or surrounding spaces "
                    "(default: such names are an error listing each group)")
+    add_quiet(p)
 
 
 def rating_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,6 +228,7 @@ def rating_arguments(args: argparse.Namespace) -> dict[str, Any]:
         cluster=args.cluster_column, level=args.level, anchor=parse_anchor(args.anchor),
         ties=args.ties, point=args.point, outcomes=args.outcomes,
         strong_weight=args.strong_weight, normalize_names=args.normalize_names, rng=args.seed,
+        progress=progress_option(args),
     )
 
 

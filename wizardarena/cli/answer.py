@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
+
+from wizardarena.cli._common import add_quiet, progress_option
 
 
 def add_client_options(p: argparse.ArgumentParser, *, timeout: float) -> None:
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--concurrency", type=int, default=16)
     add_client_options(p, timeout=300.0)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.set_defaults(_run=run)
 
 
@@ -49,29 +50,14 @@ def run(args: argparse.Namespace) -> int:
 
     from wizardarena.arena.generate import generate_answers
 
-    t0 = time.perf_counter()
-    drawn = []
-
-    def progress(done: int, total: int, errors: int) -> None:
-        if args.quiet:
-            return
-        rate = done / max(time.perf_counter() - t0, 1e-9)
-        print(f"\ranswers {done}/{total}  {rate:.1f}/s  errors {errors}", end="",
-              file=sys.stderr, flush=True)
-        drawn.append(True)
-
     safe = args.model.replace("/", "_")
     out = Path(args.out) if args.out else Path("answers") / f"{safe}.jsonl"
-    try:
-        frame = generate_answers(
-            args.prompts, base_url=args.model_url, model=args.model,
-            api_key_env=args.api_key_env, system=args.system, temperature=args.temperature,
-            max_tokens=args.max_tokens, concurrency=args.concurrency, timeout=args.timeout,
-            max_retries=args.max_retries, breaker_seconds=args.breaker_seconds,
-            store=args.store, out=out, progress=progress,
-        )
-    finally:
-        if drawn:
-            print(file=sys.stderr)
+    frame = generate_answers(
+        args.prompts, base_url=args.model_url, model=args.model,
+        api_key_env=args.api_key_env, system=args.system, temperature=args.temperature,
+        max_tokens=args.max_tokens, concurrency=args.concurrency, timeout=args.timeout,
+        max_retries=args.max_retries, breaker_seconds=args.breaker_seconds,
+        store=args.store, out=out, progress=progress_option(args),
+    )
     print(f"{len(frame)} answers of {args.model} in {out}", file=sys.stderr)
     return 0

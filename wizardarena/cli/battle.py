@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
-from wizardarena.cli._common import RAY_KEYWORDS, add_ray_options, keywords, ray_arguments
+from wizardarena.cli._common import (
+    RAY_KEYWORDS,
+    add_quiet,
+    add_ray_options,
+    keywords,
+    progress_option,
+    ray_arguments,
+)
 from wizardarena.cli.answer import add_client_options
 
 
@@ -61,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="USD per million prompt tokens (for the cost estimate)")
     p.add_argument("--price-output", type=float, default=None,
                    help="USD per million completion tokens (for the cost estimate)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the adaptive sampler")
     add_ray_options(p, workers="judge actors, each with --concurrency requests in flight")
     p.set_defaults(_run=run)
@@ -73,30 +79,6 @@ def _cost(args: argparse.Namespace, pt: int, ct: int) -> str:
         return ""
     usd = pt * (args.price_input or 0.0) / 1e6 + ct * (args.price_output or 0.0) / 1e6
     return f"  ~${usd:,.2f}"
-
-
-class ProgressBar:
-    """Draws ``[####....] done/total rate failures tokens cost`` on stderr, at most 10x/s."""
-
-    def __init__(self, args: argparse.Namespace, width: int = 24) -> None:
-        self.args = args
-        self.width = width
-        self.last = 0.0
-        self.drawn = False
-
-    def __call__(self, p: Any, *, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self.last < 0.1 and p.done < p.total:
-            return
-        self.last = now
-        frac = p.done / p.total if p.total else 1.0
-        fill = int(frac * self.width)
-        tokens = p.prompt_tokens + p.completion_tokens
-        line = (f"\r[{'#' * fill}{'.' * (self.width - fill)}] {p.done}/{p.total} "
-                f"{p.rate:6.1f}/s  failed {p.failed}  errors {p.errors}  "
-                f"tokens {tokens:,}{_cost(self.args, p.prompt_tokens, p.completion_tokens)}")
-        print(line, end="", file=sys.stderr, flush=True)
-        self.drawn = True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,21 +95,20 @@ def run(args: argparse.Namespace) -> int:
                   args.judge_model, template=args.template,
                   api_key_env=args.api_key_env, timeout=args.timeout,
                   max_retries=args.max_retries, breaker_seconds=args.breaker_seconds)
-    bar = None if args.quiet else ProgressBar(args)
-    try:
-        result = run_arena(
-            answers, args.prompts, judge, store=args.store, pairs=args.pairs,
-            baseline=args.baseline, target=args.target, budget=args.budget,
-            both_orders=not args.one_order,
-            order="fixed" if args.fixed_order else "balanced", order_seed=args.order_seed,
-            all_turns=not args.last_turn_only,
-            concurrency=args.concurrency, retry_failed=args.retry_failed,
-            missing="skip" if args.skip_missing else "raise", progress=bar, rng=args.seed,
-            **ray_arguments(args),
-        )
-    finally:
-        if bar is not None and bar.drawn:
-            print(file=sys.stderr)
+    priced = args.price_input is not None or args.price_output is not None
+    progress = progress_option(args, extra=(
+        lambda p: {"cost": _cost(args, p.prompt_tokens or 0, p.completion_tokens or 0).strip()}
+    ) if priced else None)
+    result = run_arena(
+        answers, args.prompts, judge, store=args.store, pairs=args.pairs,
+        baseline=args.baseline, target=args.target, budget=args.budget,
+        both_orders=not args.one_order,
+        order="fixed" if args.fixed_order else "balanced", order_seed=args.order_seed,
+        all_turns=not args.last_turn_only,
+        concurrency=args.concurrency, retry_failed=args.retry_failed,
+        missing="skip" if args.skip_missing else "raise", progress=progress, rng=args.seed,
+        **ray_arguments(args),
+    )
     if args.out:
         with JudgmentStore(args.store) as store:
             n = store.export_parquet(args.out, judge=judge.model,

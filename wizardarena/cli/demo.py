@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wizardarena.cli._common import int_range, keywords
+from wizardarena.cli._common import add_quiet, int_range, keywords, progress_option
 
 DEMO_RATINGS = {
     "wizard-70b": 1180.0,
@@ -84,6 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--position-bias", type=_finite, default=60.0,
                    help="Elo points the simulated judge gives the first slot")
     p.add_argument("--seed", type=int, default=0, help="seed of the arena and the bootstrap")
+    add_quiet(p)
     p.set_defaults(_run=run)
     keywords(p, rng="seed")
 
@@ -113,12 +114,14 @@ def run(args: argparse.Namespace) -> int:
                 answers[name] = {p["question_id"]: r.text for p, r in zip(prompts, rs)}
         judge = Judge(sim.base_url, sim.judge_model, template="wizardarena", api_key_env=None)
         store = Path(tmp) / "arena.sqlite"
-        result = run_arena(answers, prompts, judge, store=store, concurrency=32)
+        result = run_arena(answers, prompts, judge, store=store, concurrency=32,
+                           progress=progress_option(args))
         battles = result.battles
     t_arena = time.perf_counter() - t0
     # mean-centred on the true ratings' mean, so both columns share one scale
     centre = sum(DEMO_RATINGS.values()) / len(DEMO_RATINGS)
-    board = rank(battles, rounds=args.rounds, unit="prompt", init=centre, rng=args.seed)
+    board = rank(battles, rounds=args.rounds, unit="prompt", init=centre, rng=args.seed,
+                 progress=progress_option(args))
     t = board._display_frame()[["rating", "lower", "upper", "rank"]].copy()
     t.insert(0, "true", [DEMO_RATINGS[m] for m in t.index])
     rho = spearmanr(t["true"], t["rating"]).statistic

@@ -16,7 +16,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from wizardarena.cli._common import keywords
+from wizardarena.cli._common import add_quiet, keywords, progress_option
 
 #: how the selection options are spelled on this command line (FlywheelStats.why_empty)
 FLAGS = {
@@ -80,6 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="jsonl", choices=["jsonl", "parquet", "both"],
                    help="file format of the exported data")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    add_quiet(p)
     p.set_defaults(_run=run)
     keywords(p, iteration="round", missing="skip_missing",
              require_both_orders="allow_single_order",
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     for name, select, margin in jobs:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            data = select(battles, answers, margin=margin)
+            data = select(battles, answers, margin=margin, progress=progress_option(args))
         flags = {**FLAGS, "margin": f"--{name}-margin"}
         empty = data.stats.why_empty() if len(data) == 0 else None
         for w in caught:

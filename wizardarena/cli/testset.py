@@ -11,45 +11,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
-from wizardarena.cli._common import RAY_KEYWORDS, add_ray_options, keywords, ray_arguments
+from wizardarena.cli._common import (
+    RAY_KEYWORDS,
+    add_quiet,
+    add_ray_options,
+    keywords,
+    progress_option,
+    ray_arguments,
+)
 from wizardarena.exceptions import ValidationError
 
 _FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
-
-
-class ProgressBar:
-    """Draws ``progress(stage, done, total)`` callbacks as a one-line bar on a stream."""
-
-    def __init__(self, stream: TextIO | None = None, *, width: int = 30) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._stage: str | None = None
-        self._t0 = time.monotonic()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self._stage:
-            self._stage = stage
-            self._t0 = time.monotonic()
-        finished = total > 0 and done >= total
-        if not self.tty and not finished:
-            return
-        frac = 0.0 if total <= 0 else min(1.0, done / total)
-        filled = round(frac * self.width)
-        bar = "#" * filled + "-" * (self.width - filled)
-        elapsed = time.monotonic() - self._t0
-        line = f"{stage:<16} [{bar}] {done}/{total} {elapsed:6.1f}s"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if finished else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
 
 
 def register(subparsers: Any) -> None:
@@ -156,7 +133,7 @@ def register(subparsers: Any) -> None:
         "--decontam-threshold", default="auto",
         help="cosine for --decontaminate: auto (calibrated, default) or a number",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p)
     add_ray_options(p, workers="Ray Data tasks (and embedding actors) at a time")
     p.set_defaults(_run=run)
     keywords(p, n_clusters="clusters", rng="seed", threshold="decontam_threshold",
@@ -207,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValidationError("--decontaminate needs --decontaminated-out")
     if args.decontaminated_out:
         _format(args.decontaminated_out)
-    progress = None if args.quiet else ProgressBar(sys.stderr)
+    progress = progress_option(args)
     closers: list[Any] = []
     try:
         difficulty: Any = None

@@ -18,6 +18,7 @@ from wizardarena.exceptions import parse_enum as _enum
 from wizardarena.flywheel.compare import Comparison, compare
 from wizardarena.flywheel.data import PROVENANCE, FlywheelStats, TrainingData
 from wizardarena.leaderboard import Leaderboard
+from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
 
 __all__ = ["DEFAULT_LABEL_MARGINS", "Combine", "Flywheel", "MarginSource", "Missing",
            "PerPrompt", "Teacher"]
@@ -306,7 +307,7 @@ class Flywheel:
         return self._stats
 
     def sft(self, battles: BattleSource, answers: Any, *, margin: float = 3.0,
-            prompts: Any = None) -> TrainingData:
+            prompts: Any = None, progress: ProgressOption = True) -> TrainingData:
         """SFT examples: prompts the target lost by ≥ ``margin``, answered by the winner.
 
         Parameters
@@ -320,16 +321,23 @@ class Flywheel:
             Minimum combined loss margin (score points; label margins for label judges).
         prompts : prompts table, optional
             Overrides the flywheel's ``prompts``.
+        progress : bool or callable, default True
+            A progress bar (``True``: ``tqdm.auto``, drawn in notebooks and on terminals,
+            not in logs), none (``False``), or a callable given
+            :class:`~wizardarena.progress.Progress` events: stage ``"flywheel"`` (4 steps:
+            games grouped, rows built, teachers chosen, guard applied) and the guard's
+            ``"decontaminate"``.
 
         Returns
         -------
         TrainingData
             ``messages`` plus provenance columns.
         """
-        return self._run("sft", battles, answers, margin, prompts)
+        return self._run("sft", battles, answers, margin, prompts, progress)
 
     def preference_pairs(self, battles: BattleSource, answers: Any, *, margin: float = 2.0,
-                         prompts: Any = None) -> TrainingData:
+                         prompts: Any = None, progress: ProgressOption = True
+                         ) -> TrainingData:
         """Preference pairs (DPO, reward models): chosen = winner, rejected = the target.
 
         Parameters as :meth:`sft`; ``margin`` defaults to 2.0.
@@ -339,7 +347,7 @@ class Flywheel:
         TrainingData
             ``prompt``, ``chosen``, ``rejected`` plus provenance columns.
         """
-        return self._run("preference", battles, answers, margin, prompts)
+        return self._run("preference", battles, answers, margin, prompts, progress)
 
     def compare(self, before: Leaderboard, after: Leaderboard, *,
                 rename: Mapping[str, str] | None = None, level: float | None = None
@@ -453,11 +461,22 @@ class Flywheel:
         return grp.reset_index(), len(games)
 
     def _run(self, kind: str, battles: BattleSource, answers: Any, margin: float,
-             prompts: Any) -> TrainingData:
+             prompts: Any, progress: ProgressOption) -> TrainingData:
         if not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin <= 0:
             raise ValidationError(f"margin must be a positive number; got {margin!r}")
+        with progress_callback(progress) as report:
+            return self._select(kind, battles, answers, margin, prompts, report)
+
+    def _select(self, kind: str, battles: BattleSource, answers: Any, margin: float,
+                prompts: Any, progress: ProgressCallback | None) -> TrainingData:
+        def step(done: int) -> None:
+            if progress is not None:
+                progress(Progress("flywheel", done, 4, unit="step"))
+
+        step(0)
         log = read_battles(battles)
         grp, n_games = self._groups(log)
+        step(1)
         l1, l2 = grp["loss_1"].to_numpy(dtype=float), grp["loss_2"].to_numpy(dtype=float)
         both = np.isfinite(l1) & np.isfinite(l2)
         inconsistent = both & (grp["outcome_1"].to_numpy() != grp["outcome_2"].to_numpy())
@@ -479,12 +498,15 @@ class Flywheel:
         table = _prompt_table(prompts if prompts is not None else self.prompts, ans)
         cand = grp.loc[selected].reset_index(drop=True)
         cand["row"], cand["status"] = self._rows(kind, cand, ans, table)
+        step(2)
         usable = cand.loc[cand["status"] == "ok"]
         kept, rating = self._per_prompt(usable, log)
+        step(3)
         chosen, removed = kept, pd.DataFrame(
             columns=["question_id", "reason", "matched_id", "similarity"])
         if self.eval_prompts is not None and len(kept):
-            chosen, removed = self._guard(kept, table)
+            chosen, removed = self._guard(kept, table, progress)
+        step(4)
         cols = (["messages"] if kind == "sft" else ["prompt", "chosen", "rejected"]) + [
             name for name, _ in PROVENANCE]
         frame = pd.DataFrame(chosen["row"].tolist(), columns=cols).astype(
@@ -518,7 +540,7 @@ class Flywheel:
         stats = _stats_of(grp, frame, summary, rating, settings)
         self._stats = stats
         if frame.empty:
-            warnings.warn(stats.why_empty(), DataWarning, stacklevel=3)
+            warnings.warn(stats.why_empty(), DataWarning, stacklevel=4)
         return TrainingData(kind=kind, frame=frame, stats=stats, removed=removed,
                             conversational=self.conversational)
 
@@ -572,16 +594,16 @@ class Flywheel:
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            board = rank(log, ci="none")
+            board = rank(log, ci="none", progress=False)
         for w in caught:
             if issubclass(w.category, RidgeWarning):
                 continue
             warnings.warn(f"flywheel teacher ratings (wa.rank(battles, ci='none')): "
-                          f"{w.message}", w.category, stacklevel=5)
+                          f"{w.message}", w.category, stacklevel=6)
         return board.table["rating"].astype(float)
 
-    def _guard(self, chosen: pd.DataFrame, table: pd.DataFrame
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _guard(self, chosen: pd.DataFrame, table: pd.DataFrame,
+               progress: ProgressCallback | None) -> tuple[pd.DataFrame, pd.DataFrame]:
         from wizardarena.testset.decontam import decontaminate
 
         qids = pd.unique(chosen["question_id"])
@@ -589,7 +611,8 @@ class Flywheel:
                               "turns": [_turn_list(table.at[q, "turns"], f"prompt {q!r}")
                                         for q in qids]})
         res = decontaminate(train, self.eval_prompts, threshold=self.decontam_threshold,
-                            ngram=self.decontam_ngram, embedder=self.embedder, rng=0)
+                            ngram=self.decontam_ngram, embedder=self.embedder, rng=0,
+                            progress=progress if progress is not None else False)
         bad = set(np.asarray(qids)[~res.mask].tolist())
         removed = res.removed.reset_index().rename(columns={"prompt_id": "question_id"})
         keep_cols = [c for c in ("question_id", "reason", "matched_id", "similarity")

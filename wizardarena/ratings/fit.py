@@ -46,6 +46,7 @@ from wizardarena.exceptions import (
     ValidationError,
     parse_enum,
 )
+from wizardarena.progress import ProgressCallback
 from wizardarena.ratings.design import Categories, Design, Ties, build_design, diagnose
 from wizardarena.ratings.elo import online_elo, online_elo_replicates
 from wizardarena.ratings.features import FeatureBlock
@@ -171,7 +172,7 @@ def fit(
     tol: float = 1e-10,
     max_iter: int = 100,
     rng: int | np.random.Generator | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressCallback | None = None,
     stacklevel: int = 2,
 ) -> RatingResult:
     """Fit ratings and intervals on a validated :class:`BattleLog` (or the counts of one,
@@ -179,6 +180,8 @@ def fit(
 
     Runs with BLAS limited to one thread (multi-threaded OpenBLAS is several times slower on
     these small kernels). ``stacklevel`` makes warnings point at the caller's caller.
+    ``progress`` gets a :class:`~wizardarena.progress.Progress` event (stage
+    ``"bootstrap"``) after each chunk of Bradley-Terry bootstrap replicates.
     """
     with single_threaded_blas():
         return _fit(log, method=method, ties=ties, ci=ci, rounds=rounds, unit=unit, level=level,
@@ -193,7 +196,7 @@ def _fit(log: BattleLog | CountedLog, *, method: str, ties: str, ci: str, rounds
          level: float, anchor: Mapping[str, float] | None, point: str | None, ridge: float,
          l2: float, features: FeatureBlock | None, position: bool, cluster: str, k: float,
          scale: float, base: float, init: float, tol: float, max_iter: int,
-         rng: int | np.random.Generator | None, progress: Callable[[int], None] | None,
+         rng: int | np.random.Generator | None, progress: ProgressCallback | None,
          stacklevel: int) -> RatingResult:
     meth = _method(method)
     ci_ = parse_enum(CI, ci, "ci")
@@ -431,7 +434,7 @@ def _position_bias(log: BattleLog | CountedLog, cluster: str, fitted: bool, note
 
 def _bootstrap(design: Design, cats: Categories, theta: np.ndarray, unit: Unit, rounds: int,
                gen: np.random.Generator, *, ridge: float, l2: float, tol: float, max_iter: int,
-               progress: Callable[[int], None] | None, stacklevel: int
+               progress: ProgressCallback | None, stacklevel: int
                ) -> tuple[Uncertainty, int, float]:
     sampler = sampler_for(cats, unit.value)
 

@@ -23,6 +23,7 @@ not oversubscribe the cores.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
@@ -31,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from wizardarena._blas import single_threaded_blas
+from wizardarena.progress import Progress, ProgressCallback
 from wizardarena.ratings.design import Categories, Stats
 
 __all__ = [
@@ -149,7 +151,7 @@ class BattleSampler:
         return out
 
     def _by_index(self, g: np.random.Generator) -> np.ndarray:
-        """One replicate by drawing the N battles: which of 64 equal ranges of battles each
+        """One replicate by drawing the N battles: which of 16 equal ranges of battles each
         draw falls in is one exact multinomial, then each range is drawn and counted on its
         own (the counting stays in cache)."""
         total, k = self.total, len(self.cats)
@@ -173,7 +175,7 @@ class BattleSampler:
 
 
 #: ranges of battles drawn separately by :meth:`BattleSampler._by_index`
-_INDEX_RANGES = 64
+_INDEX_RANGES = 16
 
 #: per-prompt tables up to this many cells are held dense (BLAS products), else sparse
 _DENSE_PROMPT_CELLS = 20_000_000
@@ -225,20 +227,26 @@ def run_chunks(
     rng: np.random.Generator,
     work: Callable[[Stats], T],
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> list[T]:
     """Draw replicates chunk by chunk and apply ``work`` to each chunk, on a thread pool.
 
     Returns the per-chunk results in chunk order (deterministic given ``rng``).
-    ``progress(n)`` is called with the number of replicates of each finished chunk.
+    ``progress`` gets a :class:`~wizardarena.progress.Progress` event (stage
+    ``"bootstrap"``, unit ``"round"``) after each finished chunk, from the pool's threads
+    (one at a time).
     """
     sizes = chunk_sizes(rounds, n_rows)
     children = rng.spawn(len(sizes))
+    lock = threading.Lock()
+    finished = [0]
 
     def job(idx: int) -> T:
         out = work(sampler(children[idx], sizes[idx]))
         if progress is not None:
-            progress(sizes[idx])
+            with lock:
+                finished[0] += sizes[idx]
+                progress(Progress("bootstrap", finished[0], rounds, unit="round"))
         return out
 
     with single_threaded_blas():

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.exceptions import ValidationError
+from wizardarena.progress import Progress, ProgressCallback
 from wizardarena.ray import connect, data_context
 from wizardarena.testset.clean import (
     CleanResult,
@@ -387,7 +388,7 @@ class RayStages:
 
     # -- embedding -------------------------------------------------------------------------
     def embed_texts(self, embedder: Any, texts: Sequence[str], *, batch_size: int = 20_000,
-                    progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
+                    progress: ProgressCallback | None = None) -> np.ndarray:
         """:func:`~wizardarena.testset.embed.embed_texts` with the transform (or the neural
         model) on a Ray Data actor pool; other embedders run here."""
         texts = list(texts)
@@ -397,7 +398,7 @@ class RayStages:
         if not n or not (fit or isinstance(embedder, SentenceTransformerEmbedder)):
             return embed_texts(embedder, texts, batch_size=batch_size, progress=progress)
         if progress is not None:
-            progress("embed", 0, n)
+            progress(Progress("embed", 0, n, unit="prompt"))
         chunks = [pd.DataFrame({"_i": np.arange(s, min(n, s + batch_size), dtype=np.int64),
                                 "text": texts[s: s + batch_size]})
                   for s in range(0, n, batch_size)]
@@ -417,6 +418,7 @@ class RayStages:
                 batch_size=min(batch_size, 4096), batch_format="pandas",
                 compute=actors(min_size=1, max_size=size), num_gpus=1 if gpus else 0)
         result: np.ndarray | None = None
+        done = 0
         for batch in out.iter_batches(batch_format="numpy", batch_size=None):
             emb = np.asarray(batch["emb"], dtype=np.float32)
             if result is None:
@@ -425,7 +427,8 @@ class RayStages:
                 raise ValidationError(f"{embedder!r} returned {emb.shape[1]} dimensions for "
                                       f"some rows and {result.shape[1]} for others")
             result[np.asarray(batch["_i"], dtype=np.int64)] = emb
-        if progress is not None:
-            progress("embed", n, n)
+            done += len(emb)
+            if progress is not None:
+                progress(Progress("embed", done, n, unit="prompt"))
         assert result is not None  # n > 0
         return result

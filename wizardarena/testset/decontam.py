@@ -20,7 +20,6 @@ products and hashed n-grams with 64-bit hashes), not approximate.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ import pandas as pd
 
 from wizardarena._blas import with_single_threaded_blas
 from wizardarena.exceptions import ValidationError
+from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
 from wizardarena.testset._ngrams import ngram_hashes, word_tokens
 from wizardarena.testset.dedup import calibrate_cosine_threshold
 from wizardarena.testset.embed import Precomputed, check_embeddings, resolve_embedder
@@ -36,7 +36,6 @@ from wizardarena.testset.prompts import PromptText, normalize_prompts
 
 __all__ = ["DecontamReason", "DecontaminationResult", "decontaminate"]
 
-ProgressCallback = Callable[[str, int, int], None]
 
 
 class DecontamReason(str, enum.Enum):
@@ -164,7 +163,7 @@ def decontaminate(
     embedder: Any = None,
     text: PromptText | str = PromptText.FIRST_USER,
     rng: int | np.random.Generator | None = None,
-    progress: ProgressCallback | None = None,
+    progress: ProgressOption = True,
 ) -> DecontaminationResult:
     """Remove training prompts that copy or nearly copy a test prompt.
 
@@ -192,13 +191,27 @@ def decontaminate(
         Which turns are compared.
     rng : int, Generator or None
         Seeds the default embedder.
-    progress : callable, optional
-        ``progress(stage, done, total)``.
+    progress : bool or callable, default True
+        A progress bar (``True``: ``tqdm.auto``, drawn in notebooks and on terminals, not
+        in logs), none (``False``), or a callable given
+        :class:`~wizardarena.progress.Progress` events (stage ``"decontaminate"``, 3
+        steps). See :mod:`wizardarena.progress`.
 
     Returns
     -------
     DecontaminationResult
     """
+    with progress_callback(progress) as report:
+        return _decontaminate(train_prompts, against, threshold=threshold, top_k=top_k,
+                              ngram=ngram, embedder=embedder, text=text, rng=rng,
+                              progress=report)
+
+
+def _decontaminate(
+    train_prompts: Any, against: Any, *, threshold: float | str | None, top_k: int | None,
+    ngram: int | None, embedder: Any, text: PromptText | str,
+    rng: int | np.random.Generator | None, progress: ProgressCallback | None,
+) -> DecontaminationResult:
     if isinstance(threshold, str):
         if threshold != "auto":
             raise ValidationError(
@@ -217,10 +230,10 @@ def decontaminate(
     test_texts = test["text"].tolist()
 
     if progress is not None:
-        progress("decontaminate", 0, 3)
+        progress(Progress("decontaminate", 0, 3, unit="step"))
     ng = _ngram_matches(train_texts, test_texts, ngram) if ngram else np.full(n_train, -1)
     if progress is not None:
-        progress("decontaminate", 1, 3)
+        progress(Progress("decontaminate", 1, 3, unit="step"))
 
     emb_spec = resolve_embedder(embedder, rng=rng)
     need_emb = n_train > 0 and n_test > 0
@@ -240,7 +253,7 @@ def decontaminate(
             )
             e_test, e_train = both[:n_test], both[n_test:]
         if progress is not None:
-            progress("decontaminate", 2, 3)
+            progress(Progress("decontaminate", 2, 3, unit="step"))
         if threshold == "auto":
             used, _ = calibrate_cosine_threshold(np.vstack([e_test, e_train]), rng=rng)
         best, best_sim, in_top = _nearest_and_topk(e_train, e_test, top_k)
@@ -292,7 +305,7 @@ def decontaminate(
         index=train.index,
     )
     if progress is not None:
-        progress("decontaminate", 3, 3)
+        progress(Progress("decontaminate", 3, 3, unit="step"))
     return DecontaminationResult(
         kept=train[~removed_mask], removed=removed, mask=~removed_mask, nearest=nearest,
         threshold=used,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.exceptions import ValidationError
+from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
 
 __all__ = [
     "CRITERIA",
@@ -45,7 +46,6 @@ __all__ = [
     "parse_rating",
 ]
 
-ProgressCallback = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -295,11 +295,15 @@ class _LLMScorer:
         return msgs
 
     def __call__(
-        self, prompts: pd.DataFrame, *, progress: ProgressCallback | None = None
+        self, prompts: pd.DataFrame, *, progress: ProgressOption = True
     ) -> DifficultyResult:  # pragma: no cover - implemented by subclasses
         raise NotImplementedError
 
-    def _ask(self, prompts: pd.DataFrame, progress: ProgressCallback | None) -> list[str]:
+    def _ask(self, prompts: pd.DataFrame, progress: ProgressOption) -> list[str]:
+        with progress_callback(progress) as report:
+            return self._ask_all(prompts, report)
+
+    def _ask_all(self, prompts: pd.DataFrame, progress: ProgressCallback | None) -> list[str]:
         convs = [self.messages(t) for t in prompts["turns"].tolist()]
         kwargs: dict[str, Any] = {"temperature": self.temperature}
         if self.model is not None:
@@ -307,7 +311,7 @@ class _LLMScorer:
         if self.max_tokens is not None:
             kwargs["max_tokens"] = self.max_tokens
         if progress is not None:
-            progress(self.stage, 0, len(convs))
+            progress(Progress(self.stage, 0, len(convs), unit="prompt"))
         if self._endpoint is not None:
             from wizardarena.arena.client import Client
 
@@ -320,11 +324,15 @@ class _LLMScorer:
                   progress: ProgressCallback | None) -> list[str]:
         texts: list[str] = []
         total = len(convs)
+        tokens = [0, 0]
         for s in range(0, total, self.batch_size):
             results = client.chat_many(convs[s : s + self.batch_size], **kwargs)
             texts.extend(r.text for r in results)
+            tokens[0] += sum(r.prompt_tokens for r in results)
+            tokens[1] += sum(r.completion_tokens for r in results)
             if progress is not None:
-                progress(self.stage, len(texts), total)
+                progress(Progress(self.stage, len(texts), total, unit="prompt",
+                                  prompt_tokens=tokens[0], completion_tokens=tokens[1]))
         return texts
 
 
@@ -375,7 +383,7 @@ class LLMDifficulty(_LLMScorer):
         return f"LLMDifficulty(model={self.model!r})"
 
     def __call__(
-        self, prompts: pd.DataFrame, *, progress: ProgressCallback | None = None
+        self, prompts: pd.DataFrame, *, progress: ProgressOption = True
     ) -> DifficultyResult:
         """Rate every prompt; returns scores 0-10 (NaN where the answer did not parse)."""
         texts = self._ask(prompts, progress)
@@ -421,7 +429,7 @@ class CriteriaDifficulty(_LLMScorer):
         return f"CriteriaDifficulty(model={self.model!r})"
 
     def __call__(
-        self, prompts: pd.DataFrame, *, progress: ProgressCallback | None = None
+        self, prompts: pd.DataFrame, *, progress: ProgressOption = True
     ) -> DifficultyResult:
         """Judge every prompt on the 7 criteria; returns the count satisfied (NaN if unparsed)."""
         texts = self._ask(prompts, progress)

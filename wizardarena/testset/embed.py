@@ -28,6 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from wizardarena.exceptions import ValidationError, missing_extra
+from wizardarena.progress import Progress, ProgressCallback
 from wizardarena.testset._ngrams import char_codes, mix64, ngram_hashes, word_tokens
 
 __all__ = [
@@ -543,7 +544,7 @@ def embed_texts(
     texts: Sequence[str],
     *,
     batch_size: int = 20_000,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> np.ndarray:
     """Embed ``texts`` with any embedder: checked (shape, finite), L2-normalised float32.
 
@@ -558,7 +559,7 @@ def embed_texts(
 
     def tick(done: int) -> None:
         if progress is not None:
-            progress("embed", done, n)
+            progress(Progress("embed", done, n, unit="prompt"))
 
     tick(0)
     if callable(getattr(embedder, "fit", None)) and callable(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,7 @@ import pandas as pd
 from wizardarena._blas import with_single_threaded_blas
 from wizardarena._io import atomic_write
 from wizardarena.exceptions import Param, ValidationError
+from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
 from wizardarena.ray import Engine, check_engine
 from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.clean import DropReason, clean_prompts, finish, make_report
@@ -61,8 +62,6 @@ from wizardarena.testset.select import (
 )
 
 __all__ = ["Subset", "TestSet", "build_testset"]
-
-ProgressCallback = Callable[[str, int, int], None]
 
 
 class Subset(str, enum.Enum):
@@ -264,7 +263,7 @@ def build_testset(
     text_column: str | None = None,
     batch_size: int = 20_000,
     rng: int | np.random.Generator | None = None,
-    progress: ProgressCallback | None = None,
+    progress: ProgressOption = True,
     engine: Engine | str = "local",
     ray_address: str | None = None,
     workers: int | None = None,
@@ -321,8 +320,13 @@ def build_testset(
         Rows per batch of the streaming stages (keys, MinHash, TF-IDF transform).
     rng : int, Generator or None
         All randomness (MinHash functions, SVD, k-means, picks, ties) derives from it.
-    progress : callable, optional
-        ``progress(stage, done, total)`` for a progress bar.
+    progress : bool or callable, default True
+        A progress bar per stage (``True``: ``tqdm.auto``, drawn in notebooks and on
+        terminals, not in logs), none (``False``), or a callable given
+        :class:`~wizardarena.progress.Progress` events (stages ``"load"``, ``"clean"``,
+        ``"embed"``, ``"cluster"``, ``"near-duplicates"``, ``"diverse"``, the difficulty
+        scorer's). Earlier versions took a callback ``(stage, done, total)``: read
+        ``event.stage``, ``event.done``, ``event.total``. See :mod:`wizardarena.progress`.
     engine : {"local", "ray"}, default "local"
         ``"ray"`` (CLI ``--ray``; extra ``ray``): reading, the cleaning keys and MinHash
         signatures, the exact / prefix / LSH-band group-bys and the embedding run as Ray Data
@@ -340,6 +344,31 @@ def build_testset(
     -------
     TestSet
     """
+    with progress_callback(progress) as report:
+        return _build_testset(
+            prompts, n_clusters=n_clusters, per_cluster=per_cluster, diverse=diverse,
+            diverse_method=diverse_method, hard=hard, difficulty=difficulty,
+            candidates_per_cluster=candidates_per_cluster, embedder=embedder, text=text,
+            pick=pick, cluster_method=cluster_method, min_words=min_words,
+            min_chars=min_chars, prefix_words=prefix_words, prefix_share=prefix_share,
+            minhash_threshold=minhash_threshold, cosine_threshold=cosine_threshold,
+            max_chars=max_chars, max_tokens=max_tokens, id_column=id_column,
+            text_column=text_column, batch_size=batch_size, rng=rng, progress=report,
+            engine=engine, ray_address=ray_address, workers=workers)
+
+
+def _build_testset(
+    prompts: PromptsLike, *, n_clusters: int, per_cluster: int, diverse: int | None,
+    diverse_method: DiverseMethod | str, hard: int, difficulty: Any,
+    candidates_per_cluster: int | None, embedder: Any, text: PromptText | str,
+    pick: PickMethod | str, cluster_method: ClusterMethod | str, min_words: int,
+    min_chars: int | None, prefix_words: int | None, prefix_share: float,
+    minhash_threshold: float | None, cosine_threshold: float | str | None,
+    max_chars: int | None, max_tokens: int | None, id_column: str | None,
+    text_column: str | None, batch_size: int, rng: int | np.random.Generator | None,
+    progress: ProgressCallback | None, engine: Engine | str, ray_address: str | None,
+    workers: int | None,
+) -> TestSet:
     eng = check_engine(engine, ray_address=ray_address, workers=workers)
     if not isinstance(per_cluster, (int, np.integer)) or per_cluster < 0:
         raise ValidationError(f"per_cluster must be an integer >= 0; got {per_cluster!r}")
@@ -379,7 +408,8 @@ def build_testset(
 
     def tick(stage: str, done: int, total: int) -> None:
         if progress is not None:
-            progress(stage, done, total)
+            progress(Progress(stage, done, total, unit="prompt" if stage == "difficulty"
+                              else "step"))
 
     tick("load", 0, 1)
     frame = stages.normalize_prompts(prompts, text=text, id_column=id_column,
@@ -501,7 +531,7 @@ def build_testset(
         candidate[cand_pos] = True
         cand_frame = kept.iloc[cand_pos]
         if isinstance(difficulty, _LLMScorer):
-            result = difficulty(cand_frame, progress=progress)
+            result = difficulty(cand_frame, progress=progress if progress is not None else False)
         else:
             tick("difficulty", 0, len(cand_frame))
             result = difficulty(cand_frame)
