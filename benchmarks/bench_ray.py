@@ -28,6 +28,14 @@ Usage::
     python benchmarks/bench_ray.py battles [--n 20000]
     python benchmarks/bench_ray.py testset [--n 100000]
     python benchmarks/gen_stream_log.py && python benchmarks/bench_ray.py ratings
+    python benchmarks/bench_ray.py store [--n 200000]
+
+``store``
+    The ceiling of the single writer: ``--n`` judgments (a 2,000-character raw reply each,
+    the size of a judge's explanation) put one transaction each into a fresh
+    :class:`~wizardarena.arena.store.JudgmentStore` (WAL, ``synchronous=NORMAL`` and
+    ``FULL``), as the driver stores them; puts per second, into an empty store and into
+    one that already holds ``--n`` rows.
 """
 
 from __future__ import annotations
@@ -265,7 +273,8 @@ def testset_child(p: dict[str, Any]) -> dict[str, Any]:
     stages: dict[str, float] = {}
     t_stage: dict[str, float] = {}
 
-    def progress(stage: str, done: int, total: int) -> None:
+    def progress(event: Any) -> None:  # a wizardarena.Progress event
+        stage, done, total = event.stage, event.done, event.total
         now = time.perf_counter()
         t_stage.setdefault(stage, now)
         if total and done >= total:
@@ -383,6 +392,31 @@ def ratings(args: argparse.Namespace) -> None:
           f"100M local == Ray: {rows[2]['table'] == rows[4]['table']}")
 
 
+# ------------------------------------------------------------------------- store
+def store(args: argparse.Namespace) -> None:
+    from wizardarena.arena.store import JudgmentRecord, JudgmentStore
+
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}; load {load()}")
+    raw = "x" * 2000
+    print("\n| synchronous | store rows before | puts | puts/s | ms per put |")
+    print("|---|---:|---:|---:|---:|")
+    for sync in ("NORMAL", "FULL"):
+        with tempfile.TemporaryDirectory() as tmp, \
+                JudgmentStore(Path(tmp) / "s.sqlite", synchronous=sync) as st:
+            for phase in range(2):
+                t0 = time.perf_counter()
+                for i in range(args.n):
+                    k = phase * args.n + i
+                    st.put(JudgmentRecord(
+                        f"q{k // 100:07d}", f"m{k % 10}", f"m{10 + k % 7}", k % 2, 1, "judge",
+                        "template", "hash", None, True, "model_a", "[[A>B]]", float("nan"),
+                        float("nan"), raw, None, 900, 300, 1, time.time()))
+                dt = time.perf_counter() - t0
+                print(f"| {sync} | {phase * args.n:,} | {args.n:,} | {args.n / dt:,.0f} | "
+                      f"{1000 * dt / args.n:.3f} |")
+    print(f"\nload after: {load()}")
+
+
 # ------------------------------------------------------------------------- main
 CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "battles": battles_child, "testset": testset_child, "ratings": ratings_child}
@@ -401,8 +435,11 @@ def main() -> None:
     t.add_argument("--n", type=int, default=100_000)
     r = sub.add_parser("ratings")
     r.add_argument("--dataset", default=str(WORK / "battles_100m"))
+    s = sub.add_parser("store")
+    s.add_argument("--n", type=int, default=200_000)
     args = ap.parse_args()
-    {"battles": battles, "testset": testset, "ratings": ratings}[args.section](args)
+    {"battles": battles, "testset": testset, "ratings": ratings,
+     "store": store}[args.section](args)
 
 
 if __name__ == "__main__":
