@@ -216,3 +216,14 @@ def test_cli_rank_reads_a_directory(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["rank", str(tmp_path / "one.parquet"), "--seed", "0", "--rounds", "100",
                  "--format", "csv"]) == 0
     assert streamed == on_ray == capsys.readouterr().out
+
+
+def test_engine_ray_reads_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         ray_runtime: Any) -> None:
+    # the workers' working directory is the one Ray started in, not the driver's now
+    frame = _log(n=2000)
+    _write(frame, tmp_path / "log", parts=2, row_group=500)
+    monkeypatch.chdir(tmp_path)
+    for source in ("log", "log/*/*.parquet"):
+        pd.testing.assert_frame_equal(wa.rank(source, engine="ray", ci="none").table,
+                                      wa.rank(frame, ci="none").table)

@@ -140,3 +140,16 @@ def test_neural_embedder_on_an_actor_pool(tmp_path: Path, ray_runtime: Any,
     on_ray = build_testset(texts, embedder=emb, engine="ray", **kw)
     pd.testing.assert_frame_equal(local.dropped.drop(columns="similarity"),
                                   on_ray.dropped.drop(columns="similarity"))
+
+
+def test_relative_paths_reach_the_workers(dataset: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          ray_runtime: Any) -> None:
+    # Ray's workers keep the working directory they started in (here the runtime started
+    # before this chdir): a relative prompt path must reach them as the driver means it
+    import shutil
+
+    shutil.copytree(dataset, tmp_path / "prompts")
+    monkeypatch.chdir(tmp_path)
+    kw: dict[str, Any] = {"n_clusters": 10, "rng": 0}
+    _same(build_testset("prompts", **kw), build_testset("prompts", engine="ray", **kw))

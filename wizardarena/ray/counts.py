@@ -1,7 +1,7 @@
 """Battle logs on Ray: Ray Data counts the row groups where they are read; the fit stays on the
 driver, because counts are small.
 
-``wa.rank("s3://.../battles/", engine="ray")`` (or ``wizardarena rank DIR --ray``): every
+``wa.rank("/shared/battles/", engine="ray")`` (or ``wizardarena rank DIR --ray``): every
 row group of every Parquet file becomes one Ray Data task that reads it and collapses it with
 :func:`wizardarena.battle_stream.piece_counts` (the validation and the collapse of the local
 path); the partial counts, a few rows per row group, stream back to the driver, where
@@ -11,6 +11,7 @@ counts, and so the fit, are those of the local path.
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Sequence
 
@@ -64,6 +65,7 @@ def ray_counts(files: Sequence[str], columns: list[str], acc: CountAccumulator, 
     pieces: list[dict[str, object]] = []
     for path in files:
         meta = pq.ParquetFile(path).metadata
+        path = os.path.abspath(path)  # the workers' working directory is not this one
         start = 0
         for rg in range(meta.num_row_groups):
             pieces.append({"piece": len(pieces), "path": path, "row_group": rg,

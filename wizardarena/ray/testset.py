@@ -326,7 +326,8 @@ class RayStages:
             files = [prompts]  # type: ignore[list-item]
         mode = PromptText.parse(text).value
         ds = self.ray.data.from_items(
-            [{"file": k, "path": os.fspath(p)} for k, p in enumerate(files)],
+            [{"file": k, "path": os.path.abspath(os.fspath(p))}  # workers have their own cwd
+             for k, p in enumerate(files)],
             override_num_blocks=len(files),
         ).map_batches(read_file_stage, batch_size=1, batch_format="pandas",
                       compute=self.tasks,
