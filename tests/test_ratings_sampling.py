@@ -41,6 +41,41 @@ def test_chunk_sizes_depend_on_data_only() -> None:
     assert chunk_sizes(5, 10) == [5]
 
 
+def _reference_by_index(counts: np.ndarray, g: np.random.Generator) -> np.ndarray:
+    """The by-index draw written plainly: the same stream (16 ranges, a multinomial over
+    them, uint32 indices), every battle mapped to its category and counted."""
+    total = int(counts.sum())
+    edges = np.linspace(0, total, 17).astype(np.int64)
+    width = np.diff(edges)
+    per_range = g.multinomial(total, width / total)
+    category = np.repeat(np.arange(counts.shape[0]), counts)
+    out = np.zeros(counts.shape[0], dtype=np.int64)
+    for lo, w, m in zip(edges[:-1], width, per_range):
+        idx = g.integers(0, w, m, dtype=np.uint32)
+        for battle in lo + idx.astype(np.int64):
+            out[category[battle]] += 1
+    return out
+
+
+@pytest.mark.parametrize("kind", ["one battle each", "several", "some without battles"])
+def test_by_index_draw_matches_a_plain_loop(kind: str) -> None:
+    from wizardarena.ratings.design import Categories
+    from wizardarena.ratings.sampling import BattleSampler
+
+    g = np.random.default_rng(3)
+    k = 6000
+    counts = {"one battle each": np.ones(k, dtype=np.int64),
+              "several": g.integers(1, 4, k),
+              "some without battles": np.r_[g.integers(0, 3, k - 1), 1]}[kind]
+    cats = Categories(row=np.arange(k), win=np.ones(k), loss=np.zeros(k), tie=np.zeros(k),
+                      count=counts, group=None, n_groups=0, n_rows=k, has_ties=False)
+    sampler = BattleSampler(cats)
+    assert sampler.by_index
+    for seed in range(3):
+        np.testing.assert_array_equal(sampler.draw(np.random.default_rng(seed), 1)[0],
+                                      _reference_by_index(counts, np.random.default_rng(seed)))
+
+
 def test_by_index_battle_draws_are_multinomial() -> None:
     """With about one battle per category (continuous style features), replicates are drawn
     battle by battle, range by range: exact multinomial moments, every replicate N battles."""
@@ -55,7 +90,7 @@ def test_by_index_battle_draws_are_multinomial() -> None:
     _, cats = build_design(5, a, b, g.integers(0, 2, n).astype(np.int8), ties=Ties.HALF,
                            x=x, feature_names=("f",))
     sampler = BattleSampler(cats)
-    assert sampler.by_index and sampler.expanded is not None
+    assert sampler.by_index and sampler.first is not None  # categories of several battles
     draws = sampler.draw(np.random.default_rng(1), 2000)
     assert (draws.sum(axis=1) == n).all()
     p = cats.count / n

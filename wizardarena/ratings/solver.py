@@ -111,20 +111,21 @@ _BLOCK_CELLS = 1 << 15
 
 class _Block:
     """Rows ``r0:r1``, covering pairs ``p0:p1``; ``starts`` are the block-local first rows of
-    those pairs and ``local`` the pair of each row (both None when rows are pairs)."""
+    those pairs and ``runs`` their numbers of rows in the block (rows are sorted by pair;
+    both None when rows are pairs)."""
 
-    __slots__ = ("local", "p0", "p1", "r0", "r1", "starts")
+    __slots__ = ("p0", "p1", "r0", "r1", "runs", "starts")
 
     def __init__(self, design: Design, r0: int, r1: int) -> None:
         self.r0, self.r1 = r0, r1
         if design.rows_are_pairs:
             self.p0, self.p1 = r0, r1
-            self.starts = self.local = None
+            self.starts = self.runs = None
             return
         self.p0 = int(design.row_pair[r0])
         self.p1 = int(design.row_pair[r1 - 1]) + 1
         self.starts = np.maximum(design.pair_start[self.p0:self.p1], r0) - r0
-        self.local = design.row_pair[r0:r1].astype(np.intp)  # pair of each row
+        self.runs = np.diff(np.append(self.starts, r1 - r0))
 
 
 def _blocks(design: Design, bsz: int) -> list[_Block]:
@@ -177,11 +178,11 @@ def _logits_block(theta: np.ndarray, design: Design, blk: _Block, d: np.ndarray
     """``z = r_i − r_j + β · x`` for the block's rows, shape (B, r1 − r0); ``d`` is
     :func:`_pair_logits`."""
     beta = _split(theta, design)[1]
-    if blk.local is None:
+    if blk.runs is None:
         db = d[:, blk.p0:blk.p1]
         return db.copy() if design.n_features == 0 else db + beta @ design.xt[:, blk.r0:blk.r1]
     z = beta @ design.xt[:, blk.r0:blk.r1]
-    z += np.take(d, blk.local, axis=1)
+    z += np.repeat(d[:, blk.p0:blk.p1], blk.runs, axis=1)  # each row's pair (a copy, as take)
     return z
 
 
