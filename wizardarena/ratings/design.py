@@ -282,27 +282,44 @@ def build_design(
     -------
     Design, Categories
     """
+    # temporaries are dropped as soon as they are used: on counts of a log larger than
+    # memory (11M unique rows, say) each is ~90 MB
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     n = a.shape[0]
-    weight = np.ones(n) if weight is None else np.asarray(weight, dtype=float)
+    w = None if weight is None else np.asarray(weight, dtype=float)
     count = np.ones(n, dtype=np.int64) if count is None else np.asarray(count, dtype=np.int64)
     x = np.zeros((n, 0)) if x is None else np.asarray(x, dtype=float).reshape(n, -1)
     win_a, loss_a, tie = _score_parts(np.asarray(outcome), ties)
-    keep = ((win_a + loss_a + tie) * weight > 0) & (count > 0)
+    scored = win_a + loss_a
+    scored += tie
+    if w is not None:
+        scored *= w
+    keep = (scored > 0) & (count > 0)
+    del scored
     if not keep.all():
-        a, b, x, weight, count = a[keep], b[keep], x[keep], weight[keep], count[keep]
+        a, b, x, count = a[keep], b[keep], x[keep], count[keep]
+        w = None if w is None else w[keep]
         win_a, loss_a, tie = win_a[keep], loss_a[keep], tie[keep]
         group = None if group is None else np.asarray(group)[keep]
+    del keep
     flip = a > b
     lo = np.where(flip, b, a)
-    hi = np.where(flip, a, b)
-    win = np.where(flip, loss_a, win_a) * weight
-    loss = np.where(flip, win_a, loss_a) * weight
-    tie = tie * weight
+    lo *= n_models
+    lo += np.where(flip, a, b)
+    pair = lo  # lo * n_models + hi
+    del lo, a, b
+    win = np.where(flip, loss_a, win_a)
+    loss = np.where(flip, win_a, loss_a)
+    del win_a, loss_a
+    if w is not None:  # (a weight of 1 changes nothing: x * 1.0 == x)
+        win *= w
+        loss *= w
+        tie = tie * w
+    del w
     if x.shape[1]:
         x = np.where(flip[:, None], -x, x)
-    pair = lo * n_models + hi
+    del flip
     f = x.shape[1]
     if f == 0:
         pair_codes, row = np.unique(pair, return_inverse=True)
@@ -315,6 +332,7 @@ def build_design(
         pair_codes, row_pair = np.unique(pair_of_row, return_inverse=True)
         row_pair = row_pair.astype(np.int64)
         x_rows = np.ascontiguousarray(x[first])
+    del pair
     starts = np.flatnonzero(np.r_[True, row_pair[1:] != row_pair[:-1]]).astype(np.int64)
     design = Design(
         n_models=int(n_models),
