@@ -32,17 +32,24 @@ from pathlib import Path
 N_MODELS = 16  # 120 pairs x 2 orders = 240 judgments per prompt
 
 
+def work(n: int) -> tuple[list[dict[str, str]], dict[str, dict[str, str]]]:
+    """Prompts and answers of ``N_MODELS`` models for at least ``n`` judgments (both
+    orders): short fixed answers with sim markers (answer generation is not what is
+    measured). Shared with ``bench_ray.py``."""
+    n_prompts = -(-n // (N_MODELS * (N_MODELS - 1)))
+    prompts = [{"question_id": f"q{i}", "prompt": f"Question {i}: explain topic {i % 97}."}
+               for i in range(n_prompts)]
+    answers = {f"m{k:02d}": {p["question_id"]: f"Answer of m{k:02d} to {p['question_id']}.\n"
+                             f"⟦sim q={1000 + 10 * k + (i % 7)}.0 n=40⟧"
+                             for i, p in enumerate(prompts)} for k in range(N_MODELS)}
+    return prompts, answers
+
+
 def child(base_url: str, judge_model: str, n: int, concurrency: int, store: str) -> dict:
     from wizardarena.arena.judges import Judge
     from wizardarena.arena.runner import run_arena
 
-    n_prompts = -(-n // (N_MODELS * (N_MODELS - 1)))
-    prompts = [{"question_id": f"q{i}", "prompt": f"Question {i}: explain topic {i % 97}."}
-               for i in range(n_prompts)]
-    # short fixed answers with sim markers (answer generation is not what is measured)
-    answers = {f"m{k:02d}": {p["question_id"]: f"Answer of m{k:02d} to {p['question_id']}.\n"
-                             f"⟦sim q={1000 + 10 * k + (i % 7)}.0 n=40⟧"
-                             for i, p in enumerate(prompts)} for k in range(N_MODELS)}
+    prompts, answers = work(n)
     judge = Judge(base_url, judge_model, template="arena-hard", api_key_env=None)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ru0 = resource.getrusage(resource.RUSAGE_SELF)

@@ -190,21 +190,17 @@ def start_ray(cpus: int) -> float:
 
 
 # ------------------------------------------------------------------------- battles
-N_MODELS = 16
-
 
 def battles_child(p: dict[str, Any]) -> dict[str, Any]:
     from wizardarena.arena.judges import Judge
     from wizardarena.arena.runner import run_arena
 
+    sys.path.insert(0, str(HERE))
+    from bench_arena import work  # the work list of the arena benchmark
+
     ray_start = start_ray(2) if p["engine"] == "ray" else 0.0
     n = p["n"]
-    n_prompts = -(-n // (N_MODELS * (N_MODELS - 1)))
-    prompts = [{"question_id": f"q{i}", "prompt": f"Question {i}: explain topic {i % 97}."}
-               for i in range(n_prompts)]
-    answers = {f"m{k:02d}": {q["question_id"]: f"Answer of m{k:02d} to {q['question_id']}.\n"
-                             f"⟦sim q={1000 + 10 * k + (i % 7)}.0 n=40⟧"
-                             for i, q in enumerate(prompts)} for k in range(N_MODELS)}
+    prompts, answers = work(n)
     judge = Judge(p["url"], p["judge"], template="arena-hard", api_key_env=None)
     marks: dict[str, float] = {}
 
