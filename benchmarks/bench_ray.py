@@ -190,7 +190,6 @@ def start_ray(cpus: int) -> float:
 
 
 # ------------------------------------------------------------------------- battles
-
 def battles_child(p: dict[str, Any]) -> dict[str, Any]:
     from wizardarena.arena.judges import Judge
     from wizardarena.arena.runner import run_arena
