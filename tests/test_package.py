@@ -144,3 +144,32 @@ def test_no_import_cycles_among_package_modules() -> None:
     for v in sorted(graph):
         if v not in state:
             walk(v, [])
+
+
+def test_the_local_path_never_imports_ray(tmp_path: Path) -> None:
+    # engine="local" (the default) works without the ray extra: ranking a log, a partitioned
+    # log, building a test set and running a small arena leave ray unimported
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+import wizardarena as wa
+log = wa.simulate_battles({{"a": 1100, "b": 1000, "c": 900}}, 600, prompts=30, rng=0)
+wa.rank(log, rounds=20, rng=0, progress=False)
+log.to_parquet({str(tmp_path / "part-0.parquet")!r}, index=False)
+wa.rank({str(tmp_path)!r}, rounds=20, rng=0, progress=False)
+prompts = [f"Question {{i}}: how do I sort a list of {{i}} numbers in language {{i % 7}}?"
+           for i in range(60)]
+wa.build_testset(prompts, n_clusters=5, rng=0, progress=False)
+qs = [{{"question_id": f"q{{i}}", "prompt": p}} for i, p in enumerate(prompts[:3])]
+answers = {{m: {{q["question_id"]: f"Answer of {{m}}." for q in qs}} for m in ("m1", "m2")}}
+with wa.SimArena({{"m1": 1100.0, "m2": 1000.0}}, rng=0) as sim:
+    r = wa.run_arena(answers, qs, wa.Judge(sim.base_url, sim.judge_model, api_key_env=None),
+                     store={str(tmp_path / "s.sqlite")!r}, progress=False)
+assert r.n_ok == 6, r
+assert "ray" not in sys.modules, "the local path imported ray"
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
