@@ -281,7 +281,8 @@ def _fit(log: BattleLog | CountedLog, *, method: str, ties: str, ci: str, rounds
     if not sol.converged[0]:
         raise ConvergenceError(
             f"the Bradley-Terry fit did not converge in {max_iter} Newton steps (relative "
-            f"gradient {sol.gradient[0]:.3g} > tol={tol:g}); raise max_iter="
+            f"gradient {sol.gradient[0]:.3g} > tol={tol:g}); raise ",
+            Param("max_iter", f"{max(2 * max_iter, 100)}"),
         )
     theta = sol.theta[0]
 
