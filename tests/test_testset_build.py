@@ -316,7 +316,14 @@ def test_cli_end_to_end(
     assert (tmp_path / "dropped.csv").exists()
     assert main(["testset", str(src), "--out", str(tmp_path / "x.txt")]) == 2  # bad input
     assert main(["testset", str(src), "--out", str(out), "--cosine-threshold", "high"]) == 2
-    assert "--cosine-threshold must be auto" in capsys.readouterr().err
+    assert "argument --cosine-threshold: expected auto" in capsys.readouterr().err
+    # a bad decontamination threshold stops before any work (and names its own option)
+    fresh = tmp_path / "never.parquet"
+    assert main(["testset", str(src), "--out", str(fresh), "--decontaminate", str(src),
+                 "--decontaminated-out", str(tmp_path / "d.jsonl"),
+                 "--decontam-threshold", "1.5"]) == 2
+    assert "argument --decontam-threshold: expected auto" in capsys.readouterr().err
+    assert not fresh.exists()
     assert main(["testset", str(src), "--out", str(out), "--hard", "3"]) == 2
     err = capsys.readouterr().err
     assert "needs a difficulty scorer" in err

@@ -110,7 +110,7 @@ def register(subparsers: Any) -> None:
         "--minhash-threshold", type=float, default=0.7, help="MinHash Jaccard (0 = off)"
     )
     p.add_argument(
-        "--cosine-threshold", default="auto",
+        "--cosine-threshold", type=_cosine, default="auto",
         help="embedding near-dup cosine: auto (calibrated to the embedder, default), a number, "
              "or 0 = off",
     )
@@ -130,8 +130,8 @@ def register(subparsers: Any) -> None:
         help="where to write the decontaminated training prompts (with --decontaminate)",
     )
     p.add_argument(
-        "--decontam-threshold", default="auto",
-        help="cosine for --decontaminate: auto (calibrated, default) or a number",
+        "--decontam-threshold", type=_cosine, default="auto",
+        help="cosine for --decontaminate: auto (calibrated, default), a number, or 0 = off",
     )
     add_quiet(p)
     add_ray_options(p, workers="Ray Data tasks (and embedding actors) at a time")
@@ -161,15 +161,22 @@ def _client(args: argparse.Namespace, what: str) -> Any:
 
 
 def _cosine(value: str) -> float | str | None:
+    """argparse ``type=`` of the cosine thresholds: ``auto``, a number in [-1, 1], or 0
+    (off, None); a bad value is a usage error naming its option, before any work."""
     if value == "auto":
         return "auto"
     try:
         x = float(value)
     except ValueError:
-        raise ValidationError(
-            f"--cosine-threshold must be auto, a number in [-1, 1] or 0 (off); got {value!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(
+            f"expected auto, a number in [-1, 1] or 0 (off); got {value!r}") from None
+    if not -1.0 <= x <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"expected auto, a number in [-1, 1] or 0 (off); got {value!r}")
     return x or None
+
+
+_cosine.__name__ = "cosine"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -230,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
             prefix_words=args.prefix_words or None,
             prefix_share=args.prefix_share,
             minhash_threshold=args.minhash_threshold or None,
-            cosine_threshold=_cosine(args.cosine_threshold),
+            cosine_threshold=args.cosine_threshold,
             max_chars=args.max_chars,
             max_tokens=args.max_tokens,
             id_column=args.id_column,
@@ -268,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
             from wizardarena.testset.decontam import decontaminate
 
             res = decontaminate(
-                args.decontaminate, ts, threshold=_cosine(args.decontam_threshold),
+                args.decontaminate, ts, threshold=args.decontam_threshold,
                 embedder=None if args.embeddings else embedder, text=args.text,
                 rng=args.seed, progress=progress,
             )
