@@ -73,7 +73,7 @@ def test_a_close_call_says_how_many_battles_would_settle_it(
      "model 'gpt-4' is not in the battle log; the closest names are ['gpt-4-0314'"),
     ([LOG, "--outcomes", "arena-hard", "--model", "vicuna-13b"], "nothing to check"),
     ([LOG, "--model", "vicuna-13b", "--better-than", "gpt-4-0314"],
-     "column 'winner' must be one of"),  # Arena-Hard labels read as FastChat
+     "labels of --outcomes arena-hard"),  # Arena-Hard labels read as FastChat, in flags
     ([LOG, "--outcomes", "arena-hard", "--model", "vicuna-13b", "--better-than",
       "vicuna-13b"], "cannot be checked against itself"),
     ([LOG, "--outcomes", "arena-hard", "--model", "vicuna-13b", "--better-than",

@@ -99,7 +99,14 @@ def cli_message(
     command = getattr(args, "command", None)
     if sub is None or command not in sub.choices:
         return str(exc)
-    flags = option_names(sub.choices[command])
+    return command_message(exc, sub.choices[command], args)
+
+
+def command_message(exc: WizardArenaError, command: argparse.ArgumentParser,
+                    args: argparse.Namespace) -> str:
+    """:func:`cli_message` given the command's own parser (for a command that reports its
+    errors itself, such as ``gate``)."""
+    flags = option_names(command)
     for keyword, dest in getattr(args, "_keywords", {}).items():
         if dest in flags:
             flags[keyword] = flags[dest]

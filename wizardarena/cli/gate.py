@@ -12,7 +12,14 @@ import sys
 import warnings
 from typing import Any
 
-from wizardarena.cli._common import add_rating_options, rating_arguments, write_or_print
+from wizardarena.cli._common import (
+    RATING_KEYWORDS,
+    add_rating_options,
+    command_message,
+    keywords,
+    rating_arguments,
+    write_or_print,
+)
 
 PASS, FAIL, UNUSABLE = 0, 1, 2
 _MARK = {True: "✅", False: "❌", None: "⚠️"}
@@ -51,7 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "column, else battle; battle for --method elo)")
     p.add_argument("--summary", default=None, metavar="FILE",
                    help="also write the Markdown summary to FILE (e.g. for a PR comment)")
-    p.set_defaults(_run=run)
+    # gate reports its own errors (exit 2 and a summary for every unusable input), in this
+    # command's flags like the others
+    p.set_defaults(_run=run, _command_parser=p)
+    keywords(p, **RATING_KEYWORDS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         code, text = _gate(args)
     except WizardArenaError as exc:
-        print(f"wizardarena gate: error: {exc}", file=sys.stderr)
+        message = command_message(exc, args._command_parser, args)
+        print(f"wizardarena gate: error: {message}", file=sys.stderr)
         code, text = UNUSABLE, (f"### wizardarena gate: {_MARK[None]} unusable input\n\n"
-                                f"`{args.battles}`: {exc}\n")
+                                f"`{args.battles}`: {message}\n")
     _publish(text, args.summary)
     return code
 
