@@ -424,9 +424,9 @@ class Leaderboard:
 
 def unknown_model(name: str, models: list[str], where: str) -> ValidationError:
     """The error for a model name that is not ``where``, with the closest names."""
-    import difflib
+    from wizardarena.battle_checks import closest_names
 
-    close = difflib.get_close_matches(str(name), models, n=5, cutoff=0.5)
+    close = closest_names(str(name), models)
     hint = f"; the closest names are {close}" if close else f"; the models are {models[:20]}"
     return ValidationError(f"model {name!r} is not {where}{hint}")
 
