@@ -153,11 +153,6 @@ class WizardArenaError(Exception):
         (``{keyword: "--flag"}``; keywords not in it stay in Python terms)."""
         return render_parts(self.parts, flags)
 
-    @property
-    def params(self) -> tuple[Param, ...]:
-        """The arguments the message refers to."""
-        return tuple(p for p in self.parts if isinstance(p, Param))
-
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled with its attributes, not through ``__init__`` (whose signature differs
         # between subclasses): errors raised in a Ray actor or task reach the driver whole
