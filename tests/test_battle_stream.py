@@ -158,6 +158,28 @@ def test_errors_name_the_file_and_rows(tmp_path: Path) -> None:
             wa.rank(good, **kw)
 
 
+def test_a_column_only_some_files_have_is_neither_dropped_nor_half_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # weights in the second file only: refused before any row is read (they used to be
+    # dropped silently when the first file had none)
+    frame = _log(n=600)
+    d = tmp_path / "w"
+    d.mkdir()
+    frame.iloc[:300].to_parquet(d / "a.parquet", index=False)
+    frame.iloc[300:].assign(weight=2.0).to_parquet(d / "b.parquet", index=False)
+    import wizardarena.battle_stream as bs
+
+    def no_reading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("rows were read before the columns were checked")
+
+    monkeypatch.setattr(bs, "_batches", no_reading)
+    with pytest.raises(ValidationError, match=r"a.parquet has no column\(s\) \['weight'\]"):
+        wa.rank(d, ci="none")
+    # what needs every battle is refused before reading too
+    with pytest.raises(ValidationError, match="online Elo needs every battle"):
+        wa.rank(d, method="elo")
+
+
 def test_names_differing_by_case_across_files(tmp_path: Path) -> None:
     frame = _log(n=1200)
     late = frame.index >= 900

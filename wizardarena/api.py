@@ -9,7 +9,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from wizardarena.battle_checks import prompt_clusters
+from wizardarena.battle_checks import check_prompt_column
 from wizardarena.battles import BattleLog, BattleSource, CountedLog, Vocabulary, read_battles
 from wizardarena.exceptions import Param, ValidationError
 from wizardarena.leaderboard import Leaderboard
@@ -243,14 +243,14 @@ def _rank(
         )
     log: BattleLog | CountedLog
     if _streamed(battles, eng):
-        log, cluster = _counted(battles, engine=eng.value, ray_address=ray_address,
-                                outcomes=outcomes, strong_weight=strong_weight,
-                                normalize_names=normalize_names, unit=unit, ci=ci,
-                                cluster=cluster, by=by, style=style)
+        log = _counted(battles, engine=eng.value, ray_address=ray_address,
+                       outcomes=outcomes, strong_weight=strong_weight,
+                       normalize_names=normalize_names, unit=unit, ci=ci, cluster=cluster,
+                       by=by, style=style, method=method)
     else:
         log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight,
                            normalize_names=normalize_names)
-        log = prompt_clusters(log, unit=unit, ci=ci, cluster=cluster)
+        check_prompt_column(log.extra_columns, unit=unit, ci=ci, cluster=cluster)
     features = None
     if style is not None and style is not False:
         assert isinstance(log, BattleLog)  # a streamed log refuses style= (_counted)
@@ -316,13 +316,10 @@ def _streamed(battles: Any, engine: Any) -> bool:
 
 def _counted(battles: Any, *, engine: str, ray_address: str | None, outcomes: Any,
              strong_weight: float, normalize_names: bool, unit: str, ci: str,
-             cluster: str | None, by: str | None, style: Any
-             ) -> tuple[CountedLog, str | None]:
-    """A dataset read into counts, with the prompt column ``unit="prompt"`` needs."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from wizardarena.battle_stream import dataset_files, read_counts
+             cluster: str | None, by: str | None, style: Any, method: str) -> CountedLog:
+    """A dataset read into counts, with the prompt column ``unit="prompt"`` needs; what
+    needs every battle is refused before anything is read."""
+    from wizardarena.battle_stream import open_dataset, read_counts
 
     for name, value in (("by", by), ("style", style)):
         if value is not None and value is not False:
@@ -330,17 +327,14 @@ def _counted(battles: Any, *, engine: str, ray_address: str | None, outcomes: An
                 Param(name, repr(value)), " needs every battle in memory, and a dataset is "
                 "read batch by batch into counts: rank one file (or a DataFrame) instead, "
                 "e.g. each category's file on its own")
-    files = dataset_files(battles)
-    names = pq.read_schema(files[0]).names
-    # the checks (and messages) of the in-memory path, on an empty log with these columns
-    stub = BattleLog(models=(), a=np.zeros(0, np.int32), b=np.zeros(0, np.int32),
-                     outcome=np.zeros(0, np.int8),
-                     _extra=pa.table({c: pa.array([], pa.null()) for c in names if c not in
-                                      ("model_a", "model_b", "winner", "weight", "left",
-                                       "right")}))
-    prompt_clusters(stub, unit=unit, ci=ci, cluster=cluster)
+    if isinstance(method, str) and method.lower() == "elo":
+        raise ValidationError(
+            "online Elo needs every battle in its order, and a dataset is read batch by "
+            "batch into counts: rank one file (or a DataFrame), or use ",
+            Param("method", "'bt'"))
+    ds = open_dataset(battles)
+    check_prompt_column(ds.extra_columns, unit=unit, ci=ci, cluster=cluster)
     group = (cluster or "question_id") if unit == "prompt" and ci != "none" else None
-    log = read_counts(battles, outcomes=outcomes, strong_weight=strong_weight,
-                      normalize_names=normalize_names, group=group, engine=engine,
-                      ray_address=ray_address)
-    return log, cluster
+    return read_counts(ds, outcomes=outcomes, strong_weight=strong_weight,
+                       normalize_names=normalize_names, group=group, engine=engine,
+                       ray_address=ray_address)

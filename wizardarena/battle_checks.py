@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from wizardarena.battles import _LABELS, BattleLog, Vocabulary
+from wizardarena.battles import _LABELS, Vocabulary
 from wizardarena.exceptions import DataWarning, Param, ValidationError
 
-__all__ = ["check_anchor", "closest_names", "prompt_clusters"]
+__all__ = ["check_anchor", "check_prompt_column", "closest_names"]
 
 
 def vocabulary_hint(values: Iterable[Any], current: Vocabulary) -> list[object]:
@@ -157,26 +157,22 @@ _PROMPT_COLUMNS = ("prompt_id", "uid", "prompt", "question", "conversation_id", 
                    "instruction", "turn_id")
 
 
-def prompt_clusters(
-    log: BattleLog, *, unit: str, ci: str = "bootstrap", cluster: str | None = None
-) -> BattleLog:
-    """The log as the prompt-level fit needs it: its resampling clusters in ``question_id``.
+def check_prompt_column(
+    columns: Sequence[str], *, unit: str, ci: str = "bootstrap", cluster: str | None = None
+) -> None:
+    """Check that a log with these optional ``columns`` can be resampled as ``unit`` asks.
 
     Parameters
     ----------
-    log : BattleLog
+    columns : sequence of str
+        The log's optional columns (``extra_columns`` of a log or a dataset).
     unit : str
-        The ``unit`` of :func:`wizardarena.rank`; only ``"prompt"`` needs a cluster column.
+        The ``unit`` of :func:`wizardarena.rank`; only ``"prompt"`` needs a prompt column.
     ci : str
         The ``ci`` of :func:`wizardarena.rank`; ``"none"`` resamples nothing.
     cluster : str, optional
         The column holding the prompt id (default ``question_id``), e.g. llmfao's
         ``prompt``.
-
-    Returns
-    -------
-    BattleLog
-        ``log`` itself, or a copy whose ``question_id`` is the ``cluster`` column.
 
     Raises
     ------
@@ -191,20 +187,16 @@ def prompt_clusters(
                 Param("unit", "'prompt'"), "; it has no effect with ",
                 Param("unit", repr(unit)),
             )
-        return log
+        return
     column = "question_id" if cluster is None else str(cluster)
-    if column in log.extra_columns:
-        if column == "question_id":
-            return log
-        return log.with_column("question_id", log.column(column))
-    if ci == "none":
-        return log
-    near = [c for c in _PROMPT_COLUMNS if c in log.extra_columns]
+    if column in columns or ci == "none":
+        return
+    near = [c for c in _PROMPT_COLUMNS if c in columns]
     suggestion = near[0] if near else "..."
     raise ValidationError(
         Param("unit", "'prompt'"), " resamples prompts (a cluster bootstrap), so it needs a "
         f"prompt id column, and the battle log has no column {column!r} (its other columns: "
-        f"{log.extra_columns}); name the prompt column with ",
+        f"{list(columns)}); name the prompt column with ",
         Param("cluster", repr(suggestion)),
         *([f" (its column {near[0]!r} looks like one)"] if near else []),
         ", or resample battles with ", Param("unit", "'battle'"),

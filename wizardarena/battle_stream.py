@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from wizardarena.battle_checks import name_groups
 from wizardarena.battles import (
+    CORE_COLUMNS,
     BattleLog,
     CountedLog,
     Counts,
@@ -49,9 +50,11 @@ from wizardarena.exceptions import ValidationError
 
 __all__ = [
     "CountAccumulator",
+    "Dataset",
     "Partial",
     "dataset_files",
     "is_dataset",
+    "open_dataset",
     "piece_counts",
     "read_counts",
 ]
@@ -77,10 +80,9 @@ def dataset_files(source: str | os.PathLike[str]) -> list[str]:
     """The Parquet files of a directory (recursively) or glob, in sorted path order."""
     text = os.fspath(source)
     if os.path.isdir(text):
-        files = [str(p) for p in Path(text).rglob("*") if p.is_file()
-                 and p.suffix.lower() in (".parquet", ".pq")]
-        others = [p.name for p in Path(text).rglob("*") if p.is_file()
-                  and p.suffix.lower() not in (".parquet", ".pq")
+        found = [p for p in Path(text).rglob("*") if p.is_file()]
+        files = [str(p) for p in found if p.suffix.lower() in (".parquet", ".pq")]
+        others = [p.name for p in found if p.suffix.lower() not in (".parquet", ".pq")
                   and not p.name.startswith((".", "_"))]
         where = f"the directory {text!r}"
     else:
@@ -97,14 +99,62 @@ def dataset_files(source: str | os.PathLike[str]) -> list[str]:
     return sorted(files)
 
 
-def _columns(files: Sequence[str], vocab: Vocabulary, group: str | None) -> list[str]:
-    """The columns to read, checked against the first file's schema."""
-    names = pq.read_schema(files[0]).names
-    need = _required_columns(names, vocab)
-    cols = [*need, *(["weight"] if "weight" in names else [])]
-    if group is not None and group not in cols:
-        cols.append(group)
-    return cols
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A battle-log dataset, opened: its Parquet files in sorted path order and each file's
+    footer (:class:`pyarrow.parquet.FileMetaData`), read once.
+
+    Attributes
+    ----------
+    files : tuple of str
+    metadata : tuple of FileMetaData
+    columns : tuple of str
+        The first file's columns (what the log is checked against before reading).
+    """
+
+    files: tuple[str, ...]
+    metadata: tuple[Any, ...]
+    columns: tuple[str, ...]
+
+    @property
+    def extra_columns(self) -> list[str]:
+        """The optional columns (as :attr:`CountedLog.extra_columns`)."""
+        return [c for c in self.columns if c not in CORE_COLUMNS]
+
+    def read_columns(self, vocab: Vocabulary, group: str | None) -> list[str]:
+        """The columns to read: those ``vocab`` needs, ``weight`` when any file has it, and
+        ``group``; every file must have each of them (checked here, before any row is
+        read, so a column only some files have is neither dropped nor half read)."""
+        need = _required_columns(list(self.columns), vocab)
+        weighted = any("weight" in _names(m) for m in self.metadata)
+        cols = [*need, *(["weight"] if weighted else [])]
+        if group is not None and group not in cols:
+            cols.append(group)
+        for path, meta in zip(self.files, self.metadata):
+            missing = [c for c in cols if c not in _names(meta)]
+            if missing:
+                raise ValidationError(
+                    f"{path} has no column(s) {missing}; every file of a battle-log dataset "
+                    f"needs the columns {cols}")
+        return cols
+
+
+def _names(meta: Any) -> list[str]:
+    return list(meta.schema.to_arrow_schema().names)
+
+
+def open_dataset(source: str | os.PathLike[str] | Dataset) -> Dataset:
+    """The files of a directory or glob (:func:`dataset_files`) with their footers."""
+    if isinstance(source, Dataset):
+        return source
+    files = dataset_files(source)
+    metadata = []
+    for path in files:
+        try:
+            metadata.append(pq.read_metadata(path))
+        except (OSError, pa.ArrowException) as exc:
+            raise ValidationError(f"could not read {path!r} as Parquet: {exc}") from exc
+    return Dataset(tuple(files), tuple(metadata), tuple(_names(metadata[0])))
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,7 +279,7 @@ class CountAccumulator:
         return self._total
 
     def finish(self, *, names: tuple[str, str] = ("model_a", "model_b"),
-               normalize_names: bool = False, has_weight: bool = False) -> Counts:
+               normalize_names: bool = False) -> Counts:
         """The counts of the whole log, as :meth:`BattleLog.counts` orders them: models
         sorted by name, prompts numbered by first appearance, rows by key then weight."""
         pkey, w, cnt = self._compact()
@@ -277,23 +327,17 @@ class CountAccumulator:
         return Counts(
             models=tuple(models), a=(rest // (4 * m)).astype(np.int32),
             b=((rest // 4) % m).astype(np.int32), outcome=(rest % 4).astype(np.int8),
-            weight=w.astype(np.float64) if has_weight else np.ones(len(key)),
+            weight=w.astype(np.float64),
             count=total.astype(np.int64),
             group=(key // (m * m * 4)).astype(np.int64) if self.grouped else None,
             n_groups=n_groups)
 
 
-def _batches(files: Sequence[str], columns: list[str],
+def _batches(ds: Dataset, columns: list[str],
              batch_rows: int) -> Iterable[tuple[str, int, pa.Table]]:
-    for path in files:
+    for path, meta in zip(ds.files, ds.metadata):
         try:
-            pf = pq.ParquetFile(path, read_dictionary=[
-                c for c in columns if c in pq.read_schema(path).names])
-            missing = [c for c in columns if c not in pf.schema_arrow.names]
-            if missing:
-                raise ValidationError(
-                    f"{path} has no column(s) {missing}; every file of a battle-log dataset "
-                    f"needs the columns {columns}")
+            pf = pq.ParquetFile(path, metadata=meta, read_dictionary=columns)
             start = 0
             for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
                 yield path, start, pa.Table.from_batches([batch])
@@ -310,7 +354,7 @@ def located(path: str, start: int, n: int, exc: ValidationError) -> ValidationEr
 
 
 def read_counts(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | Dataset,
     *,
     outcomes: str | Vocabulary = Vocabulary.FASTCHAT,
     strong_weight: float = 1.0,
@@ -324,8 +368,9 @@ def read_counts(
 
     Parameters
     ----------
-    source : str or PathLike
-        A directory (searched recursively for ``*.parquet``) or a glob pattern.
+    source : str, PathLike or Dataset
+        A directory (searched recursively for ``*.parquet``) or a glob pattern, or the
+        :class:`Dataset` :func:`open_dataset` made of one.
     outcomes, strong_weight, normalize_names :
         As :func:`~wizardarena.battles.read_battles`.
     group : str, optional
@@ -344,18 +389,17 @@ def read_counts(
     vocab = _vocabulary(outcomes)
     if not np.isfinite(strong_weight) or strong_weight <= 0:
         raise ValidationError(f"strong_weight must be a positive number; got {strong_weight!r}")
-    files = dataset_files(source)
-    columns = _columns(files, vocab, group)
-    all_columns = tuple(pq.read_schema(files[0]).names)
+    ds = open_dataset(source)
+    columns = ds.read_columns(vocab, group)
     weighted = "weight" in columns or (vocab is Vocabulary.ARENA_HARD and strong_weight != 1.0)
     acc = CountAccumulator(group is not None, weighted=weighted)
     if engine == "ray":
         from wizardarena.ray.counts import ray_counts
 
-        ray_counts(files, columns, acc, outcomes=vocab.value, strong_weight=strong_weight,
+        ray_counts(ds, columns, acc, outcomes=vocab.value, strong_weight=strong_weight,
                    group=group, ray_address=ray_address)
     else:
-        for piece, (path, start, table) in enumerate(_batches(files, columns, batch_rows)):
+        for piece, (path, start, table) in enumerate(_batches(ds, columns, batch_rows)):
             if table.num_rows == 0:
                 continue
             try:
@@ -364,5 +408,5 @@ def read_counts(
             except ValidationError as exc:
                 raise located(path, start, table.num_rows, exc) from None
     names = ("left", "right") if vocab is Vocabulary.LEFT_RIGHT else ("model_a", "model_b")
-    counts = acc.finish(names=names, normalize_names=normalize_names, has_weight=weighted)
-    return CountedLog(counts, group=group, columns=all_columns)
+    counts = acc.finish(names=names, normalize_names=normalize_names)
+    return CountedLog(counts, group=group, columns=ds.columns)

@@ -227,6 +227,10 @@ def _checks() -> Any:
     return battle_checks
 
 
+#: the columns a battle log is made of (any other column is an optional, extra one)
+CORE_COLUMNS: tuple[str, ...] = ("model_a", "model_b", "winner", "weight", "left", "right")
+
+
 def _required_columns(names: Sequence[str], vocab: Vocabulary) -> list[str]:
     """The columns ``vocab`` needs, or a ValidationError naming the missing ones."""
     need = (["left", "right", "winner"] if vocab is Vocabulary.LEFT_RIGHT
@@ -416,8 +420,7 @@ class CountedLog:
 
     @property
     def extra_columns(self) -> list[str]:
-        return [c for c in self.columns
-                if c not in ("model_a", "model_b", "winner", "weight", "left", "right")]
+        return [c for c in self.columns if c not in CORE_COLUMNS]
 
     def has_column(self, name: str) -> bool:
         return name in self.columns or name == self.group
@@ -617,28 +620,6 @@ class BattleLog:
 
     def has_column(self, name: str) -> bool:
         return name in self.extra_columns
-
-    def with_column(self, name: str, values: pd.Series | np.ndarray | Sequence[Any]) -> BattleLog:
-        """A copy with the optional column ``name`` set to ``values`` (one per battle)."""
-        series = pd.Series(values).reset_index(drop=True)
-        if len(series) != self.n_battles:
-            raise ValidationError(
-                f"column {name!r} needs one value per battle ({self.n_battles}); got "
-                f"{len(series)}"
-            )
-        if isinstance(self._extra, pa.Table) and "extra" not in self.__dict__:
-            table = self._extra
-            if name in table.column_names:
-                table = table.drop([name])
-            extra: pd.DataFrame | pa.Table = table.append_column(
-                name, pa.array(series, from_pandas=True))
-        else:
-            frame = pd.DataFrame(index=pd.RangeIndex(self.n_battles)) if self.extra is None \
-                else self.extra.copy()
-            frame[name] = series.to_numpy()
-            extra = frame
-        return BattleLog(models=self.models, a=self.a, b=self.b, outcome=self.outcome,
-                         weight=self.weight, _extra=extra)
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame with canonical columns (``winner`` in FastChat labels)."""

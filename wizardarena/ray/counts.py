@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow.parquet as pq
 
-from wizardarena.battle_stream import CountAccumulator, located, piece_counts
+from wizardarena.battle_stream import CountAccumulator, Dataset, located, piece_counts
 from wizardarena.exceptions import ValidationError
 from wizardarena.ray import connect, data_context
 
@@ -35,13 +34,8 @@ def count_row_groups(batch: pd.DataFrame, *, columns: list[str], outcomes: str,
     out = []
     for piece, path, row_group, start in zip(batch["piece"], batch["path"],
                                             batch["row_group"], batch["start"]):
-        try:
-            pf = pq.ParquetFile(path, read_dictionary=[
-                c for c in columns if c in pq.read_schema(path).names])
-            missing = [c for c in columns if c not in pf.schema_arrow.names]
-            if missing:
-                raise ValidationError(f"{path} has no column(s) {missing}; every file of a "
-                                      f"battle-log dataset needs the columns {columns}")
+        try:  # the driver checked every file's columns (Dataset.read_columns)
+            pf = pq.ParquetFile(path, read_dictionary=columns)
             table = pf.read_row_group(int(row_group), columns=columns)
             if table.num_rows == 0:
                 continue
@@ -56,26 +50,25 @@ def count_row_groups(batch: pd.DataFrame, *, columns: list[str], outcomes: str,
     return pd.DataFrame({"partial": out})
 
 
-def ray_counts(files: Sequence[str], columns: list[str], acc: CountAccumulator, *,
+def ray_counts(ds: Dataset, columns: list[str], acc: CountAccumulator, *,
                outcomes: str, strong_weight: float, group: str | None,
                ray_address: str | None) -> None:
-    """Count ``files`` on Ray Data into ``acc`` (one task per row group)."""
+    """Count the files of ``ds`` on Ray Data into ``acc`` (one task per row group)."""
     ray = connect(ray_address, "engine='ray' (battle logs on a Ray cluster)")
     data_context()
     pieces: list[dict[str, object]] = []
-    for path in files:
-        meta = pq.ParquetFile(path).metadata
+    for path, meta in zip(ds.files, ds.metadata):
         path = os.path.abspath(path)  # the workers' working directory is not this one
         start = 0
         for rg in range(meta.num_row_groups):
             pieces.append({"piece": len(pieces), "path": path, "row_group": rg,
                            "start": start})
             start += meta.row_group(rg).num_rows
-    ds = ray.data.from_items(pieces, override_num_blocks=len(pieces)).map_batches(
+    rows = ray.data.from_items(pieces, override_num_blocks=len(pieces)).map_batches(
         count_row_groups, batch_size=1, batch_format="pandas",
         fn_kwargs={"columns": columns, "outcomes": outcomes, "strong_weight": strong_weight,
                    "group": group})
-    for part in ds.iter_batches(batch_format="pandas", batch_size=None):
+    for part in rows.iter_batches(batch_format="pandas", batch_size=None):
         if "error" in part.columns:
             raise pickle.loads(part["error"].iloc[0])
         for blob in part["partial"]:
