@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -186,7 +185,7 @@ def piece_counts(table: pa.Table, *, outcomes: str | Vocabulary, strong_weight: 
     c = log.counts(group=group)
     groups = None
     if group is not None:  # the values behind counts' own numbering (first appearance)
-        groups = np.asarray(pd.factorize(log.column(group), sort=False)[1], dtype=object)
+        groups = log.group_values(group)
     return Partial(piece, c, groups)
 
 

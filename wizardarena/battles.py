@@ -669,16 +669,30 @@ class BattleLog:
     def group_codes(self, name: str) -> tuple[np.ndarray, int]:
         """Integer codes (int64, shape (N,)) of the values of column ``name``, in order of
         first appearance, and the number of distinct values. Missing values raise."""
-        col = self.column(name)
-        if col.isna().any():
-            rows = np.flatnonzero(col.isna().to_numpy())
-            raise ValidationError(
-                f"column {name!r} has missing values at "
-                + _show(rows, [None] * min(rows.size, _MAX_SHOWN))
-                + f"; every battle needs a {name} to resample by {name}"
-            )
-        codes, uniques = pd.factorize(col, sort=False)
-        return codes.astype(np.int64), len(uniques)
+        codes, values = self._factorized(name)
+        return codes, len(values)
+
+    def group_values(self, name: str) -> np.ndarray:
+        """The distinct values of column ``name`` in order of first appearance (what
+        :meth:`group_codes` numbers), as an object array."""
+        return self._factorized(name)[1]
+
+    def _factorized(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``pd.factorize`` of column ``name`` (checked for missing values), once per log."""
+        cache: dict[str, tuple[np.ndarray, np.ndarray]] = self.__dict__.setdefault(
+            "_factorized_columns", {})
+        if name not in cache:
+            col = self.column(name)
+            if col.isna().any():
+                rows = np.flatnonzero(col.isna().to_numpy())
+                raise ValidationError(
+                    f"column {name!r} has missing values at "
+                    + _show(rows, [None] * min(rows.size, _MAX_SHOWN))
+                    + f"; every battle needs a {name} to resample by {name}"
+                )
+            codes, uniques = pd.factorize(col, sort=False)
+            cache[name] = (codes.astype(np.int64), np.asarray(uniques, dtype=object))
+        return cache[name]
 
     def counts(self, *, group: str | None = None) -> Counts:
         """Collapse to unique ``(group, a, b, outcome, weight)`` rows with their counts.
