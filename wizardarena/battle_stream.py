@@ -44,6 +44,8 @@ from wizardarena.battles import (
     Vocabulary,
     _required_columns,
     _vocabulary,
+    collapse,
+    counts_from_keys,
 )
 from wizardarena.exceptions import ValidationError
 
@@ -261,20 +263,8 @@ class CountAccumulator:
         w = np.concatenate([p[1] for p in parts])
         cnt = np.concatenate([p[2] for p in parts])
         self._parts, self._buffered = [], 0
-        if self.weighted:
-            order = np.lexsort((w, key))
-            key, w, cnt = key[order], w[order], cnt[order]
-        else:
-            order = np.argsort(key, kind="stable")
-            key, cnt = key[order], cnt[order]
-        del order
-        new = np.ones(len(key), dtype=bool)
-        new[1:] = key[1:] != key[:-1]
-        if self.weighted:
-            new[1:] |= w[1:] != w[:-1]
-        starts = np.flatnonzero(new)
-        self._total = (key[starts], w[starts] if self.weighted else _ONE[:0],
-                       np.add.reduceat(cnt, starts) if len(starts) else cnt[:0])
+        key, ws, cnt = collapse(key, w if self.weighted else None, cnt)
+        self._total = (key, _ONE[:0] if ws is None else ws, cnt)
         return self._total
 
     def finish(self, *, names: tuple[str, str] = ("model_a", "model_b"),
@@ -315,21 +305,10 @@ class CountAccumulator:
             n_groups = len(firsts)
         key = g * (m * m * 4) + (a.astype(np.int64) * m + b) * 4 + o
         # merge rows that name merging made equal, then order as BattleLog.counts does
-        by_key = np.lexsort((w, key))
-        key, w, cnt = key[by_key], w[by_key], cnt[by_key]
-        new = np.ones(len(key), dtype=bool)
-        new[1:] = (key[1:] != key[:-1]) | (w[1:] != w[:-1])
-        starts = np.flatnonzero(new)
-        key, w = key[starts], w[starts]
-        total = np.add.reduceat(cnt, starts)
-        rest = key % (m * m * 4)
-        return Counts(
-            models=tuple(models), a=(rest // (4 * m)).astype(np.int32),
-            b=((rest // 4) % m).astype(np.int32), outcome=(rest % 4).astype(np.int8),
-            weight=w.astype(np.float64),
-            count=total.astype(np.int64),
-            group=(key // (m * m * 4)).astype(np.int64) if self.grouped else None,
-            n_groups=n_groups)
+        key, merged, total = collapse(key, w, cnt)
+        assert merged is not None
+        return counts_from_keys(tuple(models), key, merged, total, grouped=self.grouped,
+                                n_groups=n_groups)
 
 
 def _batches(ds: Dataset, columns: list[str],

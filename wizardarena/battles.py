@@ -231,6 +231,46 @@ def _checks() -> Any:
 CORE_COLUMNS: tuple[str, ...] = ("model_a", "model_b", "winner", "weight", "left", "right")
 
 
+def collapse(key: np.ndarray, weight: np.ndarray | None, count: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Merge entries with equal ``(key, weight)`` (``key`` alone when ``weight`` is None),
+    summing ``count`` (one per entry when None); sorted by key, then weight."""
+    if weight is None:
+        order = np.argsort(key, kind="stable")
+        ks, ws = key[order], None
+    else:
+        order = np.lexsort((weight, key))
+        ks, ws = key[order], weight[order]
+    new = np.ones(ks.shape[0], dtype=bool)
+    new[1:] = ks[1:] != ks[:-1]
+    if ws is not None:
+        new[1:] |= ws[1:] != ws[:-1]
+    starts = np.flatnonzero(new)
+    if count is None:
+        total = np.diff(np.append(starts, ks.shape[0]))
+    else:
+        total = np.add.reduceat(count[order], starts) if len(starts) else count[:0]
+    return ks[starts], None if ws is None else ws[starts], total
+
+
+def counts_from_keys(models: tuple[str, ...], key: np.ndarray, weight: np.ndarray,
+                     count: np.ndarray, *, grouped: bool = False, n_groups: int = 0) -> Counts:
+    """:class:`Counts` from collapsed keys ``(group · M² + a · M + b) · 4 + outcome``."""
+    m = len(models)
+    stride = m * m * 4
+    rest = key % stride
+    return Counts(
+        models=tuple(models),
+        a=(rest // (4 * m)).astype(np.int32),
+        b=((rest // 4) % m).astype(np.int32),
+        outcome=(rest % 4).astype(np.int8),
+        weight=np.asarray(weight, dtype=np.float64),
+        count=np.asarray(count, dtype=np.int64),
+        group=(key // stride).astype(np.int64) if grouped else None,
+        n_groups=n_groups,
+    )
+
+
 def _required_columns(names: Sequence[str], vocab: Vocabulary) -> list[str]:
     """The columns ``vocab`` needs, or a ValidationError naming the missing ones."""
     need = (["left", "right", "winner"] if vocab is Vocabulary.LEFT_RIGHT
@@ -436,17 +476,10 @@ class CountedLog:
         if group is not None or c.group is None:
             return c
         m = c.n_models
-        key = (c.a.astype(np.int64) * m + c.b) * 4 + c.outcome
-        order = np.lexsort((c.weight, key))
-        ks, ws = key[order], c.weight[order]
-        new = np.ones(ks.shape[0], dtype=bool)
-        new[1:] = (ks[1:] != ks[:-1]) | (ws[1:] != ws[:-1])
-        starts = np.flatnonzero(new)
-        count = np.add.reduceat(c.count[order], starts) if len(starts) else c.count[:0]
-        k = ks[starts]
-        return Counts(models=c.models, a=(k // (4 * m)).astype(np.int32),
-                      b=((k // 4) % m).astype(np.int32), outcome=(k % 4).astype(np.int8),
-                      weight=ws[starts], count=count.astype(np.int64))
+        key, weight, count = collapse((c.a.astype(np.int64) * m + c.b) * 4 + c.outcome,
+                                      c.weight, c.count)
+        assert weight is not None
+        return counts_from_keys(c.models, key, weight, count)
 
     def record(self) -> pd.DataFrame:
         """Per model: battles, wins, ties and losses (rows, unweighted), indexed by model."""
@@ -721,25 +754,11 @@ class BattleLog:
                 uniq, count = np.unique(key, return_counts=True)
             weight = np.ones(uniq.shape[0])
         else:
-            order = np.lexsort((self.weight, key))
-            ks, ws = key[order], self.weight[order]
-            new = np.ones(ks.shape[0], dtype=bool)
-            new[1:] = (ks[1:] != ks[:-1]) | (ws[1:] != ws[:-1])
-            starts = np.flatnonzero(new)
-            uniq, weight = ks[starts], ws[starts]
-            count = np.diff(np.append(starts, ks.shape[0]))
-        rest = uniq % (m * m * 4)
-        g = uniq // (m * m * 4) if group is not None else None
-        return Counts(
-            models=self.models,
-            a=(rest // (4 * m)).astype(np.int32),
-            b=((rest // 4) % m).astype(np.int32),
-            outcome=(rest % 4).astype(np.int8),
-            weight=np.asarray(weight, dtype=float),
-            count=np.asarray(count, dtype=np.int64),
-            group=None if g is None else g.astype(np.int64),
-            n_groups=n_groups,
-        )
+            uniq, w, count = collapse(key, self.weight)
+            assert w is not None
+            weight = w
+        return counts_from_keys(self.models, uniq, weight, count, grouped=group is not None,
+                                n_groups=n_groups)
 
     def record(self) -> pd.DataFrame:
         """Per model: battles, wins, ties and losses (rows, unweighted), indexed by model."""
