@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from typing import Any
 
 from wizardarena.cli._common import (
@@ -18,6 +17,7 @@ from wizardarena.cli._common import (
     command_message,
     keywords,
     rating_arguments,
+    relay_warnings,
     write_or_print,
 )
 
@@ -108,12 +108,8 @@ def _gate(args: argparse.Namespace) -> tuple[int, str]:
                                                                else "battle")}
     if options["unit"] == "battle":
         options["cluster"] = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with relay_warnings() as notes:
         board = rank(log, **options)
-    notes = [str(w.message) for w in caught]
-    for note in notes:
-        print(f"warning: {note}", file=sys.stderr)
     results = [check_not_worse(board, args.model, old, margin=args.margin, level=args.level)
                for old in args.not_worse_than]
     results += [check_better(board, args.model, other, level=args.level)
