@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -148,6 +149,18 @@ def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
 
     parse.__name__ = "int"
     return parse
+
+
+def finite(text: str) -> float:
+    """An argparse ``type=``: a finite number (``nan`` and ``inf`` are a usage error naming
+    the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
+    return value
 
 
 def parse_anchor(text: str | None) -> dict[str, float] | None:

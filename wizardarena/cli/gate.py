@@ -15,6 +15,7 @@ from wizardarena.cli._common import (
     RATING_KEYWORDS,
     add_rating_options,
     command_message,
+    finite,
     keywords,
     rating_arguments,
     relay_warnings,
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--not-worse-than", action="append", default=[], metavar="MODEL",
                    help="fail if --model is worse than MODEL by more than --margin at --level "
                    "(repeatable)")
-    p.add_argument("--margin", type=float, default=0.0,
+    p.add_argument("--margin", type=finite, default=0.0,
                    help="Elo points of regression --not-worse-than tolerates (default 0)")
     p.add_argument("--better-than", action="append", default=[], metavar="MODEL",
                    help="pass only if --model is rated above MODEL with probability ≥ --level "
@@ -52,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     for action in p._actions:  # a gate must answer the same on every rerun of a pipeline
         if action.dest == "seed":
             action.default, action.help = 0, "bootstrap seed (default 0: reruns agree)"
+        if action.dest == "level":  # nan / inf: a usage error naming --level
+            action.type = finite
         if action.dest == "unit":
             action.default = None
             action.help = ("resampling unit (default: prompt when the log has a question_id "
