@@ -7,6 +7,7 @@ import argparse
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ import pytest
 
 import wizardarena as wa
 from wizardarena.cli import build_parser, main
-from wizardarena.cli._common import HelpFormatter, option_names
+from wizardarena.cli._common import HelpFormatter, option_names, relay_warnings
 
 #: the commands whose options this issue documents (answer/battle are the arena's)
 DOCUMENTED = ("demo", "rank", "simulate", "testset", "agree", "flywheel")
@@ -208,3 +209,23 @@ def test_agree_with_the_arena_hard_board_as_published(shared_data: Path, tmp_pat
     text = (tmp_path / "r.md").read_text()
     assert "arena-hard, category full, snapshot 2024-07-31, 60 models, 95% intervals" in text
     assert "| gpt-4-0613 | gpt-4-0613 | exact |" in text
+
+
+def test_relay_warnings_prints_after_the_block(capsys: pytest.CaptureFixture[str]) -> None:
+    with relay_warnings() as notes:
+        warnings.warn("first", UserWarning, stacklevel=1)
+        warnings.warn("first", UserWarning, stacklevel=1)  # repeats are kept ("always")
+        assert notes == [] and capsys.readouterr().err == ""  # nothing until the block ends
+    assert notes == ["first", "first"]
+    assert capsys.readouterr().err == "warning: first\nwarning: first\n"
+    found = "x"
+    with relay_warnings(rewrite=lambda m: f"{m} {found}" if m == "b" else m) as notes:
+        warnings.warn("a", UserWarning, stacklevel=1)
+        warnings.warn("b", UserWarning, stacklevel=1)
+        found = "after"  # the rewrite runs after the block and sees what it computed
+    assert notes == ["a", "b after"]
+    assert capsys.readouterr().err == "warning: a\nwarning: b after\n"
+    with pytest.raises(ValueError), relay_warnings() as notes:  # a failed call prints nothing
+        warnings.warn("lost", UserWarning, stacklevel=1)
+        raise ValueError
+    assert notes == [] and capsys.readouterr().err == ""

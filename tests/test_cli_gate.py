@@ -108,6 +108,20 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--model" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option, value", [("--margin", "nan"), ("--margin", "inf"),
+                                           ("--level", "nan"), ("--level", "inf"),
+                                           ("--margin", "ten")])
+def test_non_finite_margin_or_level_is_a_usage_error(option: str, value: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # rejected by argparse, naming the option, before the log is read or ratings are fitted
+    assert gate(LOG, "--outcomes", "arena-hard", "--model", "vicuna-13b", "--not-worse-than",
+                "gpt-4-0314", option, value, *FAST) == 2
+    captured = capsys.readouterr()
+    expected = "expected a number" if value == "ten" else "must be a finite number"
+    assert f"argument {option}: {expected}; got '{value}'" in captured.err
+    assert "usage: wizardarena gate" in captured.err and captured.out == ""
+
+
 def test_unit_defaults_to_battle_without_prompt_ids(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "no_prompts.csv"

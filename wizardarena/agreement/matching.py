@@ -110,7 +110,7 @@ def _key(rule: str, n: _Name) -> object:
     if rule == "case":
         return n.raw.strip().casefold()
     if rule == "normalized":
-        return "-".join(t for t, _ in _tokens(n.raw))
+        return normalize_name(n.raw)
     if rule == "reordered":
         return tuple(sorted(t for t, _ in _tokens(n.raw)))
     if rule == "compact":

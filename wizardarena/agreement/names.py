@@ -8,7 +8,7 @@ sizes and ``v``-versions, and the core words. The matching rules compare those p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -142,6 +142,16 @@ def _dates_agree(a: Date | None, b: Date | None) -> bool:
     return all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
+def _org_len(toks: Sequence[str]) -> int:
+    """How many leading words of ``toks`` name an organisation (0, 1, or 2 for a pair such as
+    ``deepseek ai``); a name is never all organisation."""
+    if len(toks) > 2 and (toks[0], toks[1]) in _ORG_PAIRS:
+        return 2
+    if len(toks) > 1 and toks[0] in ORGANISATIONS:
+        return 1
+    return 0
+
+
 def _one_sided(a: frozenset[str] | tuple[str, ...], b: frozenset[str] | tuple[str, ...]) -> bool:
     return a == b or not a or not b
 
@@ -180,12 +190,7 @@ class _Name:
                 k += 1
         toks, vflags = syn, sflags
         tokens = tuple(toks) + ((f"@{provider.strip().lower()}",) if at else ())
-        # organisation as first word
-        start = 0
-        if len(toks) > 2 and (toks[0], toks[1]) in _ORG_PAIRS:
-            start = 2
-        elif len(toks) > 1 and toks[0] in ORGANISATIONS:
-            start = 1
+        start = _org_len(toks)  # organisation as first word
         # trailing hub tags, providers, Together's -Instruct-Turbo / -Lite serving
         end = len(toks)
         hub: set[str] = set()
@@ -231,22 +236,20 @@ class _Name:
         """Words in order without separators or dots; sizes (and ``drop``) left out."""
         return "".join(t for t in tokens if not _SIZE.fullmatch(t) and t not in drop)
 
-    @cached_property
-    def compact(self) -> tuple[str, tuple[str, ...]]:
-        return self._spell(self.tokens).replace(".", ""), tuple(
-            sorted(t for t in self.tokens if _SIZE.fullmatch(t))
+    @classmethod
+    def _key(cls, tokens: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        """The words spelled together without dots, and the sizes sorted."""
+        return cls._spell(tokens).replace(".", ""), tuple(
+            sorted(t for t in tokens if _SIZE.fullmatch(t))
         )
 
     @cached_property
+    def compact(self) -> tuple[str, tuple[str, ...]]:
+        return self._key(self.tokens)
+
+    @cached_property
     def org(self) -> tuple[str, tuple[str, ...]]:
-        toks = self.tokens
-        if len(toks) > 2 and (toks[0], toks[1]) in _ORG_PAIRS:
-            toks = toks[2:]
-        elif len(toks) > 1 and toks[0] in ORGANISATIONS:
-            toks = toks[1:]
-        return self._spell(toks).replace(".", ""), tuple(
-            sorted(t for t in toks if _SIZE.fullmatch(t))
-        )
+        return self._key(self.tokens[_org_len(self.tokens):])
 
     @cached_property
     def base(self) -> str:
@@ -255,7 +258,7 @@ class _Name:
 
     @cached_property
     def core_key(self) -> tuple[str, tuple[str, ...]]:
-        return self._spell(self.core).replace(".", ""), self.sizes
+        return self._key(self.core)
 
     def word_list(self) -> list[str]:
         return [t.replace(".", "") for t in self.core

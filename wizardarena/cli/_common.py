@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from wizardarena.exceptions import ValidationError, WizardArenaError
@@ -113,6 +116,23 @@ def command_message(exc: WizardArenaError, command: argparse.ArgumentParser,
     return exc.render(flags)
 
 
+@contextlib.contextmanager
+def relay_warnings(rewrite: Callable[[str], str] | None = None) -> Iterator[list[str]]:
+    """Record every warning raised in the block and, when the block ends without an error,
+    print each as ``warning: MESSAGE`` on standard error; the list yielded is then filled with
+    the messages printed (e.g. for a summary). ``rewrite`` (called after the block, so it may
+    use what the block computed) turns a message into the text printed, e.g. in this
+    command's flags."""
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield messages
+    for w in caught:
+        text = str(w.message)
+        messages.append(text if rewrite is None else rewrite(text))
+        print(f"warning: {messages[-1]}", file=sys.stderr)
+
+
 def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse ``type=``: an integer in ``[low, high]`` (argparse reports a usage error
     naming the option otherwise; nothing is clamped silently)."""
@@ -129,6 +149,18 @@ def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
 
     parse.__name__ = "int"
     return parse
+
+
+def finite(text: str) -> float:
+    """An argparse ``type=``: a finite number (``nan`` and ``inf`` are a usage error naming
+    the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
+    return value
 
 
 def parse_anchor(text: str | None) -> dict[str, float] | None:

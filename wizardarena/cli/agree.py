@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
 
 from wizardarena.cli._common import (
@@ -18,6 +16,7 @@ from wizardarena.cli._common import (
     add_rating_options,
     keywords,
     rating_arguments,
+    relay_warnings,
     write_or_print,
 )
 from wizardarena.exceptions import ValidationError
@@ -122,11 +121,8 @@ def run(args: argparse.Namespace) -> int:
         reference = fetch_reference(args.reference, **ref_kw)
     else:
         reference = load_reference(args.reference, **ref_kw)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with relay_warnings():
         board = rank(args.battles, **rating_arguments(args))
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
     if isinstance(board, dict):  # pragma: no cover - rank without by= returns one board
         raise ValidationError("expected one leaderboard")
     report = agreement(board, reference, aliases=aliases, ambiguous=args.ambiguous,

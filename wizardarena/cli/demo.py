@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wizardarena.cli._common import add_quiet, int_range, keywords, progress_option
+from wizardarena.cli._common import add_quiet, finite, int_range, keywords, progress_option
 
 DEMO_RATINGS = {
     "wizard-70b": 1180.0,
@@ -55,16 +55,6 @@ PER_PROMPT = len(DEMO_RATINGS) * (len(DEMO_RATINGS) - 1)
 MAX_PROMPTS = 80
 
 
-def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
-    if not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
-    return value
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
@@ -81,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"approximate number of judgments instead of --prompts ({PER_PROMPT} "
                    f"per prompt, {2 * PER_PROMPT} to {MAX_PROMPTS * PER_PROMPT})")
     p.add_argument("--rounds", type=int_range(1), default=1000, help="bootstrap rounds")
-    p.add_argument("--position-bias", type=_finite, default=60.0,
+    p.add_argument("--position-bias", type=finite, default=60.0,
                    help="Elo points the simulated judge gives the first slot")
     p.add_argument("--seed", type=int, default=0, help="seed of the arena and the bootstrap")
     add_quiet(p)

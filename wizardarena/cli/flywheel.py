@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
+from typing import Any
 
-from wizardarena.cli._common import add_quiet, keywords, progress_option
+from wizardarena.cli._common import add_quiet, keywords, progress_option, relay_warnings
 
 #: how the selection options are spelled on this command line (FlywheelStats.why_empty)
 FLAGS = {
@@ -116,22 +116,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_dpo:
         jobs.append(("dpo", fw.preference_pairs, args.dpo_margin))
     for name, select, margin in jobs:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            data = select(battles, answers, margin=margin, progress=progress_option(args))
-        flags = {**FLAGS, "margin": f"--{name}-margin"}
-        empty = data.stats.why_empty() if len(data) == 0 else None
-        for w in caught:
-            if str(w.message) == empty:  # the same reasons, in this command's flags
-                print(f"warning: {name}: {data.stats.why_empty(flags)}", file=sys.stderr)
-            else:
-                print(f"warning: {w.message}", file=sys.stderr)
+        data, flags = _select(name, select, battles, answers, margin, args)
         for fmt in formats:
             path = out / f"{name}.{fmt}"
             written.append(data.to_jsonl(path) if fmt == "jsonl" else data.to_parquet(path))
         report += [f"## {name} (margin ≥ {margin:g}): {len(data)} examples", "",
                    data.stats.to_markdown(), ""]
-        if empty is not None:
+        if len(data) == 0:
             report += [f"Why: {data.stats.why_empty(flags)}.", ""]
         if len(data.removed):
             report += [f"Removed by the decontamination guard: "
@@ -144,3 +135,19 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _select(name: str, select: Any, battles: Any, answers: Any, margin: float,
+            args: argparse.Namespace) -> tuple[Any, dict[str, str]]:
+    """One export (``name`` is sft or dpo) and the flags its messages are spelled in; its
+    warnings are printed, the empty-export reasons in this command's flags."""
+    flags = {**FLAGS, "margin": f"--{name}-margin"}
+
+    def in_flags(message: str) -> str:
+        if len(data) == 0 and message == data.stats.why_empty():
+            return f"{name}: {data.stats.why_empty(flags)}"
+        return message
+
+    with relay_warnings(rewrite=in_flags):
+        data = select(battles, answers, margin=margin, progress=progress_option(args))
+    return data, flags

@@ -9,15 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from typing import Any
 
 from wizardarena.cli._common import (
     RATING_KEYWORDS,
     add_rating_options,
     command_message,
+    finite,
     keywords,
     rating_arguments,
+    relay_warnings,
     write_or_print,
 )
 
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--not-worse-than", action="append", default=[], metavar="MODEL",
                    help="fail if --model is worse than MODEL by more than --margin at --level "
                    "(repeatable)")
-    p.add_argument("--margin", type=float, default=0.0,
+    p.add_argument("--margin", type=finite, default=0.0,
                    help="Elo points of regression --not-worse-than tolerates (default 0)")
     p.add_argument("--better-than", action="append", default=[], metavar="MODEL",
                    help="pass only if --model is rated above MODEL with probability ≥ --level "
@@ -52,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     for action in p._actions:  # a gate must answer the same on every rerun of a pipeline
         if action.dest == "seed":
             action.default, action.help = 0, "bootstrap seed (default 0: reruns agree)"
+        if action.dest == "level":  # nan / inf: a usage error naming --level
+            action.type = finite
         if action.dest == "unit":
             action.default = None
             action.help = ("resampling unit (default: prompt when the log has a question_id "
@@ -108,12 +111,8 @@ def _gate(args: argparse.Namespace) -> tuple[int, str]:
                                                                else "battle")}
     if options["unit"] == "battle":
         options["cluster"] = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with relay_warnings() as notes:
         board = rank(log, **options)
-    notes = [str(w.message) for w in caught]
-    for note in notes:
-        print(f"warning: {note}", file=sys.stderr)
     results = [check_not_worse(board, args.model, old, margin=args.margin, level=args.level)
                for old in args.not_worse_than]
     results += [check_better(board, args.model, other, level=args.level)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 
 from wizardarena.cli._common import (
     RATING_KEYWORDS,
@@ -14,6 +12,7 @@ from wizardarena.cli._common import (
     keywords,
     rating_arguments,
     ray_arguments,
+    relay_warnings,
     render_board,
     write_or_print,
 )
@@ -64,12 +63,9 @@ def run(args: argparse.Namespace) -> int:
         from wizardarena.arena.answers import load_answers
 
         answers = load_answers(args.answers)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with relay_warnings():
         result = rank(args.battles, by=args.by, style=style, answers=answers,
                       position=args.position, **rating_arguments(args), **ray_arguments(args))
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
     if isinstance(result, dict):
         parts = [f"## {args.by} = {key}\n\n{render_board(b, args.format)}"
                  for key, b in result.items()]

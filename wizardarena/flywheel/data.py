@@ -29,8 +29,6 @@ PROVENANCE: tuple[tuple[str, str], ...] = (
     ("difficulty", "float64"),
 )
 
-#: how :meth:`FlywheelStats.why_empty` names the options in Python (the CLI passes its flags)
-
 
 def export_schema(kind: str, conversational: bool = True) -> pa.Schema:
     """The fixed Arrow schema of an export: the same columns and types in every round.

@@ -672,8 +672,7 @@ class Flywheel:
             else:
                 state = "ok"
             cat = g["category"]
-            category = "" if cat is None or (isinstance(cat, float) and math.isnan(cat)) \
-                else str(cat)
+            category = "" if _absent(cat) else str(cat)
             row.update({
                 "question_id": q, "target": self.target, "opponent": opp, "judge": g["judge"],
                 "margin": float(g["margin"]), "round": self.iteration,
@@ -757,7 +756,7 @@ def _opt(table: pd.DataFrame, q: str, col: str) -> str:
     if col not in table.columns:
         return ""
     v = table.at[q, col]
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+    return "" if _absent(v) else str(v)
 
 
 def _opt_float(table: pd.DataFrame, q: str, col: str) -> float:
