@@ -303,7 +303,6 @@ class RayStages:
     def __init__(self, *, ray_address: str | None = None, workers: int | None = None) -> None:
         self.ray = connect(ray_address, "engine='ray' (test sets on a Ray cluster)")
         data_context()
-        self.workers = workers
         cpus = int(self.ray.cluster_resources().get("CPU", 1))
         self.parts = max(2, 2 * (workers or cpus))
         self.pool = workers or max(1, cpus)

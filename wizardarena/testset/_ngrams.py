@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from wizardarena.exceptions import ValidationError
 
@@ -23,11 +22,9 @@ __all__ = [
     "CharCodes",
     "Tokens",
     "char_codes",
-    "hashed_counts",
     "mix64",
     "ngram_hashes",
     "truncate_texts",
-    "word_count",
     "word_tokens",
 ]
 
@@ -105,13 +102,6 @@ def mix64(x: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * _C2
     z = (z ^ (z >> np.uint64(27))) * _C3
     return z ^ (z >> np.uint64(31))
-
-
-def word_count(texts: Sequence[str]) -> np.ndarray:
-    """Words per text, script-aware (see :func:`word_tokens`), shape (n,), int64."""
-    return np.fromiter(
-        (sum(1 for _ in _WORD.finditer(t)) for t in texts), dtype=np.int64, count=len(texts)
-    )
 
 
 def truncate_texts(
@@ -227,13 +217,3 @@ def ngram_hashes(
     h ^= np.uint64((salt * 0x2545F4914F6CDD1D + n) & 0xFFFFFFFFFFFFFFFF)
     return mix64(h), doc_of[:m][valid]
 
-
-def hashed_counts(
-    hashes: np.ndarray, doc: np.ndarray, n_docs: int, n_features: int
-) -> sp.csr_matrix:
-    """Count matrix of hashed features (the hashing trick), shape (n_docs, n_features)."""
-    cols = (hashes % np.uint64(n_features)).astype(np.int64)
-    data = np.ones(len(cols), dtype=np.float32)
-    mat = sp.coo_matrix((data, (doc, cols)), shape=(n_docs, n_features)).tocsr()
-    mat.sum_duplicates()
-    return mat
