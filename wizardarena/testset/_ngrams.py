@@ -109,8 +109,10 @@ def truncate_texts(
 ) -> list[str]:
     """Cut each text to at most ``max_chars`` characters and ``max_tokens`` words.
 
-    The one truncation rule every embedder input goes through (``build_testset``,
-    ``decontaminate``, :class:`~wizardarena.testset.embed.APIEmbedder`). A "token" is a word
+    The one truncation rule of the embedder inputs that can be truncated: ``build_testset``'s
+    ``max_chars`` / ``max_tokens`` and
+    :class:`~wizardarena.testset.api_embedder.APIEmbedder`'s (``decontaminate`` does not
+    truncate). A "token" is a word
     of :func:`word_tokens` (a character of Chinese, Japanese, Thai, ...); the text is cut
     right after its ``max_tokens``-th word, so the kept part is a prefix of the original
     (punctuation and spacing preserved). ``None`` leaves that limit off.
