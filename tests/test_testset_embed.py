@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from wizardarena.exceptions import HTTPStatusError, MissingExtraError, ValidationError
+from wizardarena.exceptions import (
+    EndpointError,
+    HTTPStatusError,
+    MissingExtraError,
+    ValidationError,
+)
 from wizardarena.testset.api_embedder import APIEmbedder
 from wizardarena.testset.embed import (
     Precomputed,
@@ -254,6 +259,58 @@ def test_api_embedder_errors() -> None:
         APIEmbedder(object())
     with pytest.raises(ValidationError, match="max_tokens"):
         APIEmbedder("http://x/v1", model="e", max_tokens=0)
+
+
+def test_api_embedder_key_is_stripped_never_leaked_and_bad_headers_fail_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from wizardarena.sim.server import SimArena
+
+    with SimArena({"m": 1000.0}, api_key="sk-embed-secret", echo_key=True, rng=0) as sim:
+        def embedder() -> APIEmbedder:
+            return APIEmbedder(sim.base_url, model="sim-embed", api_key_env="WA_EMBED_KEY",
+                               max_retries=3)
+
+        # OPENAI_API_KEY=$'sk-...\n' (a key pasted with its newline): the newline is dropped
+        monkeypatch.setenv("WA_EMBED_KEY", "sk-embed-secret\n")
+        assert embedder()(["a text"]).shape[0] == 1
+        # a newline inside the key: httpx refuses the header; fatal at the first attempt
+        # (it used to be retried, then raised with the key in clear text)
+        monkeypatch.setenv("WA_EMBED_KEY", "sk-embed\nsecret")
+        emb = embedder()
+        with pytest.raises(EndpointError, match="newline") as bad:
+            emb(["a text"])
+        assert "sk-embed" not in str(bad.value) and "secret" not in str(bad.value)
+        assert emb.stats.requests == 1
+        # a wrong key: the 401 (whose body echoes the key) names the variable to fix
+        monkeypatch.setenv("WA_EMBED_KEY", "sk-wrong-key")
+        emb = embedder()
+        with pytest.raises(EndpointError, match="WA_EMBED_KEY") as wrong:
+            emb(["a text"])
+        assert "sk-wrong-key" not in str(wrong.value) and emb.stats.requests == 1
+
+
+def test_api_embedder_caps_retry_after_at_max_backoff() -> None:
+    import time
+
+    import httpx
+
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return httpx.Response(429, json={"error": {"message": "slow down"}},
+                                  headers={"Retry-After": "3600"})
+        return httpx.Response(200, json={"data": [{"index": 0, "embedding": [1.0, 0.0]}]})
+
+    emb = APIEmbedder("http://x/v1", model="e", transport=httpx.MockTransport(handler),
+                      api_key_env=None, max_backoff=0.05)
+    start = time.monotonic()
+    assert emb(["fine"]).shape == (1, 2)
+    assert time.monotonic() - start < 60  # not the hour the server asked for
+    assert emb.stats.transient_errors == 1 and emb.stats.requests == 2
+    with pytest.raises(ValidationError, match="max_backoff"):
+        APIEmbedder("http://x/v1", model="e", max_backoff=-1)
 
 
 def test_sentence_transformers_embedder_with_calibrated_threshold() -> None:

@@ -214,3 +214,28 @@ def test_sparse_facility_location_is_close_to_exact() -> None:
     # with every prompt as a neighbour the sparsified objective is the exact one
     full = select_facility_location(x, 24, exact_below=0, n_neighbors=600, rng=0)
     assert full.tolist() == exact.tolist()
+
+
+def test_coverage_matches_its_plain_definition_on_a_sample() -> None:
+    """coverage(): the evaluated rows are one seeded sample, then the random subsets come
+    from the same stream; each mean is the plain nearest-distance mean over that sample."""
+    from wizardarena.testset.select import _nearest_sim, coverage
+
+    gen = np.random.default_rng(3)
+    x = gen.normal(size=(400, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    sel = np.arange(0, 400, 17)
+    for rng in (11, np.random.default_rng(11)):
+        cov = coverage(x, sel, n_random=4, sample=150, rng=rng)
+        ref = np.random.default_rng(11)
+        rows = x[np.sort(ref.choice(400, size=150, replace=False))]
+
+        def plain(s: np.ndarray, rows: np.ndarray = rows) -> float:
+            d = 2.0 - 2.0 * _nearest_sim(rows, x[s]).astype(np.float64)
+            return float(np.sqrt(np.maximum(0.0, d)).mean())
+
+        rand = [plain(ref.choice(400, size=len(sel), replace=False)) for _ in range(4)]
+        assert cov.evaluated_on == 150
+        assert cov.mean_distance == plain(sel)
+        assert cov.random_mean == float(np.mean(rand))
+        assert cov.random_sd == float(np.std(rand, ddof=1))

@@ -83,14 +83,13 @@ from wizardarena.arena.failures import (
     Scrubber,
     classify_response,
     classify_transport_error,
+    error_for,
     scrub_http_logs,
 )
 from wizardarena.exceptions import (
     ClientError,
-    EndpointError,
     EndpointUnreachableError,
     HTTPStatusError,
-    RequestRejectedError,
     ValidationError,
 )
 
@@ -492,13 +491,7 @@ class AsyncClient:
         """The exception for a failure: internal transient, or the public one."""
         if failure.kind is FailureClass.TRANSIENT:
             return _TransientError(failure, url)
-        where = self.scrub.url(url)
-        if failure.kind is FailureClass.PERMANENT:
-            assert failure.status is not None  # permanent failures are statuses
-            return RequestRejectedError(failure.status, failure.message, url=where,
-                                        reason=failure.reason)
-        return EndpointError(failure.status, failure.message, url=where, hint=failure.hint,
-                             reason=failure.reason)
+        return error_for(failure, self.scrub.url(url))
 
     def _unreachable(self, failure: Failure, ep: _Endpoint) -> EndpointUnreachableError:
         b = ep.breaker
@@ -656,30 +649,43 @@ class AsyncClient:
             return np.zeros((0, 0), dtype=np.float64)
         chunks = [list(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
 
+        where = f"{self.scrub.url(self.base_url)}/embeddings"
+
         async def one(chunk: list[str]) -> np.ndarray:
             data, _ = await self._post("embeddings", {"model": name, "input": chunk})
-            try:
-                rows = sorted(data["data"], key=lambda d: d["index"])
-                arr = np.asarray([r["embedding"] for r in rows], dtype=np.float64)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ClientError(self.scrub(
-                    f"response of {self.scrub.url(self.base_url)}/embeddings is not an "
-                    f"embeddings list: {exc}")) from None
-            if arr.ndim != 2 or arr.shape[0] != len(chunk):
-                raise ClientError(
-                    f"{self.scrub.url(self.base_url)}/embeddings returned "
-                    f"{arr.shape[0] if arr.ndim else 0} vectors for {len(chunk)} inputs"
-                )
+            arr = embedding_rows(data, len(chunk), where, self.scrub)
             usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
             self.stats.prompt_tokens += _count(usage.get("prompt_tokens"))
             return arr
 
         parts = await asyncio.gather(*(one(c) for c in chunks))
-        dims = {p.shape[1] for p in parts}
-        if len(dims) != 1:
-            raise ClientError(f"{self.scrub.url(self.base_url)}/embeddings returned mixed "
-                              f"dimensions {dims}")
-        return np.vstack(parts)
+        return stack_embeddings(parts, where)
+
+
+def embedding_rows(data: Any, n: int, where: str, scrub: Scrubber) -> np.ndarray:
+    """The vectors of a decoded ``/embeddings`` response (one that
+    :func:`~wizardarena.arena.failures.classify_response` accepted) in input order (by
+    ``index``), float64 (n, d); :class:`~wizardarena.exceptions.ClientError` unless it holds
+    ``n`` vectors of one length. ``where``: the (redacted) URL for messages."""
+    try:
+        rows = sorted(data["data"], key=lambda d: d["index"])
+        arr = np.asarray([r["embedding"] for r in rows], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ClientError(scrub(
+            f"response of {where} is not an embeddings list: {exc}")) from None
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise ClientError(
+            f"{where} returned {arr.shape[0] if arr.ndim else 0} vectors for {n} inputs")
+    return arr
+
+
+def stack_embeddings(parts: Sequence[np.ndarray], where: str) -> np.ndarray:
+    """The batches of :func:`embedding_rows` as one matrix; ClientError if their
+    dimensions differ."""
+    dims = {p.shape[1] for p in parts}
+    if len(dims) != 1:
+        raise ClientError(f"{where} returned mixed dimensions {sorted(dims)}")
+    return np.vstack(parts)
 
 
 class _LoopThread:

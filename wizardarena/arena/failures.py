@@ -62,6 +62,7 @@ __all__ = [
     "classify_response",
     "classify_status",
     "classify_transport_error",
+    "error_for",
     "parse_retry_after",
     "scrub_http_logs",
 ]
@@ -479,6 +480,21 @@ def classify_transport_error(exc: Exception, ctx: RequestContext) -> Failure:
                             "at the CA bundle that signed it")
     connection = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
     return Failure(FailureClass.TRANSIENT, name, text, connection=connection)
+
+
+def error_for(failure: Failure, url: str = "") -> ClientError:
+    """The public exception of a permanent or fatal failure (``url`` already redacted):
+    :class:`~wizardarena.exceptions.RequestRejectedError` or
+    :class:`~wizardarena.exceptions.EndpointError`. Transient failures are retried by the
+    caller and have none."""
+    if failure.kind is FailureClass.TRANSIENT:
+        raise ValueError("a transient failure is retried, not raised")
+    if failure.kind is FailureClass.PERMANENT:
+        assert failure.status is not None  # permanent failures are statuses
+        return RequestRejectedError(failure.status, failure.message, url=url,
+                                    reason=failure.reason)
+    return EndpointError(failure.status, failure.message, url=url, hint=failure.hint,
+                         reason=failure.reason)
 
 
 def classify_error(exc: BaseException) -> FailureClass:

@@ -303,12 +303,12 @@ class RayStages:
     def __init__(self, *, ray_address: str | None = None, workers: int | None = None) -> None:
         self.ray = connect(ray_address, "engine='ray' (test sets on a Ray cluster)")
         data_context()
-        self.workers = workers
         cpus = int(self.ray.cluster_resources().get("CPU", 1))
         self.parts = max(2, 2 * (workers or cpus))
         self.pool = workers or max(1, cpus)
         self.tasks = None if workers is None else self.ray.data.TaskPoolStrategy(size=workers)
-        self._read: tuple[pd.DataFrame, Any] | None = None  # frame, its rows on the cluster
+        # frame, its rows on the cluster, their input positions (sorted)
+        self._read: tuple[pd.DataFrame, Any, np.ndarray] | None = None
 
     # -- reading ---------------------------------------------------------------------------
     def normalize_prompts(self, prompts: Any, *, text: PromptText | str = "first_user",
@@ -335,7 +335,7 @@ class RayStages:
                                  "text_column": text_column}).materialize()
         rows = _gather(ds).drop(columns="text").sort_values(_ORDER, kind="stable")
         generated = rows.pop("_generated_id").to_numpy(dtype=bool)
-        rows = rows.drop(columns=[_ORDER])
+        orders = rows.pop(_ORDER).to_numpy()
         if generated.all():  # ids by position over the whole input, as locally
             rows["prompt_id"] = [f"p{i:06d}" for i in range(len(rows))]
         elif generated.any():
@@ -344,15 +344,13 @@ class RayStages:
                 "others none; give every file one, or name it with id_column=")
         # the whole input validated as the local path validates it (unique ids, turns)
         frame = normalize_prompts(rows.set_index("prompt_id"), text=text)
-        self._read = (frame, ds.select_columns([_ORDER, "text"]))
+        self._read = (frame, ds.select_columns([_ORDER, "text"]), orders)
         return frame
 
     def _rows(self, frame: pd.DataFrame, batch_size: int) -> tuple[Any, np.ndarray]:
         """``frame``'s texts on the cluster with their input positions."""
         if self._read is not None and self._read[0] is frame:
-            ds = self._read[1]
-            orders = _gather(ds.select_columns([_ORDER]))[_ORDER].to_numpy()
-            return ds, np.sort(orders)
+            return self._read[1], self._read[2]
         n = len(frame)
         chunks = [pd.DataFrame({_ORDER: np.arange(s, min(n, s + batch_size), dtype=np.int64),
                                 "text": frame["text"].to_numpy()[s: s + batch_size]})

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from wizardarena.exceptions import ValidationError
 
@@ -23,11 +22,9 @@ __all__ = [
     "CharCodes",
     "Tokens",
     "char_codes",
-    "hashed_counts",
     "mix64",
     "ngram_hashes",
     "truncate_texts",
-    "word_count",
     "word_tokens",
 ]
 
@@ -107,20 +104,15 @@ def mix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def word_count(texts: Sequence[str]) -> np.ndarray:
-    """Words per text, script-aware (see :func:`word_tokens`), shape (n,), int64."""
-    return np.fromiter(
-        (sum(1 for _ in _WORD.finditer(t)) for t in texts), dtype=np.int64, count=len(texts)
-    )
-
-
 def truncate_texts(
     texts: Sequence[str], *, max_chars: int | None = None, max_tokens: int | None = None
 ) -> list[str]:
     """Cut each text to at most ``max_chars`` characters and ``max_tokens`` words.
 
-    The one truncation rule every embedder input goes through (``build_testset``,
-    ``decontaminate``, :class:`~wizardarena.testset.embed.APIEmbedder`). A "token" is a word
+    The one truncation rule of the embedder inputs that can be truncated: ``build_testset``'s
+    ``max_chars`` / ``max_tokens`` and
+    :class:`~wizardarena.testset.api_embedder.APIEmbedder`'s (``decontaminate`` does not
+    truncate). A "token" is a word
     of :func:`word_tokens` (a character of Chinese, Japanese, Thai, ...); the text is cut
     right after its ``max_tokens``-th word, so the kept part is a prefix of the original
     (punctuation and spacing preserved). ``None`` leaves that limit off.
@@ -227,13 +219,3 @@ def ngram_hashes(
     h ^= np.uint64((salt * 0x2545F4914F6CDD1D + n) & 0xFFFFFFFFFFFFFFFF)
     return mix64(h), doc_of[:m][valid]
 
-
-def hashed_counts(
-    hashes: np.ndarray, doc: np.ndarray, n_docs: int, n_features: int
-) -> sp.csr_matrix:
-    """Count matrix of hashed features (the hashing trick), shape (n_docs, n_features)."""
-    cols = (hashes % np.uint64(n_features)).astype(np.int64)
-    data = np.ones(len(cols), dtype=np.float32)
-    mat = sp.coo_matrix((data, (doc, cols)), shape=(n_docs, n_features)).tocsr()
-    mat.sum_duplicates()
-    return mat

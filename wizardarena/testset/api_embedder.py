@@ -13,19 +13,27 @@ therefore re-sends work the server is still doing, and never finishes. This embe
   doubled for each retry of that batch;
 - **never re-sends work that may still run**: after a timeout, the batch waits at least as
   long as the abandoned attempt ran (the server is presumed busy with it for that long)
-  before it is sent again; ``Retry-After`` is honoured; no two attempts of one batch are
-  ever in flight together;
+  before it is sent again; ``Retry-After`` is honoured (up to ``max_backoff``); no two
+  attempts of one batch are ever in flight together;
 - truncates texts with the same rule as every other embedder input
   (:func:`~wizardarena.testset._ngrams.truncate_texts`: ``max_chars`` / ``max_tokens``).
 
-Requests go through httpx. Failures: 401/403/404 and other 4xx raise
-:class:`~wizardarena.exceptions.HTTPStatusError` at once; timeouts, transport errors, 429
-and 5xx are retried up to ``max_retries`` times per batch, then raise.
+Requests go through httpx; failures are classified and worded as in the arena's client
+(:mod:`wizardarena.arena.failures`): fatal ones (401/403/404, an illegal header such as a key
+with a newline inside, TLS, a bad URL ...) raise
+:class:`~wizardarena.exceptions.EndpointError` at once, naming the likely fix; permanent ones
+(400, 413, 422 ...) raise :class:`~wizardarena.exceptions.RequestRejectedError` at once (both
+are :class:`~wizardarena.exceptions.HTTPStatusError`); timeouts, connection errors, 429 and
+5xx are retried up to ``max_retries`` times per batch, then raise
+:class:`~wizardarena.exceptions.ClientError`. The API key is stripped of surrounding
+whitespace and scrubbed from every response and message
+(:class:`~wizardarena.arena.failures.Scrubber`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections import deque
@@ -36,14 +44,24 @@ from typing import Any
 import httpx
 import numpy as np
 
-from wizardarena.arena.client import run_sync
+from wizardarena.arena.client import (
+    _TransientError,
+    _Wait,
+    embedding_rows,
+    run_sync,
+    stack_embeddings,
+)
 from wizardarena.arena.failures import (
+    CircuitBreaker,
     FailureClass,
     RequestContext,
     Scrubber,
     classify_response,
+    classify_transport_error,
+    error_for,
+    scrub_http_logs,
 )
-from wizardarena.exceptions import ClientError, HTTPStatusError, ValidationError
+from wizardarena.exceptions import ClientError, ValidationError
 from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.embed import check_embeddings
 
@@ -54,12 +72,6 @@ Send = Callable[[list[str], float], Awaitable[np.ndarray]]
 
 class _Timeout(TimeoutError):
     """The request exceeded its timeout (a ``send`` function may raise any TimeoutError)."""
-
-
-class _Transient(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass
@@ -103,10 +115,14 @@ class APIEmbedder:
     timeout_per_text : float, default 1.0
     max_retries : int, default 6
         Retries per batch after timeouts, transport errors, 429 and 5xx.
+    max_backoff : float, default 30.0
+        Cap on one wait before a retry, ``Retry-After`` included (as in
+        :class:`~wizardarena.arena.client.AsyncClient`).
     max_chars, max_tokens : int, optional
         Truncate every text before sending it (:func:`~wizardarena.testset._ngrams.truncate_texts`).
     api_key_env : str or None, default "OPENAI_API_KEY"
-        Environment variable holding the API key (URL form only).
+        Environment variable holding the API key (URL form only; surrounding whitespace is
+        dropped).
     transport : httpx.AsyncBaseTransport, optional
         For tests or proxies.
     send : callable, optional
@@ -128,6 +144,7 @@ class APIEmbedder:
         timeout: float = 30.0,
         timeout_per_text: float = 1.0,
         max_retries: int = 6,
+        max_backoff: float = 30.0,
         max_chars: int | None = None,
         max_tokens: int | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
@@ -162,6 +179,8 @@ class APIEmbedder:
             )
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValidationError(f"max_retries must be an integer >= 0; got {max_retries!r}")
+        if not max_backoff >= 0:
+            raise ValidationError(f"max_backoff must be >= 0; got {max_backoff!r}")
         truncate_texts([], max_chars=max_chars, max_tokens=max_tokens)  # validates
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -172,26 +191,38 @@ class APIEmbedder:
         self.max_retries = max_retries
         self.max_chars = max_chars
         self.max_tokens = max_tokens
-        self._key = os.environ.get(key_env) if key_env else None
+        self.max_backoff = float(max_backoff)
+        key = os.environ.get(key_env) if key_env else None
+        self._key = key.strip() if key else None
+        self._key_env = key_env
+        self._scrub = Scrubber([self._key])
+        scrub_http_logs(self._scrub)
+        # the arena's retry wait: Retry-After capped at max_backoff, else exponential backoff
+        # with jitter (no circuit breaker: the adaptive concurrency backs off instead)
+        self._wait = _Wait(0.5, self.max_backoff, CircuitBreaker(None))
         self._transport = transport
         self._send = send
         self.stats = EmbedderStats()
 
     def __repr__(self) -> str:
-        return f"APIEmbedder(model={self.model!r}, base_url={self.base_url!r})"
+        return f"APIEmbedder(model={self.model!r}, base_url={self._scrub.url(self.base_url)!r})"
 
     def close(self) -> None:
         """Nothing to close (each call opens and closes its own connections)."""
 
     # -- HTTP ------------------------------------------------------------------------------
-    def _redact(self, text: str) -> str:
-        return Scrubber([self._key])(text)
+    @property
+    def _where(self) -> str:
+        """The endpoint's URL for messages (redacted)."""
+        return f"{self._scrub.url(self.base_url)}/embeddings"
 
     def _http_send(self, http: httpx.AsyncClient) -> Send:
         url = f"{self.base_url}/embeddings"
         headers = {"Content-Type": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
+        ctx = RequestContext("embeddings", self.model, self._key_env, key_sent=bool(self._key))
+        scrub = self._scrub
 
         async def send(texts: list[str], timeout: float) -> np.ndarray:
             body = json.dumps({"model": self.model, "input": texts}).encode()
@@ -199,29 +230,25 @@ class APIEmbedder:
                 r = await http.post(url, content=body, headers=headers, timeout=timeout)
             except httpx.TimeoutException:
                 raise _Timeout() from None
-            except httpx.TransportError as exc:
-                raise _Transient(f"{type(exc).__name__}: {exc}") from None
-            # the arena's one classifier decides what is retried (429, 5xx, a 200 with an
-            # error object ...) and what is not (400, 401, 404 ...)
-            data, failure = classify_response(
-                r.status_code, r.content, r.headers,
-                RequestContext("embeddings", self.model, key_sent=bool(self._key)))
+            except httpx.HTTPError as exc:
+                # the arena's classifier: a bad URL, an illegal header (a newline in the
+                # key), TLS or proxy trouble are fatal; connection errors are retried
+                lost = classify_transport_error(exc, ctx)
+                lost = dataclasses.replace(lost, message=scrub(lost.message))
+                if lost.kind is FailureClass.TRANSIENT:
+                    raise _TransientError(lost, url) from None
+                raise error_for(lost, self._where) from None
+            content = scrub.bytes(r.content) if scrub else r.content
+            # ... and what is retried (429, 5xx, a 200 with an error object ...) and what
+            # is not (400, 401, 404 ...)
+            data, failure = classify_response(r.status_code, content, r.headers, ctx)
             if failure is not None:
-                message = self._redact(f"{failure.reason}: {failure.message}")
                 if failure.kind is FailureClass.TRANSIENT:
-                    raise _Transient(message, failure.retry_after)
-                raise HTTPStatusError(r.status_code, message, url=url)
-            try:
-                rows = sorted(data["data"], key=lambda d: d["index"])
-                arr = np.asarray([d["embedding"] for d in rows], dtype=np.float64)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise _Transient(f"malformed embeddings response: {exc}") from None
-            if arr.ndim != 2 or arr.shape[0] != len(texts):
-                raise ClientError(
-                    f"{url} returned {arr.shape[0] if arr.ndim else 0} vectors for "
-                    f"{len(texts)} inputs"
-                )
-            return arr
+                    failure = dataclasses.replace(
+                        failure, message=f"{failure.reason}: {failure.message}")
+                    raise _TransientError(failure, url)
+                raise error_for(failure, self._where)
+            return embedding_rows(data, len(texts), self._where, scrub)
 
         return send
 
@@ -277,26 +304,24 @@ class APIEmbedder:
                             limit = min(float(self.max_concurrency), limit + 1.0)
                         else:
                             limit = max(1.0, limit - 1.0)
-                    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError, _Transient)):
-                        timed_out = not isinstance(exc, _Transient)
+                    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError, _TransientError)):
+                        timed_out = not isinstance(exc, _TransientError)
                         if attempt >= self.max_retries:
                             what = "timed out" if timed_out else str(exc)
-                            raise ClientError(
-                                f"{self.base_url}/embeddings: a batch of {len(batches[b])} "
+                            raise ClientError(self._scrub(
+                                f"{self._where}: a batch of {len(batches[b])} "
                                 f"texts failed {attempt + 1} times (last: {what}); lower "
                                 "batch_size or raise timeout / timeout_per_text"
-                            )
+                            ))
                         limit = max(1.0, limit / 2.0)
-                        if timed_out or not isinstance(exc, _Transient):
+                        if timed_out:
                             stats.timeouts += 1
                             # the server may still be computing the abandoned attempt for
                             # about as long as we waited: do not send it again before
                             ready.append((b, attempt + 1, loop.time() + elapsed, 2.0 * tmo))
                         else:
                             stats.transient_errors += 1
-                            delay = exc.retry_after
-                            if delay is None:
-                                delay = min(30.0, 0.5 * 2.0**attempt)
+                            delay = self._wait.delay(exc, attempt + 1)
                             ready.append((b, attempt + 1, loop.time() + delay, tmo))
                     else:
                         raise exc
@@ -327,9 +352,4 @@ class APIEmbedder:
             return np.zeros((0, 1), dtype=np.float32)
         batches = [texts[s : s + self.batch_size] for s in range(0, len(texts), self.batch_size)]
         parts = run_sync(self._embed(batches))
-        dims = {p.shape[1] for p in parts}
-        if len(dims) != 1:
-            raise ClientError(
-                f"{self.base_url}/embeddings returned mixed dimensions {sorted(dims)}"
-            )
-        return check_embeddings(np.vstack(parts), len(texts), repr(self))
+        return check_embeddings(stack_embeddings(parts, self._where), len(texts), repr(self))

@@ -179,7 +179,7 @@ def clean_keys_batch(
         values; see :func:`signatures_from_column`).
     """
     texts = batch["text"].tolist()
-    norm = [" ".join(unicodedata.normalize("NFKC", t).casefold().split()) for t in texts]
+    norm = normalize_text(batch["text"]).tolist()
     exact = pd.util.hash_array(np.asarray(norm, dtype=object))
     tok = word_tokens(texts, max_chars=20_000)  # one tokenisation for every key
     words = tok.lengths

@@ -247,6 +247,7 @@ def _decontaminate(
                 )
             e_test = emb_spec.lookup(test.index.tolist(), None)
             e_train = emb_spec.lookup(train.index.tolist(), None)
+            both = None  # looked up apart: stacked below only if the threshold is fitted
         else:
             both = check_embeddings(
                 emb_spec(test_texts + train_texts), n_test + n_train, repr(emb_spec)
@@ -255,7 +256,9 @@ def _decontaminate(
         if progress is not None:
             progress(Progress("decontaminate", 2, 3, unit="step"))
         if threshold == "auto":
-            used, _ = calibrate_cosine_threshold(np.vstack([e_test, e_train]), rng=rng)
+            if both is None:
+                both = np.vstack([e_test, e_train])
+            used, _ = calibrate_cosine_threshold(both, rng=rng)
         best, best_sim, in_top = _nearest_and_topk(e_train, e_test, top_k)
     else:
         best = np.full(n_train, -1, dtype=np.int64)

@@ -380,10 +380,19 @@ def _nearest_sim(x: np.ndarray, sel: np.ndarray, chunk_elems: int = 2**24) -> np
     return out
 
 
-def mean_nearest_distance(x: np.ndarray, selected: np.ndarray) -> float:
-    """Mean over rows of ``x`` of the distance to the nearest row of ``x[selected]``."""
-    sim = _nearest_sim(x, x[np.asarray(selected, dtype=np.int64)])
+def mean_nearest_distance(x: np.ndarray, selected: np.ndarray, *,
+                          rows: np.ndarray | None = None) -> float:
+    """Mean over rows of ``x`` (or over ``rows``, vectors like those of ``x``) of the
+    distance to the nearest row of ``x[selected]``."""
+    sim = _nearest_sim(x if rows is None else rows, x[np.asarray(selected, dtype=np.int64)])
     return float(np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim.astype(np.float64))).mean())
+
+
+def _sample_positions(n: int, sample: int | None, gen: np.random.Generator) -> np.ndarray:
+    """All ``n`` positions, or a sorted sample of ``sample`` of them drawn from ``gen``."""
+    if sample is not None and n > sample:
+        return np.sort(gen.choice(n, size=sample, replace=False))
+    return np.arange(n)
 
 
 def coverage(
@@ -411,14 +420,11 @@ def coverage(
     n = x.shape[0]
     sel = np.asarray(selected, dtype=np.int64)
     gen = np.random.default_rng(rng)
-    eval_idx = np.arange(n)
-    if sample is not None and n > sample:
-        eval_idx = np.sort(gen.choice(n, size=sample, replace=False))
+    eval_idx = _sample_positions(n, sample, gen)
     xe = x[eval_idx]
 
     def mean_dist(s: np.ndarray) -> float:
-        sim = _nearest_sim(xe, x[s]).astype(np.float64)
-        return float(np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim)).mean())
+        return mean_nearest_distance(x, s, rows=xe)
 
     rand = [mean_dist(gen.choice(n, size=len(sel), replace=False)) for _ in range(n_random)]
     return Coverage(
@@ -441,11 +447,7 @@ def _ground(
     """The prompts a rule works on (all, or a seeded sample), their float32 rows, and the
     budget clamped to their number."""
     x = np.asarray(embeddings, dtype=np.float32)
-    n = x.shape[0]
-    ground = np.arange(n)
-    if sample is not None and n > sample:
-        gen = np.random.default_rng(rng)
-        ground = np.sort(gen.choice(n, size=sample, replace=False))
+    ground = _sample_positions(x.shape[0], sample, np.random.default_rng(rng))
     return ground, x[ground], min(int(budget), len(ground))
 
 
