@@ -80,8 +80,6 @@ __all__ = [
 ]
 
 
-
-
 @dataclass(frozen=True)
 class ArenaResult:
     """Outcome of :func:`run_arena`.
