@@ -451,12 +451,7 @@ class Judge:
                              breaker_seconds=breaker_seconds)
         if not isinstance(model, str) or not model:
             raise ValidationError(f"model must be a non-empty str; got {model!r}")
-        for url in base_url if isinstance(base_url, (list, tuple)) else [base_url]:
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise ValidationError(f"base_url (--judge-url) must be an http(s) URL such "
-                                      f"as 'http://localhost:8000/v1'; got "
-                                      f"{_no_userinfo(url)!r}")
-        self.base_urls: tuple[str, ...] = check_base_urls(base_url)
+        self.base_urls: tuple[str, ...] = check_base_urls(base_url, flag="--judge-url")
         self.base_url = base_url if isinstance(base_url, str) else self.base_urls[0]
         self.model = model
         self.template = get_template(template)
