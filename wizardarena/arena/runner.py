@@ -415,10 +415,7 @@ async def _arun_arena(
         pool = JudgePool(judge, dict(zip(prompt_frame.index, prompt_frame["turns"])), amap,
                          concurrency=concurrency, workers=workers, ray_address=ray_address)
     else:
-        client = AsyncClient(judge.base_urls, model=judge.model,
-                             api_key_env=judge.api_key_env, timeout=judge.timeout,
-                             concurrency=concurrency, max_retries=judge.max_retries,
-                             breaker_seconds=judge.breaker_seconds)
+        client = judge.async_client(concurrency)
     st, owned = open_store(store)
     try:
         existing = st.existing(judge.model, tpl.hash, include_failed=not retry_failed)

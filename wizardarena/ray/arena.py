@@ -39,7 +39,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from wizardarena.arena.client import AsyncClient, ClientStats, run_workers
+from wizardarena.arena.client import ClientStats, run_workers
 from wizardarena.arena.judges import Judge
 from wizardarena.arena.judging import MatchJudge, Outcome
 from wizardarena.arena.pairing import Match
@@ -64,10 +64,7 @@ class JudgeActor:
         judge, turns, answers = payload
         if key is not None and judge.api_key_env:
             os.environ[judge.api_key_env] = key  # this actor's own process only
-        self.client = AsyncClient(judge.base_urls, model=judge.model,
-                                  api_key_env=judge.api_key_env, timeout=judge.timeout,
-                                  concurrency=concurrency, max_retries=judge.max_retries,
-                                  breaker_seconds=judge.breaker_seconds)
+        self.client = judge.async_client(concurrency)
         self.judging = MatchJudge(judge, self.client, turns, answers)
 
     async def judge(self, chunk: list[_Key]) -> tuple[list[Outcome], dict[str, int]]:
