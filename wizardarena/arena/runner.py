@@ -443,7 +443,7 @@ async def _arun_arena(
             pd.DataFrame(columns=[])
         failed = st.failed(judge=judge.model, template_hash=tpl.hash)
         first, consistency = position_stats(battles) if load else (math.nan, math.nan)
-        stats: ClientStats = await pool.stats() if pool is not None else \
+        stats: ClientStats = pool.stats() if pool is not None else \
             client.stats  # type: ignore[union-attr]
         return ArenaResult(
             battles=battles, failed=failed, n_scheduled=n_sched, n_skipped=n_skip,
