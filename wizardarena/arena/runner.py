@@ -204,20 +204,18 @@ class _Run:
     to :meth:`apply`, and only this object writes the store."""
 
     def __init__(self, judge: Judge, store: JudgmentStore, client: AsyncClient | None,
-                 prompts: pd.DataFrame, answers: Mapping[str, Mapping[str, tuple[str, ...]]],
+                 prompts: pd.DataFrame, turns: Mapping[str, tuple[str, ...]],
+                 answers: Mapping[str, Mapping[str, tuple[str, ...]]],
                  total: int, progress: ProgressCallback | None, retry_failed: bool,
                  guard: bool = False, pool: Any = None) -> None:
         self.judge = judge
         self.tpl = judge.template
         self.store = store
-        self.client = client
         self.pool = pool  # wizardarena.ray.arena.JudgePool with engine="ray"
-        self.turns: dict[str, tuple[str, ...]] = dict(zip(prompts.index, prompts["turns"]))
         self.category: dict[str, str | None] = (
             dict(zip(prompts.index, prompts["category"])) if "category" in prompts else {}
         )
-        self.answers = answers
-        self.judging = (MatchJudge(judge, client, self.turns, answers) if client is not None
+        self.judging = (MatchJudge(judge, client, turns, answers) if client is not None
                         else None)
         self.total = total
         self.progress = progress
@@ -390,13 +388,14 @@ async def arun_arena(
             raise ValidationError(f"pairs='adaptive' needs budget= a positive number of "
                                   f"judgments; got {budget!r}")
         tpl = judge.template
+        turns: dict[str, tuple[str, ...]] = dict(zip(prompt_frame.index, prompt_frame["turns"]))
         client: AsyncClient | None = None
         pool: Any = None
         if eng is Engine.RAY:  # judge actors on the cluster; this process writes the store
             from wizardarena.ray.arena import JudgePool
 
-            pool = JudgePool(judge, dict(zip(prompt_frame.index, prompt_frame["turns"])), amap,
-                             concurrency=concurrency, workers=workers, ray_address=ray_address)
+            pool = JudgePool(judge, turns, amap, concurrency=concurrency, workers=workers,
+                             ray_address=ray_address)
         else:
             client = judge.async_client(concurrency)
         st, owned = open_store(store)
@@ -405,9 +404,9 @@ async def arun_arena(
             guard = not st.existing(judge.model, tpl.hash, include_failed=False)
             if mode is PairingMode.ADAPTIVE and budget is not None:
                 n_sched, n_skip, run = await _run_adaptive(
-                    judge, st, client, prompt_frame, amap, q_turns, existing, budget, concurrency,
-                    report, retry_failed, both_orders, all_turns, rng, guard, order, order_seed,
-                    pool)
+                    judge, st, client, prompt_frame, turns, amap, q_turns, existing, budget,
+                    concurrency, report, retry_failed, both_orders, all_turns, rng, guard, order,
+                    order_seed, pool)
             else:
                 def schedule() -> Iterator[Match]:
                     return iter_matches(q_turns, pair_list, both_orders=both_orders,
@@ -419,7 +418,7 @@ async def arun_arena(
                     n_skip += (m.question_id, m.model_a, m.model_b, m.game, m.turn) in existing
                 todo = (m for m in schedule()
                         if (m.question_id, m.model_a, m.model_b, m.game, m.turn) not in existing)
-                run = _Run(judge, st, client, prompt_frame, amap, n_sched - n_skip, report,
+                run = _Run(judge, st, client, prompt_frame, turns, amap, n_sched - n_skip, report,
                            retry_failed, guard, pool)
                 await run.run(todo, concurrency)
             battles = st.battles(judge=judge.model, template_hash=tpl.hash) if load else \
@@ -448,7 +447,8 @@ async def arun_arena(
 
 async def _run_adaptive(
     judge: Judge, st: JudgmentStore, client: AsyncClient | None, prompts: pd.DataFrame,
-    amap: Mapping[str, Mapping[str, tuple[str, ...]]], q_turns: Mapping[str, int],
+    turns: Mapping[str, tuple[str, ...]], amap: Mapping[str, Mapping[str, tuple[str, ...]]],
+    q_turns: Mapping[str, int],
     existing: set[tuple[str, str, str, int, int]], budget: int, concurrency: int,
     progress: ProgressCallback | None, retry_failed: bool, both_orders: bool,
     all_turns: bool, rng: int | np.random.Generator | None, guard: bool, order: str,
@@ -460,7 +460,7 @@ async def _run_adaptive(
     outcome = {(q, a, b, int(g), int(t)): w for q, a, b, g, t, w in zip(
         stored["question_id"], stored["model_a"], stored["model_b"], stored["game"],
         stored["turn"], stored["winner"])}
-    run = _Run(judge, st, client, prompts, amap, budget, progress, retry_failed, guard, pool)
+    run = _Run(judge, st, client, prompts, turns, amap, budget, progress, retry_failed, guard, pool)
     run.collect = True
     n_sched = n_skip = 0
     while n_sched < budget:
