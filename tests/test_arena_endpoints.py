@@ -90,6 +90,10 @@ def test_base_url_lists_are_validated() -> None:
         AsyncClient([], model="j")
     with pytest.raises(ValidationError, match="http"):
         Judge(["http://a:1/v1", "ftp://b/v1"], "j")
+    with pytest.raises(ValidationError, match=r"^base_url \(--judge-url\) must be an http"):
+        Judge("localhost:8000/v1", "j")  # the Judge's messages name its own CLI flag
+    with pytest.raises(ValidationError, match=r"\(--judge-url / --model-url\)"):
+        AsyncClient("localhost:8000/v1")
     j = Judge(("http://a:1/v1", "http://b:2/v1"), "j")
     assert j.base_url == "http://a:1/v1" and j.base_urls == ("http://a:1/v1", "http://b:2/v1")
     assert "http://b:2/v1" in repr(j)

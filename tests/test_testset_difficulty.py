@@ -244,3 +244,30 @@ def test_llm_difficulty_takes_the_arena_judge() -> None:
         res = LLMDifficulty(judge)(_llm_prompts())
     assert res.scores["e1"] == 2.0 and res.scores["h1"] == 9.0
     assert np.isnan(res.scores["b1"]) and res.n_failed == 1
+
+
+def test_llm_difficulty_uses_every_url_of_the_judge() -> None:
+    """A Judge with several base URLs scores through all of them, as ``run_arena`` does: a
+    dead first server is left out (it used to be the only one asked), two live ones share
+    the prompts."""
+    server = pytest.importorskip("wizardarena.sim.server")
+    from wizardarena.arena.judges import Judge
+
+    def served(sim: Any) -> int:
+        return int(sim.stats().for_model("rater")["served"].sum())
+
+    prompts = _llm_prompts()
+    with server.SimArena({"m": 1000.0}, extra_models={"rater": rater}, rng=0,
+                         latency=0.05) as one, \
+            server.SimArena({"m": 1000.0}, extra_models={"rater": rater}, rng=0,
+                            latency=0.05) as two:
+        dead = Judge([server.closed_port_url(), one.base_url], "rater", api_key_env=None,
+                     breaker_seconds=5.0)
+        res = LLMDifficulty(dead)(prompts, progress=False)
+        assert served(one) == len(prompts) and res.n_failed == 1
+        assert res.scores["e1"] == 2.0 and res.scores["h1"] == 9.0
+        both = Judge([one.base_url, two.base_url], "rater", api_key_env=None)
+        res2 = CriteriaDifficulty(both)(prompts, progress=False)
+        a, b = served(one) - len(prompts), served(two)
+    assert a + b == len(prompts) and a >= 1 and b >= 1
+    assert res2.scores["h1"] == 7.0 and np.isnan(res2.scores["b1"])

@@ -201,10 +201,10 @@ class ProgressBar:
         self.close()
 
 
-def _check_callable(progress: Any, name: str) -> None:
+def _check_callable(progress: Any) -> None:
     if not callable(progress):
         raise ValidationError(
-            f"{name} must be True (a progress bar), False or None (none) or a callable "
+            "progress must be True (a progress bar), False or None (none) or a callable "
             f"taking one wizardarena.Progress event; got {type(progress).__name__}")
     try:
         sig = inspect.signature(progress)
@@ -217,20 +217,19 @@ def _check_callable(progress: Any, name: str) -> None:
                  if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
                                                         p.POSITIONAL_OR_KEYWORD)])
         raise ValidationError(
-            f"{name} must be called with one wizardarena.Progress event; got a callable "
+            "progress must be called with one wizardarena.Progress event; got a callable "
             f"taking {n} arguments. The older (done, total, errors) and (stage, done, total) "
-            f"callbacks read the event's fields instead: {name}=lambda p: "
+            "callbacks read the event's fields instead: progress=lambda p: "
             f"f(p.stage, p.done, p.total)") from None
 
 
 @contextmanager
-def progress_callback(progress: ProgressOption, *, name: str = "progress"
-                      ) -> Iterator[ProgressCallback | None]:
+def progress_callback(progress: ProgressOption) -> Iterator[ProgressCallback | None]:
     """Resolve a ``progress=`` keyword for the duration of a call.
 
     ``True`` yields a :class:`ProgressBar` (closed on exit, errors included); ``False`` or
     ``None`` yield None; a callable is checked (it must accept one :class:`Progress`) and
-    yielded as is. ``name`` is the keyword in error messages.
+    yielded as is.
     """
     if progress is None or progress is False:
         yield None
@@ -238,7 +237,7 @@ def progress_callback(progress: ProgressOption, *, name: str = "progress"
         with ProgressBar() as bar:
             yield bar
     else:
-        _check_callable(progress, name)
+        _check_callable(progress)
         try:
             yield progress
         finally:

@@ -233,13 +233,14 @@ def h2_available() -> bool:
     return importlib.util.find_spec("h2") is not None
 
 
-def check_base_urls(base_url: Any) -> tuple[str, ...]:
-    """The API root(s) of a client as a tuple, validated: each an http(s) URL, no repeats
-    (CLI: ``--judge-url`` / ``--model-url``)."""
+def check_base_urls(base_url: Any, flag: str = "--judge-url / --model-url"
+                    ) -> tuple[str, ...]:
+    """The API root(s) of a client as a tuple, validated: each an http(s) URL, no repeats.
+    ``flag`` is the command-line flag the messages name (default: both)."""
     urls = [base_url] if isinstance(base_url, str) else (
         list(base_url) if isinstance(base_url, (list, tuple)) else [base_url])
     if not urls:
-        raise ValidationError("base_url (--judge-url / --model-url) must be an http(s) URL "
+        raise ValidationError(f"base_url ({flag}) must be an http(s) URL "
                               "or a non-empty list of them; got an empty list")
     out = []
     for u in urls:
@@ -249,14 +250,14 @@ def check_base_urls(base_url: Any) -> tuple[str, ...]:
             host = ""
         if not host or not u.startswith(("http://", "https://")):
             raise ValidationError(
-                f"base_url (--judge-url / --model-url) must be an http(s) URL such as "
+                f"base_url ({flag}) must be an http(s) URL such as "
                 f"'http://localhost:8000/v1'; got "
                 f"{Scrubber([]).url(u) if '@' in str(u) else u!r}"
             )
         out.append(u.rstrip("/"))
     repeated = sorted({Scrubber([]).url(u) for u in out if out.count(u) > 1})
     if repeated:
-        raise ValidationError(f"base_url (--judge-url / --model-url) lists {repeated} more "
+        raise ValidationError(f"base_url ({flag}) lists {repeated} more "
                               f"than once; give each server once")
     return tuple(out)
 

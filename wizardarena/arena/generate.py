@@ -123,61 +123,47 @@ async def agenerate_answers(
 ) -> pd.DataFrame:
     """Async version of :func:`generate_answers`."""
     with progress_callback(progress) as report:
-        return await _agenerate_answers(
-            prompts, base_url=base_url, model=model, api_key_env=api_key_env, system=system,
-            temperature=temperature, max_tokens=max_tokens, concurrency=concurrency,
-            timeout=timeout, max_retries=max_retries, breaker_seconds=breaker_seconds,
-            store=store, out=out, progress=report)
-
-
-async def _agenerate_answers(
-    prompts: Any, *, base_url: str, model: str, api_key_env: str | None, system: str | None,
-    temperature: float | None, max_tokens: int | None, concurrency: int, timeout: float,
-    max_retries: int, breaker_seconds: float | None,
-    store: str | os.PathLike[str] | JudgmentStore | None,
-    out: str | os.PathLike[str] | None, progress: ProgressCallback | None,
-) -> pd.DataFrame:
-    if not isinstance(model, str) or not model:
-        raise ValidationError(f"model must be a non-empty str; got {model!r}")
-    frame = normalize_prompts(prompts)
-    client = AsyncClient(base_url, model=model, api_key_env=api_key_env, timeout=timeout,
-                         concurrency=concurrency, max_retries=max_retries,
-                         breaker_seconds=breaker_seconds)
-    # inputs are valid: only now create files
-    st, owned = open_store(store) if store is not None else (None, False)
-    sink: AnswerFile | None = None
-    try:
-        sink = AnswerFile(out, model) if out is not None else None
-        done: dict[str, list[str]] = {}
-        if st is not None:
-            prev = st.answers(model)
-            done.update(zip(prev["question_id"], (list(t) for t in prev["turns"])))
-        if sink is not None:
-            for q, turns in done.items():  # answers only the store had
-                if q not in sink.done:
-                    sink.append(q, turns)
+        if not isinstance(model, str) or not model:
+            raise ValidationError(f"model must be a non-empty str; got {model!r}")
+        frame = normalize_prompts(prompts)
+        client = AsyncClient(base_url, model=model, api_key_env=api_key_env, timeout=timeout,
+                             concurrency=concurrency, max_retries=max_retries,
+                             breaker_seconds=breaker_seconds)
+        # inputs are valid: only now create files
+        st, owned = open_store(store) if store is not None else (None, False)
+        sink: AnswerFile | None = None
+        try:
+            sink = AnswerFile(out, model) if out is not None else None
+            done: dict[str, list[str]] = {}
             if st is not None:
-                for q, turns in sink.done.items():  # answers only the file had
-                    if q not in done:
-                        st.put_answer(model, q, turns, tstamp=time.time())
-            done.update(sink.done)
-        todo = [(q, t) for q, t in zip(frame.index, frame["turns"]) if q not in done]
-        failures = await _answer_all(client, todo, done, model=model, system=system,
-                                     temperature=temperature, max_tokens=max_tokens,
-                                     concurrency=concurrency, store=st, sink=sink,
-                                     progress=progress)
-    finally:
-        await client.aclose()
-        if sink is not None:
-            sink.close()
-        if owned and st is not None:
-            st.close()
-    rows = [{"model": model, "question_id": q, "turns": list(done[q]),
-             "answer": done[q][-1] if done[q] else ""} for q in frame.index if q in done]
-    answers = pd.DataFrame(rows, columns=COLUMNS)
-    if failures:
-        raise _incomplete(failures, answers, len(frame), store, out)
-    return answers
+                prev = st.answers(model)
+                done.update(zip(prev["question_id"], (list(t) for t in prev["turns"])))
+            if sink is not None:
+                for q, turns in done.items():  # answers only the store had
+                    if q not in sink.done:
+                        sink.append(q, turns)
+                if st is not None:
+                    for q, turns in sink.done.items():  # answers only the file had
+                        if q not in done:
+                            st.put_answer(model, q, turns, tstamp=time.time())
+                done.update(sink.done)
+            todo = [(q, t) for q, t in zip(frame.index, frame["turns"]) if q not in done]
+            failures = await _answer_all(client, todo, done, model=model, system=system,
+                                         temperature=temperature, max_tokens=max_tokens,
+                                         concurrency=concurrency, store=st, sink=sink,
+                                         progress=report)
+        finally:
+            await client.aclose()
+            if sink is not None:
+                sink.close()
+            if owned and st is not None:
+                st.close()
+        rows = [{"model": model, "question_id": q, "turns": list(done[q]),
+                 "answer": done[q][-1] if done[q] else ""} for q in frame.index if q in done]
+        answers = pd.DataFrame(rows, columns=COLUMNS)
+        if failures:
+            raise _incomplete(failures, answers, len(frame), store, out)
+        return answers
 
 
 async def _answer_all(

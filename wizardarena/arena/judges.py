@@ -30,9 +30,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wizardarena.exceptions import JudgeParseError, ValidationError
+
+if TYPE_CHECKING:
+    from wizardarena.arena.client import AsyncClient, Client
 
 __all__ = [
     "ARENA_HARD",
@@ -451,12 +454,7 @@ class Judge:
                              breaker_seconds=breaker_seconds)
         if not isinstance(model, str) or not model:
             raise ValidationError(f"model must be a non-empty str; got {model!r}")
-        for url in base_url if isinstance(base_url, (list, tuple)) else [base_url]:
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise ValidationError(f"base_url (--judge-url) must be an http(s) URL such "
-                                      f"as 'http://localhost:8000/v1'; got "
-                                      f"{_no_userinfo(url)!r}")
-        self.base_urls: tuple[str, ...] = check_base_urls(base_url)
+        self.base_urls: tuple[str, ...] = check_base_urls(base_url, flag="--judge-url")
         self.base_url = base_url if isinstance(base_url, str) else self.base_urls[0]
         self.model = model
         self.template = get_template(template)
@@ -473,6 +471,25 @@ class Judge:
                 else [_no_userinfo(u) for u in self.base_urls])
         return (f"Judge(base_url={urls!r}, model={self.model!r}, "
                 f"template={self.template.name!r})")
+
+    def async_client(self, concurrency: int = 16) -> AsyncClient:
+        """An :class:`~wizardarena.arena.client.AsyncClient` on this judge's endpoint(s),
+        with its key variable, timeout, retries and breaker, and ``concurrency`` requests in
+        flight (close it with ``await client.aclose()``)."""
+        from wizardarena.arena.client import AsyncClient
+
+        return AsyncClient(self.base_urls, model=self.model, api_key_env=self.api_key_env,
+                           timeout=self.timeout, concurrency=concurrency,
+                           max_retries=self.max_retries, breaker_seconds=self.breaker_seconds)
+
+    def sync_client(self, concurrency: int = 16) -> Client:
+        """The synchronous :class:`~wizardarena.arena.client.Client` counterpart of
+        :meth:`async_client` (close it, or use it as a context manager)."""
+        from wizardarena.arena.client import Client
+
+        return Client(self.base_urls, model=self.model, api_key_env=self.api_key_env,
+                      timeout=self.timeout, concurrency=concurrency,
+                      max_retries=self.max_retries, breaker_seconds=self.breaker_seconds)
 
     def messages(
         self, questions: Sequence[str], answer_a: Sequence[str], answer_b: Sequence[str],

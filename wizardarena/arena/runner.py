@@ -80,8 +80,6 @@ __all__ = [
 ]
 
 
-
-
 @dataclass(frozen=True)
 class ArenaResult:
     """Outcome of :func:`run_arena`.
@@ -206,20 +204,18 @@ class _Run:
     to :meth:`apply`, and only this object writes the store."""
 
     def __init__(self, judge: Judge, store: JudgmentStore, client: AsyncClient | None,
-                 prompts: pd.DataFrame, answers: Mapping[str, Mapping[str, tuple[str, ...]]],
+                 prompts: pd.DataFrame, turns: Mapping[str, tuple[str, ...]],
+                 answers: Mapping[str, Mapping[str, tuple[str, ...]]],
                  total: int, progress: ProgressCallback | None, retry_failed: bool,
                  guard: bool = False, pool: Any = None) -> None:
         self.judge = judge
         self.tpl = judge.template
         self.store = store
-        self.client = client
         self.pool = pool  # wizardarena.ray.arena.JudgePool with engine="ray"
-        self.turns: dict[str, tuple[str, ...]] = dict(zip(prompts.index, prompts["turns"]))
         self.category: dict[str, str | None] = (
             dict(zip(prompts.index, prompts["category"])) if "category" in prompts else {}
         )
-        self.answers = answers
-        self.judging = (MatchJudge(judge, client, self.turns, answers) if client is not None
+        self.judging = (MatchJudge(judge, client, turns, answers) if client is not None
                         else None)
         self.total = total
         self.progress = progress
@@ -367,110 +363,92 @@ async def arun_arena(
 ) -> ArenaResult:
     """Async version of :func:`run_arena` (same parameters)."""
     with progress_callback(progress) as report:
-        return await _arun_arena(
-            answers, prompts, judge, store=store, pairs=pairs, baseline=baseline,
-            target=target, opponents=opponents, both_orders=both_orders, order=order,
-            order_seed=order_seed, all_turns=all_turns, budget=budget,
-            concurrency=concurrency, retry_failed=retry_failed, missing=missing,
-            progress=report, load=load, rng=rng, engine=engine,
-            ray_address=ray_address, workers=workers)
+        eng = check_engine(engine, ray_address=ray_address, workers=workers)
+        if order not in ("balanced", "fixed"):
+            raise ValidationError(f"order must be 'balanced' or 'fixed'; got {order!r}")
+        if not isinstance(judge, Judge):
+            raise ValidationError(f"judge must be a wizardarena Judge; got {type(judge).__name__}")
+        if missing not in ("raise", "skip"):
+            raise ValidationError(f"missing must be 'raise' or 'skip'; got {missing!r}")
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError(f"concurrency must be an integer >= 1; got {concurrency!r}")
+        prompt_frame = normalize_prompts(prompts)
+        amap = _answer_map(answers_frame(answers))
+        try:
+            mode = PairingMode(pairs)
+        except ValueError:
+            raise ValidationError(
+                f"pairs must be one of {[m.value for m in PairingMode]}; got {pairs!r}"
+            ) from None
+        pair_list = model_pairs(sorted(amap), mode=mode, baseline=baseline, target=target,
+                                opponents=opponents)
+        involved = sorted({m for p in pair_list for m in p})
+        q_turns, _ = _check_coverage(amap, prompt_frame, involved, missing)
+        if mode is PairingMode.ADAPTIVE and (budget is None or budget < 1):
+            raise ValidationError(f"pairs='adaptive' needs budget= a positive number of "
+                                  f"judgments; got {budget!r}")
+        tpl = judge.template
+        turns: dict[str, tuple[str, ...]] = dict(zip(prompt_frame.index, prompt_frame["turns"]))
+        client: AsyncClient | None = None
+        pool: Any = None
+        if eng is Engine.RAY:  # judge actors on the cluster; this process writes the store
+            from wizardarena.ray.arena import JudgePool
 
-
-async def _arun_arena(
-    answers: Any, prompts: Any, judge: Judge, *, store: str | os.PathLike[str] | JudgmentStore,
-    pairs: PairingMode | str, baseline: str | None, target: str | None,
-    opponents: Sequence[str] | None, both_orders: bool, order: str, order_seed: int,
-    all_turns: bool, budget: int | None, concurrency: int, retry_failed: bool, missing: str,
-    progress: ProgressCallback | None, load: bool, rng: int | np.random.Generator | None,
-    engine: Engine | str, ray_address: str | None, workers: int | None,
-) -> ArenaResult:
-    eng = check_engine(engine, ray_address=ray_address, workers=workers)
-    if order not in ("balanced", "fixed"):
-        raise ValidationError(f"order must be 'balanced' or 'fixed'; got {order!r}")
-    if not isinstance(judge, Judge):
-        raise ValidationError(f"judge must be a wizardarena Judge; got {type(judge).__name__}")
-    if missing not in ("raise", "skip"):
-        raise ValidationError(f"missing must be 'raise' or 'skip'; got {missing!r}")
-    if not isinstance(concurrency, int) or concurrency < 1:
-        raise ValidationError(f"concurrency must be an integer >= 1; got {concurrency!r}")
-    prompt_frame = normalize_prompts(prompts)
-    amap = _answer_map(answers_frame(answers))
-    try:
-        mode = PairingMode(pairs)
-    except ValueError:
-        raise ValidationError(
-            f"pairs must be one of {[m.value for m in PairingMode]}; got {pairs!r}"
-        ) from None
-    pair_list = model_pairs(sorted(amap), mode=mode, baseline=baseline, target=target,
-                            opponents=opponents)
-    involved = sorted({m for p in pair_list for m in p})
-    q_turns, _ = _check_coverage(amap, prompt_frame, involved, missing)
-    if mode is PairingMode.ADAPTIVE and (budget is None or budget < 1):
-        raise ValidationError(f"pairs='adaptive' needs budget= a positive number of "
-                              f"judgments; got {budget!r}")
-    tpl = judge.template
-    client: AsyncClient | None = None
-    pool: Any = None
-    if eng is Engine.RAY:  # judge actors on the cluster; this process writes the store
-        from wizardarena.ray.arena import JudgePool
-
-        pool = JudgePool(judge, dict(zip(prompt_frame.index, prompt_frame["turns"])), amap,
-                         concurrency=concurrency, workers=workers, ray_address=ray_address)
-    else:
-        client = AsyncClient(judge.base_urls, model=judge.model,
-                             api_key_env=judge.api_key_env, timeout=judge.timeout,
-                             concurrency=concurrency, max_retries=judge.max_retries,
-                             breaker_seconds=judge.breaker_seconds)
-    st, owned = open_store(store)
-    try:
-        existing = st.existing(judge.model, tpl.hash, include_failed=not retry_failed)
-        guard = not st.existing(judge.model, tpl.hash, include_failed=False)
-        if mode is PairingMode.ADAPTIVE and budget is not None:
-            n_sched, n_skip, run = await _run_adaptive(
-                judge, st, client, prompt_frame, amap, q_turns, existing, budget, concurrency,
-                progress, retry_failed, both_orders, all_turns, rng, guard, order, order_seed,
-                pool)
+            pool = JudgePool(judge, turns, amap, concurrency=concurrency, workers=workers,
+                             ray_address=ray_address)
         else:
-            def schedule() -> Iterator[Match]:
-                return iter_matches(q_turns, pair_list, both_orders=both_orders,
-                                    all_turns=all_turns, order=order, order_seed=order_seed)
+            client = judge.async_client(concurrency)
+        st, owned = open_store(store)
+        try:
+            existing = st.existing(judge.model, tpl.hash, include_failed=not retry_failed)
+            guard = not st.existing(judge.model, tpl.hash, include_failed=False)
+            if mode is PairingMode.ADAPTIVE and budget is not None:
+                n_sched, n_skip, run = await _run_adaptive(
+                    judge, st, client, prompt_frame, turns, amap, q_turns, existing, budget,
+                    concurrency, report, retry_failed, both_orders, all_turns, rng, guard, order,
+                    order_seed, pool)
+            else:
+                def schedule() -> Iterator[Match]:
+                    return iter_matches(q_turns, pair_list, both_orders=both_orders,
+                                        all_turns=all_turns, order=order, order_seed=order_seed)
 
-            n_sched = n_skip = 0
-            for m in schedule():
-                n_sched += 1
-                n_skip += (m.question_id, m.model_a, m.model_b, m.game, m.turn) in existing
-            todo = (m for m in schedule()
-                    if (m.question_id, m.model_a, m.model_b, m.game, m.turn) not in existing)
-            run = _Run(judge, st, client, prompt_frame, amap, n_sched - n_skip, progress,
-                       retry_failed, guard, pool)
-            await run.run(todo, concurrency)
-        battles = st.battles(judge=judge.model, template_hash=tpl.hash) if load else \
-            pd.DataFrame(columns=[])
-        failed = st.failed(judge=judge.model, template_hash=tpl.hash)
-        first, consistency = position_stats(battles) if load else (math.nan, math.nan)
-        stats: ClientStats = await pool.stats() if pool is not None else \
-            client.stats  # type: ignore[union-attr]
-        return ArenaResult(
-            battles=battles, failed=failed, n_scheduled=n_sched, n_skipped=n_skip,
-            n_ok=run.ok, n_failed=run.failed, n_errors=run.errors,
-            requests=stats.attempts, retries=stats.retries,
-            prompt_tokens=run.pt, completion_tokens=run.ct, first_slot_win_rate=first,
-            position_consistency=consistency, elapsed=time.perf_counter() - run.t0,
-            judge=judge.model, template=tpl.name, template_hash=tpl.hash,
-            errors=tuple(run.error_messages), n_rejected=run.rejected,
-        )
-    finally:
-        if client is not None:
-            await client.aclose()
-        if pool is not None:
-            await pool.close()
-        if owned:
-            st.close()
+                n_sched = n_skip = 0
+                for m in schedule():
+                    n_sched += 1
+                    n_skip += (m.question_id, m.model_a, m.model_b, m.game, m.turn) in existing
+                todo = (m for m in schedule()
+                        if (m.question_id, m.model_a, m.model_b, m.game, m.turn) not in existing)
+                run = _Run(judge, st, client, prompt_frame, turns, amap, n_sched - n_skip, report,
+                           retry_failed, guard, pool)
+                await run.run(todo, concurrency)
+            battles = st.battles(judge=judge.model, template_hash=tpl.hash) if load else \
+                pd.DataFrame(columns=[])
+            failed = st.failed(judge=judge.model, template_hash=tpl.hash)
+            first, consistency = position_stats(battles) if load else (math.nan, math.nan)
+            stats: ClientStats = pool.stats() if pool is not None else \
+                client.stats  # type: ignore[union-attr]
+            return ArenaResult(
+                battles=battles, failed=failed, n_scheduled=n_sched, n_skipped=n_skip,
+                n_ok=run.ok, n_failed=run.failed, n_errors=run.errors,
+                requests=stats.attempts, retries=stats.retries,
+                prompt_tokens=run.pt, completion_tokens=run.ct, first_slot_win_rate=first,
+                position_consistency=consistency, elapsed=time.perf_counter() - run.t0,
+                judge=judge.model, template=tpl.name, template_hash=tpl.hash,
+                errors=tuple(run.error_messages), n_rejected=run.rejected,
+            )
+        finally:
+            if client is not None:
+                await client.aclose()
+            if pool is not None:
+                await pool.close()
+            if owned:
+                st.close()
 
 
 async def _run_adaptive(
     judge: Judge, st: JudgmentStore, client: AsyncClient | None, prompts: pd.DataFrame,
-    amap: Mapping[str, Mapping[str, tuple[str, ...]]], q_turns: Mapping[str, int],
+    turns: Mapping[str, tuple[str, ...]], amap: Mapping[str, Mapping[str, tuple[str, ...]]],
+    q_turns: Mapping[str, int],
     existing: set[tuple[str, str, str, int, int]], budget: int, concurrency: int,
     progress: ProgressCallback | None, retry_failed: bool, both_orders: bool,
     all_turns: bool, rng: int | np.random.Generator | None, guard: bool, order: str,
@@ -482,7 +460,7 @@ async def _run_adaptive(
     outcome = {(q, a, b, int(g), int(t)): w for q, a, b, g, t, w in zip(
         stored["question_id"], stored["model_a"], stored["model_b"], stored["game"],
         stored["turn"], stored["winner"])}
-    run = _Run(judge, st, client, prompts, amap, budget, progress, retry_failed, guard, pool)
+    run = _Run(judge, st, client, prompts, turns, amap, budget, progress, retry_failed, guard, pool)
     run.collect = True
     n_sched = n_skip = 0
     while n_sched < budget:

@@ -72,10 +72,10 @@ def import_ray(purpose: str) -> ModuleType:
     return ray
 
 
-def connect(ray_address: str | None, purpose: str, **init: Any) -> ModuleType:
+def connect(ray_address: str | None, purpose: str) -> ModuleType:
     """The ``ray`` module, connected: to ``ray_address``, else ``RAY_ADDRESS``, else a local
-    runtime started here (``init`` goes to :func:`ray.init`, e.g. ``num_cpus``). An
-    already-initialised Ray (``ray.init`` called by the user) is used as it is."""
+    runtime started here (without the dashboard). An already-initialised Ray (``ray.init``
+    called by the user) is used as it is."""
     ray = import_ray(purpose)
     if ray.is_initialized():
         return ray
@@ -83,8 +83,7 @@ def connect(ray_address: str | None, purpose: str, **init: Any) -> ModuleType:
     if address:
         ray.init(address=address)
     else:
-        init.setdefault("include_dashboard", False)
-        ray.init(**init)
+        ray.init(include_dashboard=False)
     return ray
 
 

@@ -39,7 +39,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from wizardarena.arena.client import AsyncClient, ClientStats, run_workers
+from wizardarena.arena.client import ClientStats, run_workers
 from wizardarena.arena.judges import Judge
 from wizardarena.arena.judging import MatchJudge, Outcome
 from wizardarena.arena.pairing import Match
@@ -64,10 +64,7 @@ class JudgeActor:
         judge, turns, answers = payload
         if key is not None and judge.api_key_env:
             os.environ[judge.api_key_env] = key  # this actor's own process only
-        self.client = AsyncClient(judge.base_urls, model=judge.model,
-                                  api_key_env=judge.api_key_env, timeout=judge.timeout,
-                                  concurrency=concurrency, max_retries=judge.max_retries,
-                                  breaker_seconds=judge.breaker_seconds)
+        self.client = judge.async_client(concurrency)
         self.judging = MatchJudge(judge, self.client, turns, answers)
 
     async def judge(self, chunk: list[_Key]) -> tuple[list[Outcome], dict[str, int]]:
@@ -81,10 +78,6 @@ class JudgeActor:
 
         await run_workers((one(k, key) for k, key in enumerate(chunk)), len(chunk))
         return [o for o in out if o is not None], dataclasses.asdict(self.client.stats)
-
-    def pid(self) -> int:
-        """The actor's process id."""
-        return os.getpid()
 
     async def aclose(self) -> None:
         """Close the client's connections (the servers see a clean close)."""
@@ -113,7 +106,6 @@ class JudgePool:
         self.ray = ray = connect(ray_address, "engine='ray' (battles on a Ray cluster)")
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
         n = workers if workers is not None else max(1, int(cpus))
-        self.concurrency = concurrency
         self.chunk = max(1, concurrency // 2)
         self.depth = math.ceil(2 * concurrency / self.chunk)  # chunks in flight per actor
         key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
@@ -171,7 +163,7 @@ class JudgePool:
         try:
             outcomes, counters = fut.result()
             self._counters[i, gen] = counters
-            return list(outcomes)
+            return outcomes
         except ray.exceptions.RayTaskError as exc:  # raised in the actor: give the original
             cause = getattr(exc, "cause", None)
             if isinstance(cause, WizardArenaError):
@@ -189,7 +181,7 @@ class JudgePool:
             self.actors[i] = self._cls.remote(*self._args)
             return None
 
-    async def stats(self) -> ClientStats:
+    def stats(self) -> ClientStats:
         """Requests, retries and tokens of every actor process, as of the last chunk each
         returned (requests in flight in an actor that died are not counted)."""
         total = ClientStats()
@@ -211,11 +203,6 @@ class JudgePool:
         for a in self.actors:
             self.ray.kill(a)
         self.actors = []
-
-    async def pids(self) -> list[int]:
-        """The actors' process ids (for operators and tests)."""
-        return [int(p) for p in await asyncio.gather(*(_await(a.pid.remote())
-                                                       for a in self.actors))]
 
 
 async def _await(ref: Any) -> Any:

@@ -247,29 +247,24 @@ class _LLMScorer:
         max_tokens: int | None,
         temperature: float | None,
     ) -> None:
+        from wizardarena.arena.judges import Judge
+
         client = judge_or_client
-        self._endpoint: dict[str, Any] | None = None
+        self._judge: Judge | None = None
         if not callable(getattr(client, "chat_many", None)):
             inner = getattr(judge_or_client, "client", None)
             if inner is not None and callable(getattr(inner, "chat_many", None)):
                 client = inner
                 model = model or getattr(judge_or_client, "model", None)
-            elif isinstance(getattr(judge_or_client, "base_url", None), str) and isinstance(
-                getattr(judge_or_client, "model", None), str
-            ):
-                # an arena Judge: open a client on its endpoint for each scoring run
-                self._endpoint = {
-                    "base_url": judge_or_client.base_url,
-                    "api_key_env": getattr(judge_or_client, "api_key_env", "OPENAI_API_KEY"),
-                    "timeout": getattr(judge_or_client, "timeout", 120.0),
-                    "max_retries": getattr(judge_or_client, "max_retries", 6),
-                }
+            elif isinstance(judge_or_client, Judge):
+                # an arena Judge: open a client on its endpoint(s) for each scoring run
+                self._judge = judge_or_client
                 model = model or judge_or_client.model
                 client = None
             else:
                 raise ValidationError(
                     "judge_or_client must be a wizardarena.arena.client.Client (with "
-                    "chat_many), a wizardarena Judge (with .base_url and .model), or an "
+                    "chat_many), a wizardarena Judge, or an "
                     "object with .client and .model; got "
                     f"{type(judge_or_client).__name__}"
                 )
@@ -312,11 +307,8 @@ class _LLMScorer:
             kwargs["max_tokens"] = self.max_tokens
         if progress is not None:
             progress(Progress(self.stage, 0, len(convs), unit="prompt"))
-        if self._endpoint is not None:
-            from wizardarena.arena.client import Client
-
-            endpoint = dict(self._endpoint)
-            with Client(endpoint.pop("base_url"), **endpoint) as client:
+        if self._judge is not None:
+            with self._judge.sync_client() as client:
                 return self._ask_with(client, convs, kwargs, progress)
         return self._ask_with(self.client, convs, kwargs, progress)
 
@@ -341,9 +333,11 @@ class LLMDifficulty(_LLMScorer):
 
     Parameters
     ----------
-    judge_or_client : Client or judge object
-        A :class:`wizardarena.arena.client.Client`, or any object with ``.client`` (a
-        Client) and ``.model`` (the judge model name), such as the arena's judge.
+    judge_or_client : Client, Judge or judge object
+        A :class:`wizardarena.arena.client.Client`; the arena's
+        :class:`~wizardarena.arena.judges.Judge` (each scoring run opens a client on all its
+        base URLs, with its timeout, retries and breaker); or any object with ``.client`` (a
+        Client) and ``.model`` (the judge model name).
     model : str, optional
         The rater model (default: the judge's / client's model).
     template : str, optional
