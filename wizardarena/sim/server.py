@@ -439,6 +439,12 @@ async def _serve(state: _State, host: str, port: int, ready: Callable[[int], Non
         open_connections.add(task)
         try:
             await sim.handle(reader, writer)
+        except asyncio.CancelledError:
+            if not stop.is_set():
+                raise
+            # cancelled by the shutdown below: the connection simply ends (asyncio would
+            # otherwise log every such handler as a failed callback)
+            writer.close()
         finally:
             open_connections.discard(task)
 
