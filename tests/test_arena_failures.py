@@ -19,19 +19,19 @@ from typing import Any
 import httpx
 import pytest
 
-from wizardarena.arena.client import AsyncClient, Client, h2_available
-from wizardarena.arena.failures import (
+from wizardarena.arena.generate import AnswerFile, generate_answers
+from wizardarena.arena.judges import Judge
+from wizardarena.arena.runner import SYSTEMATIC_REJECTIONS, run_arena
+from wizardarena.arena.store import JudgmentStore
+from wizardarena.cli import main
+from wizardarena.endpoints.client import AsyncClient, Client, h2_available
+from wizardarena.endpoints.failures import (
     CircuitBreaker,
     FailureClass,
     RequestContext,
     Scrubber,
     classify_response,
 )
-from wizardarena.arena.generate import AnswerFile, generate_answers
-from wizardarena.arena.judges import Judge
-from wizardarena.arena.runner import SYSTEMATIC_REJECTIONS, run_arena
-from wizardarena.arena.store import JudgmentStore
-from wizardarena.cli import main
 from wizardarena.exceptions import (
     EndpointError,
     EndpointUnreachableError,

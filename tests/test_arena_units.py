@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from wizardarena.arena.answers import answers_frame, load_answers, normalize_prompts
-from wizardarena.arena.client import AsyncClient, Client, run_sync
 from wizardarena.arena.judges import (
     ARENA_HARD,
     MT_BENCH,
@@ -27,6 +26,7 @@ from wizardarena.arena.judges import (
 )
 from wizardarena.arena.pairing import AdaptiveSampler, iter_matches, model_pairs
 from wizardarena.arena.store import JudgmentRecord, JudgmentStore
+from wizardarena.endpoints.client import AsyncClient, Client, run_sync
 from wizardarena.exceptions import (
     ClientError,
     HTTPStatusError,

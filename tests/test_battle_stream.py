@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wizardarena as wa
-from wizardarena.battle_stream import dataset_files, is_dataset, read_counts
 from wizardarena.battles import BattleLog, read_battles
+from wizardarena.battles.streams import dataset_files, is_dataset, read_counts
 from wizardarena.exceptions import DataWarning, ValidationError
 
 TRUTH = {"alpha": 1100, "beta": 1000, "gamma": 950, "delta": 900}
@@ -167,7 +167,7 @@ def test_a_column_only_some_files_have_is_neither_dropped_nor_half_read(
     d.mkdir()
     frame.iloc[:300].to_parquet(d / "a.parquet", index=False)
     frame.iloc[300:].assign(weight=2.0).to_parquet(d / "b.parquet", index=False)
-    import wizardarena.battle_stream as bs
+    import wizardarena.battles.streams as bs
 
     def no_reading(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("rows were read before the columns were checked")

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from wizardarena.api import rank
-from wizardarena.arena.client import Client
 from wizardarena.arena.judges import Judge
 from wizardarena.arena.runner import run_arena
 from wizardarena.cli import main
+from wizardarena.endpoints.client import Client
 from wizardarena.flywheel import Flywheel
 from wizardarena.sim.server import SimArena, SimJudge, SimModel
 

@@ -93,57 +93,119 @@ def test_no_global_seeding_anywhere() -> None:
         assert "random.seed(" not in text.replace("np.random.seed(", ""), f
 
 
-def test_no_import_cycles_among_package_modules() -> None:
-    """Module-level imports (TYPE_CHECKING blocks included) form no circle."""
-    root = Path(wa.__file__).resolve().parent
+# ---- every import, function level too: no circle, and arrows point down the layers ----
+
+#: the layers of docs/index.md, top to bottom (a module belongs to the first prefix it has)
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("face", ("wizardarena", "wizardarena.__main__", "wizardarena.api", "wizardarena.cli")),
+    ("consumers", ("wizardarena.testing", "wizardarena.flywheel", "wizardarena.agreement")),
+    ("presentation", ("wizardarena.leaderboard", "wizardarena.plots")),
+    ("stages", ("wizardarena.testset", "wizardarena.arena")),
+    ("endpoints", ("wizardarena.endpoints",)),
+    ("data and numerics", ("wizardarena.battles", "wizardarena.ratings")),
+    ("engines", ("wizardarena.ray",)),
+    ("base", ("wizardarena.exceptions", "wizardarena.progress", "wizardarena._io",
+              "wizardarena._blas", "wizardarena._markdown")),
+]
+#: the test double: imported by the face and the consumers only; imports the base only
+TEST_DOUBLE = "wizardarena.sim"
+
+
+def _modules() -> dict[str, Path]:
     mods: dict[str, Path] = {}
-    for f in root.rglob("*.py"):
-        parts = ("wizardarena", *f.relative_to(root).with_suffix("").parts)
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        mods[name] = f
+    for f in PKG.rglob("*.py"):
+        parts = ("wizardarena", *f.relative_to(PKG).with_suffix("").parts)
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    return mods
 
-    def imports(name: str, f: Path) -> set[str]:
-        out: set[str] = set()
+
+def _every_import(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the package modules it imports anywhere in its file (function level,
+    ``TYPE_CHECKING`` blocks and ``try`` bodies included)."""
+    graph: dict[str, set[str]] = {}
+    for name, f in mods.items():
         pkg = name if f.name == "__init__.py" else name.rpartition(".")[0]
+        out: set[str] = set()
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+                mod = (".".join([*base, node.module] if node.module else base)
+                       if node.level else str(node.module))
+                subs = {f"{mod}.{a.name}" for a in node.names} & set(mods)
+                if len(subs) < len(node.names):
+                    out.add(mod)
+                out.update(subs)
+        # importing a.b.c runs a/__init__ and a/b/__init__ first: those count too, but a
+        # package's own __init__ is not an import of its modules
+        graph[name] = {m for m in out if m in mods and m != name}
+    return graph
 
-        def visit(body: list[ast.stmt]) -> None:
-            for node in body:
-                if isinstance(node, ast.Import):
-                    out.update(a.name for a in node.names)
-                elif isinstance(node, ast.ImportFrom):
-                    base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
-                    mod = (".".join([*base, node.module] if node.module else base)
-                           if node.level else str(node.module))
-                    subs = {f"{mod}.{a.name}" for a in node.names} & set(mods)
-                    # ``from pkg import submodule`` needs the submodule, not the package's
-                    # other names (the package is already being imported by then)
-                    if len(subs) < len(node.names):
-                        out.add(mod)
-                    out.update(subs)
-                elif isinstance(node, ast.If):
-                    visit(node.body)
-                    visit(node.orelse)
-                elif isinstance(node, ast.Try):
-                    visit(node.body)
 
-        visit(ast.parse(f.read_text(encoding="utf-8")).body)
-        return {m for m in out if m in mods and m != name}
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one node (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
 
-    graph = {name: imports(name, f) for name, f in mods.items()}
-    state: dict[str, int] = {}
-
-    def walk(v: str, path: list[str]) -> None:
-        state[v] = 1
-        for w in sorted(graph[v]):
-            if state.get(w) == 1:
-                raise AssertionError("import circle: " + " -> ".join([*path, v, w]))
-            if w not in state:
-                walk(w, [*path, v])
-        state[v] = 2
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
 
     for v in sorted(graph):
-        if v not in state:
-            walk(v, [])
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _folder(module: str, mods: dict[str, Path]) -> str:
+    """The folder (package) of a module; a module at the top of the package is its own."""
+    if module == "wizardarena" or module.count(".") == 1:
+        return module
+    return module if mods[module].name == "__init__.py" else module.rpartition(".")[0]
+
+
+def _layer(module: str) -> int:
+    best = -1, -1
+    for k, (_, prefixes) in enumerate(LAYERS):
+        for p in prefixes:
+            if (module == p or module.startswith(p + ".")) and len(p) > best[1]:
+                best = k, len(p)
+    return best[0]
+
+
+def test_no_import_circles_counting_every_import() -> None:
+    """No circle between modules or between folders, function-level imports included."""
+    mods = _modules()
+    graph = _every_import(mods)
+    assert not _circles(graph), f"module circles: {_circles(graph)}"
+    folders: dict[str, set[str]] = {}
+    for v, ws in graph.items():
+        for w in ws:
+            a, b = _folder(v, mods), _folder(w, mods)
+            if a != b and a != "wizardarena":  # the package's __init__ is the face
+                folders.setdefault(a, set()).add(b)
+    assert not _circles(folders), f"folder circles: {_circles(folders)}"
 
 
 def test_the_local_path_never_imports_ray(tmp_path: Path) -> None:

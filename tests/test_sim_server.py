@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wizardarena.arena.client import Client
 from wizardarena.cli import main
+from wizardarena.endpoints.client import Client
 from wizardarena.exceptions import HTTPStatusError, ValidationError
 from wizardarena.sim.server import Faults, SimArena, SimModel, hashed_embedding
 

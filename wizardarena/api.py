@@ -1,23 +1,33 @@
-"""``wizardarena.rank``: the one call from a battle log to a leaderboard."""
+"""``wizardarena.rank``: the one call from a battle log (or models and a judge) to a board.
+
+A thin composition of the stages: with ``judge=`` the arena runs the battles
+(:func:`wizardarena.arena.runner.run_arena`); the log is read (:mod:`wizardarena.battles`,
+batch by batch into counts when it is a dataset); the rating engine fits it
+(:func:`wizardarena.ratings.fit.fit`); the board wraps the result
+(:class:`~wizardarena.leaderboard.Leaderboard`). The rating options are built once, as a
+:class:`~wizardarena.ratings.options.RatingOptions`, and passed down.
+"""
 
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
 
-from wizardarena.battle_checks import check_prompt_column
+from wizardarena.arena.runner import run_arena
 from wizardarena.battles import BattleLog, BattleSource, CountedLog, Vocabulary, read_battles
+from wizardarena.battles.checks import check_prompt_column
+from wizardarena.battles.streams import is_dataset, open_dataset, read_counts
 from wizardarena.exceptions import Param, ValidationError
 from wizardarena.leaderboard import Leaderboard
 from wizardarena.progress import ProgressCallback, ProgressOption, progress_callback
-from wizardarena.ratings.features import feature_block
-from wizardarena.ratings.fit import fit, resolve_seed
+from wizardarena.ratings.fit import category_seed, fit_log
+from wizardarena.ratings.options import CI, Method, RatingOptions, Unit
+from wizardarena.ray import Engine, RayEngine, check_engine, engine_for
 
-__all__ = ["rank"]
+__all__ = ["category_seed", "rank"]
 
 
 _Options = Any
@@ -40,26 +50,27 @@ def rank(  # type: ignore[misc]
     anchor: Mapping[str, float] | None = None,
     ties: str = "half",
     point: str | None = None,
-    outcomes: str | Vocabulary = "fastchat",
-    strong_weight: float = 1.0,
-    normalize_names: bool = False,
     cluster: str | None = None,
-    by: str | None = None,
     k: float = 4.0,
     scale: float = 400.0,
     base: float = 10.0,
     init: float = 1000.0,
     ridge: float = 1e-6,
     style: bool | str | Sequence[str] | None = None,
-    answers: Any = None,
     standardize: str = "symmetric",
     l2: float = 1e-6,
-    tokenizer: Callable[[str], int] | None = None,
     position: bool = False,
     tol: float = 1e-10,
     max_iter: int = 100,
-    prompts: Any = None,
+    options: RatingOptions | None = None,
+    answers: Any = None,
+    tokenizer: Callable[[str], int] | None = None,
+    outcomes: str | Vocabulary = "fastchat",
+    strong_weight: float = 1.0,
+    normalize_names: bool = False,
+    by: str | None = None,
     judge: Any = None,
+    prompts: Any = None,
     store: Any = None,
     pairs: str = "all",
     arena_options: Mapping[str, Any] | None = None,
@@ -77,7 +88,7 @@ def rank(  # type: ignore[misc]
         ``.json`` or ``.csv`` file, or an in-memory table with ``model_a``, ``model_b``,
         ``winner``; or a **dataset too large to hold**: a directory of Parquet files
         (searched recursively) or a glob (``"logs/*.parquet"``), read batch by batch into
-        counts (:mod:`wizardarena.battle_stream`; memory bounded by the unique rows, not
+        counts (:mod:`wizardarena.battles.streams`; memory bounded by the unique rows, not
         the battles) and fitted exactly as in memory. Such a log takes every Bradley-Terry
         option but ``style=`` and ``by=``, and not ``method="elo"`` (they need the battles
         themselves); its position consistency is not computed.
@@ -158,6 +169,10 @@ def rank(  # type: ignore[misc]
         Convergence of the Newton solver: relative gradient ``max|∇| / (1 + battles)`` and
         the step limit (a fit that stops at round-off converges whatever ``tol``; one that
         runs out of steps raises ``ConvergenceError``).
+    options : RatingOptions, optional
+        Every rating option above as one object
+        (:class:`~wizardarena.ratings.options.RatingOptions`, what the command line builds);
+        then leave the rating keywords at their defaults.
     prompts, judge, store, pairs, arena_options
         Run the battles first: with ``judge`` (a :class:`wizardarena.arena.Judge`),
         ``battles`` is the models' answers (``{model: answers}``, a DataFrame or a path, see
@@ -197,114 +212,95 @@ def rank(  # type: ignore[misc]
     >>> board.table.index[0]
     'a'
     """
-    with progress_callback(progress) as report:
-        return _rank(
-            battles, method=method, ci=ci, rounds=rounds, unit=unit, level=level,
-            anchor=anchor, ties=ties, point=point, outcomes=outcomes,
-            strong_weight=strong_weight, normalize_names=normalize_names, cluster=cluster,
-            by=by, k=k, scale=scale, base=base, init=init, ridge=ridge, style=style,
-            answers=answers, standardize=standardize, l2=l2, tokenizer=tokenizer,
-            position=position, tol=tol, max_iter=max_iter, prompts=prompts, judge=judge,
-            store=store, pairs=pairs, arena_options=arena_options, progress=report, rng=rng,
-            engine=engine, ray_address=ray_address)
-
-
-def _rank(
-    battles: BattleSource, *, method: str, ci: str, rounds: int, unit: str, level: float,
-    anchor: Mapping[str, float] | None, ties: str, point: str | None,
-    outcomes: str | Vocabulary, strong_weight: float, normalize_names: bool,
-    cluster: str | None, by: str | None, k: float, scale: float, base: float, init: float,
-    ridge: float, style: bool | str | Sequence[str] | None, answers: Any, standardize: str,
-    l2: float, tokenizer: Callable[[str], int] | None, position: bool, tol: float,
-    max_iter: int, prompts: Any, judge: Any, store: Any, pairs: str,
-    arena_options: Mapping[str, Any] | None, progress: ProgressCallback | None,
-    rng: int | np.random.Generator | None, engine: str, ray_address: str | None,
-) -> Leaderboard | dict[str, Leaderboard]:
-    from wizardarena.ray import Engine, check_engine
-
-    eng = check_engine(engine, ray_address=ray_address)
-    if judge is not None:
-        from wizardarena.arena.runner import run_arena
-
-        if store is None:
-            raise ValidationError("running battles needs store= (the path of the judgment store)")
-        if prompts is None:
-            raise ValidationError("running battles needs prompts= (the test set)")
-        arena = {"engine": eng.value, "ray_address": ray_address,
-                 "progress": progress if progress is not None else False,
-                 **dict(arena_options or {})}
-        result = run_arena(battles, prompts, judge, store=store, pairs=pairs, **arena)
-        battles = result.battles
-        eng = Engine.LOCAL  # the battle log is in memory now
-    elif isinstance(battles, Mapping):
+    given = RatingOptions(
+        method=method, ci=ci, rounds=rounds, unit=unit, level=level, anchor=anchor,
+        ties=ties, point=point, cluster=cluster, k=k, scale=scale, base=base, init=init,
+        ridge=ridge, l2=l2, position=position, style=style, standardize=standardize,
+        tol=tol, max_iter=max_iter)
+    if options is None:
+        options = given
+    elif not isinstance(options, RatingOptions):
+        raise ValidationError(f"options must be a RatingOptions; got {type(options).__name__}")
+    elif given != RatingOptions():
+        changed = sorted(k for k, v in given.as_dict().items()
+                         if v != RatingOptions().as_dict()[k])
         raise ValidationError(
-            "a mapping of model answers needs judge= (and prompts=, store=) to run battles; "
-            "to rank an existing battle log pass a path, a DataFrame or a list of dicts"
-        )
-    log: BattleLog | CountedLog
-    if _streamed(battles, eng):
-        log = _counted(battles, engine=eng.value, ray_address=ray_address,
-                       outcomes=outcomes, strong_weight=strong_weight,
-                       normalize_names=normalize_names, unit=unit, ci=ci, cluster=cluster,
-                       by=by, style=style, method=method)
-    else:
+            Param("options"), f" holds every rating option; the keywords {changed} cannot be "
+            "given with it: set them in the RatingOptions instead")
+    check_engine(engine, ray_address=ray_address)
+    with progress_callback(progress) as report:
+        on_ray = engine_for(engine, ray_address=ray_address,
+                            purpose="engine='ray' (rank on a Ray cluster)")
+        if judge is not None:
+            battles = _run_battles(battles, judge=judge, prompts=prompts, store=store,
+                                   pairs=pairs, arena_options=arena_options,
+                                   progress=report, engine=on_ray)
+            on_ray = None  # the battle log is in memory now
+        elif isinstance(battles, Mapping):
+            raise ValidationError(
+                "a mapping of model answers needs judge= (and prompts=, store=) to run "
+                "battles; to rank an existing battle log pass a path, a DataFrame or a list "
+                "of dicts")
+        log = _read(battles, options, on_ray=on_ray, by=by, outcomes=outcomes,
+                    strong_weight=strong_weight, normalize_names=normalize_names)
+        result = fit_log(log, options, answers=answers, tokenizer=tokenizer, by=by, rng=rng,
+                         progress=report)
+        if isinstance(result, dict):
+            return {value: Leaderboard.from_result(r) for value, r in result.items()}
+        return Leaderboard.from_result(result)
+
+
+def _run_battles(answers: Any, *, judge: Any, prompts: Any, store: Any, pairs: str,
+                 arena_options: Mapping[str, Any] | None, progress: ProgressCallback | None,
+                 engine: RayEngine | None) -> Any:
+    """The battle log of ``answers`` judged by ``judge`` (the arena stage)."""
+    if store is None:
+        raise ValidationError("running battles needs store= (the path of the judgment store)")
+    if prompts is None:
+        raise ValidationError("running battles needs prompts= (the test set)")
+    arena = {"progress": progress if progress is not None else False,
+             **dict(arena_options or {})}
+    if engine is not None:
+        arena["engine"] = engine
+    return run_arena(answers, prompts, judge, store=store, pairs=pairs, **arena).battles
+
+
+def _read(battles: Any, options: RatingOptions, *, on_ray: RayEngine | None, by: str | None,
+          outcomes: Any, strong_weight: float, normalize_names: bool
+          ) -> BattleLog | CountedLog:
+    """The log: in memory, or read batch by batch into counts when it is a dataset (or
+    when the counting runs on Ray)."""
+    if not _streamed(battles, on_ray):
         log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight,
                            normalize_names=normalize_names)
-        check_prompt_column(log.extra_columns, unit=unit, ci=ci, cluster=cluster)
-    features = None
-    if style is not None and style is not False:
-        assert isinstance(log, BattleLog)  # a streamed log refuses style= (_counted)
-        if by is not None:
-            raise ValidationError("style= and by= cannot be combined; split the log first")
-        if method not in ("bt", "bradley-terry"):
-            raise ValidationError("style control fits Bradley-Terry; use method='bt'")
-        features = feature_block(log, style, answers=answers, tokenizer=tokenizer,
-                                 standardize=standardize, stacklevel=4)
-    options: dict[str, Any] = dict(
-        method=method, ci=ci, rounds=rounds, unit=unit, level=level, anchor=anchor, ties=ties,
-        point=point, k=k, scale=scale, base=base, init=init, ridge=ridge, l2=l2,
-        features=features, position=position, cluster=cluster or "question_id", tol=tol,
-        max_iter=max_iter, progress=progress,
-        stacklevel=4,
-    )
-    if by is None:
-        return Leaderboard.from_result(fit(log, rng=rng, **options))
-    assert isinstance(log, BattleLog)  # a streamed log refuses by= (_counted)
-    col = log.column(by)
-    if col.isna().any():
-        rows = np.flatnonzero(col.isna().to_numpy())[:5].tolist()
-        raise ValidationError(f"column {by!r} has missing values (rows {rows}); cannot split by it")
-    gen, _ = resolve_seed(rng)
-    base_seed = int(gen.integers(2**63))
-    boards: dict[str, Leaderboard] = {}
-    values = col.to_numpy()
-    for value in sorted(set(values.tolist()), key=str):
-        sub = log.subset(values == value)
-        if sub.n_models < 2:
+        check_prompt_column(log.extra_columns, unit=Unit(options.unit).value,
+                            ci=CI(options.ci).value, cluster=options.cluster)
+        return log
+    for name, value in (("by", by), ("style", options.style)):
+        if value is not None and value is not False:  # refused before anything is read
             raise ValidationError(
-                f"{by}={value!r} has battles of fewer than two models; cannot rank it"
-            )
-        boards[str(value)] = Leaderboard.from_result(
-            fit(sub, rng=category_seed(base_seed, value), **options))
-    return boards
+                Param(name, repr(value)), " needs every battle in memory, and a dataset is "
+                "read batch by batch into counts: rank one file (or a DataFrame) instead, "
+                "e.g. each category's file on its own")
+    if options.method is Method.ELO:
+        raise ValidationError(
+            "online Elo needs every battle in its order, and a dataset is read batch by "
+            "batch into counts: rank one file (or a DataFrame), or use ",
+            Param("method", "'bt'"))
+    ds = open_dataset(battles)
+    check_prompt_column(ds.extra_columns, unit=Unit(options.unit).value,
+                        ci=CI(options.ci).value, cluster=options.cluster)
+    group = options.cluster_column if options.by_prompt else None
+    return read_counts(ds, outcomes=outcomes, strong_weight=strong_weight,
+                       normalize_names=normalize_names, group=group,
+                       engine=on_ray if on_ray is not None else Engine.LOCAL)
 
 
-def category_seed(seed: int, value: object) -> int:
-    """The seed of one category of ``rank(by=...)``: a child of ``seed`` keyed by the value
-    alone (CRC-32 of its text), so it does not depend on the other categories."""
-    key = zlib.crc32(str(value).encode("utf-8"))
-    state = np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(2, np.uint64)
-    return int((int(state[0]) << 1 ^ int(state[1])) % (2**63))
-
-
-def _streamed(battles: Any, engine: Any) -> bool:
+def _streamed(battles: Any, on_ray: RayEngine | None) -> bool:
     """Whether ``battles`` is read as a dataset, batch by batch, into counts."""
-    from wizardarena.battle_stream import is_dataset
-    from wizardarena.ray import Engine
-
     if is_dataset(battles):
         return True
-    if engine is Engine.RAY:
+    if on_ray is not None:
         if not isinstance(battles, (str, os.PathLike)):
             raise ValidationError(
                 Param("engine", "'ray'", cli=""), " counts battle-log files on the cluster; "
@@ -312,29 +308,3 @@ def _streamed(battles: Any, engine: Any) -> bool:
                 "leave the engine out, or pass a Parquet file, directory or glob")
         return True
     return False
-
-
-def _counted(battles: Any, *, engine: str, ray_address: str | None, outcomes: Any,
-             strong_weight: float, normalize_names: bool, unit: str, ci: str,
-             cluster: str | None, by: str | None, style: Any, method: str) -> CountedLog:
-    """A dataset read into counts, with the prompt column ``unit="prompt"`` needs; what
-    needs every battle is refused before anything is read."""
-    from wizardarena.battle_stream import open_dataset, read_counts
-
-    for name, value in (("by", by), ("style", style)):
-        if value is not None and value is not False:
-            raise ValidationError(
-                Param(name, repr(value)), " needs every battle in memory, and a dataset is "
-                "read batch by batch into counts: rank one file (or a DataFrame) instead, "
-                "e.g. each category's file on its own")
-    if isinstance(method, str) and method.lower() == "elo":
-        raise ValidationError(
-            "online Elo needs every battle in its order, and a dataset is read batch by "
-            "batch into counts: rank one file (or a DataFrame), or use ",
-            Param("method", "'bt'"))
-    ds = open_dataset(battles)
-    check_prompt_column(ds.extra_columns, unit=unit, ci=ci, cluster=cluster)
-    group = (cluster or "question_id") if unit == "prompt" and ci != "none" else None
-    return read_counts(ds, outcomes=outcomes, strong_weight=strong_weight,
-                       normalize_names=normalize_names, group=group, engine=engine,
-                       ray_address=ray_address)

@@ -424,7 +424,7 @@ class Leaderboard:
 
 def unknown_model(name: str, models: list[str], where: str) -> ValidationError:
     """The error for a model name that is not ``where``, with the closest names."""
-    from wizardarena.battle_checks import closest_names
+    from wizardarena.battles.checks import closest_names
 
     close = closest_names(str(name), models)
     hint = f"; the closest names are {close}" if close else f"; the models are {models[:20]}"

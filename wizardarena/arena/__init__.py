@@ -1,22 +1,22 @@
 """The arena: judged pairwise battles over any OpenAI-compatible endpoint.
 
-Modules: :mod:`~wizardarena.arena.client` (httpx client, chat + embeddings),
+Modules: :mod:`~wizardarena.endpoints.client` (httpx client, chat + embeddings),
 :mod:`~wizardarena.arena.judges` (templates, verdict parsing, :class:`Judge`),
 :mod:`~wizardarena.arena.pairing`, :mod:`~wizardarena.arena.store` (SQLite judgment store),
 :mod:`~wizardarena.arena.answers` (prompt / answer loaders),
 :mod:`~wizardarena.arena.generate` (answer generation),
-:mod:`~wizardarena.arena.failures` (the three failure classes, the circuit breaker, key
+:mod:`~wizardarena.endpoints.failures` (the three failure classes, the circuit breaker, key
 scrubbing) and :mod:`~wizardarena.arena.runner` (:func:`run_arena`).
 """
 
 from __future__ import annotations
 
 from wizardarena.arena.answers import answers_frame, load_answers, load_prompts
-from wizardarena.arena.client import AsyncClient, ChatResult, Client
 from wizardarena.arena.generate import generate_answers
 from wizardarena.arena.judges import Judge, Template, Verdict, Winner
 from wizardarena.arena.runner import ArenaResult, Progress, arun_arena, run_arena
 from wizardarena.arena.store import JudgmentStore
+from wizardarena.endpoints import AsyncClient, ChatResult, Client
 
 __all__ = [
     "ArenaResult",

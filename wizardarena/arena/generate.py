@@ -9,7 +9,7 @@ answer is kept the moment it arrives, so a failure never discards what succeeded
 - ``store="arena.sqlite"``: the answers table of the judgment store, one commit per answer.
 
 A rerun with the same ``out`` and/or ``store`` asks only for the prompts that have no answer
-yet. Failures follow :mod:`wizardarena.arena.failures`: a fatal one stops the run at once; a
+yet. Failures follow :mod:`wizardarena.endpoints.failures`: a fatal one stops the run at once; a
 request the endpoint rejects (e.g. a prompt longer than the model's context) or whose
 retries run out leaves that prompt without an answer and the run goes on. At the end,
 missing answers raise :class:`~wizardarena.exceptions.IncompleteAnswersError`, which counts
@@ -27,9 +27,9 @@ from typing import Any
 import pandas as pd
 
 from wizardarena.arena.answers import normalize_prompts
-from wizardarena.arena.client import AsyncClient, run_sync, run_workers
-from wizardarena.arena.failures import FailureClass, classify_error
 from wizardarena.arena.store import JudgmentStore, open_store
+from wizardarena.endpoints.client import AsyncClient, run_sync, run_workers
+from wizardarena.endpoints.failures import FailureClass, classify_error
 from wizardarena.exceptions import (
     ClientError,
     IncompleteAnswersError,

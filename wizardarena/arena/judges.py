@@ -30,12 +30,15 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from wizardarena.endpoints.client import (
+    AsyncClient,
+    Client,
+    check_base_urls,
+    check_client_options,
+)
 from wizardarena.exceptions import JudgeParseError, ValidationError
-
-if TYPE_CHECKING:
-    from wizardarena.arena.client import AsyncClient, Client
 
 __all__ = [
     "ARENA_HARD",
@@ -414,7 +417,7 @@ class Judge:
         ``http://localhost:11434/v1``, OpenAI ``https://api.openai.com/v1``); or a list of
         API roots serving the same judge model (several vLLM servers), between which the
         requests are spread: each goes to the server with the fewest in flight, and a
-        server that stops answering is left out (see :mod:`wizardarena.arena.client`).
+        server that stops answering is left out (see :mod:`wizardarena.endpoints.client`).
         :attr:`base_urls` holds them all, :attr:`base_url` the first.
     model : str
         The judge model name; recorded in the battle log's ``judge`` column.
@@ -448,8 +451,6 @@ class Judge:
         breaker_seconds: float | None = 10.0,
         extra_params: Mapping[str, Any] | None = None,
     ) -> None:
-        from wizardarena.arena.client import check_base_urls, check_client_options
-
         check_client_options(timeout=timeout, max_retries=max_retries,
                              breaker_seconds=breaker_seconds)
         if not isinstance(model, str) or not model:
@@ -473,20 +474,16 @@ class Judge:
                 f"template={self.template.name!r})")
 
     def async_client(self, concurrency: int = 16) -> AsyncClient:
-        """An :class:`~wizardarena.arena.client.AsyncClient` on this judge's endpoint(s),
+        """An :class:`~wizardarena.endpoints.client.AsyncClient` on this judge's endpoint(s),
         with its key variable, timeout, retries and breaker, and ``concurrency`` requests in
         flight (close it with ``await client.aclose()``)."""
-        from wizardarena.arena.client import AsyncClient
-
         return AsyncClient(self.base_urls, model=self.model, api_key_env=self.api_key_env,
                            timeout=self.timeout, concurrency=concurrency,
                            max_retries=self.max_retries, breaker_seconds=self.breaker_seconds)
 
     def sync_client(self, concurrency: int = 16) -> Client:
-        """The synchronous :class:`~wizardarena.arena.client.Client` counterpart of
+        """The synchronous :class:`~wizardarena.endpoints.client.Client` counterpart of
         :meth:`async_client` (close it, or use it as a context manager)."""
-        from wizardarena.arena.client import Client
-
         return Client(self.base_urls, model=self.model, api_key_env=self.api_key_env,
                       timeout=self.timeout, concurrency=concurrency,
                       max_retries=self.max_retries, breaker_seconds=self.breaker_seconds)

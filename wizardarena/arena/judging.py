@@ -1,14 +1,14 @@
 """One judgment, from request to outcome: the part of a run the local engine and Ray actors share.
 
 :class:`MatchJudge` builds the judge's messages for a :class:`~wizardarena.arena.pairing.Match`,
-asks the judge through an :class:`~wizardarena.arena.client.AsyncClient`, parses the verdict
+asks the judge through an :class:`~wizardarena.endpoints.client.AsyncClient`, parses the verdict
 and returns an :class:`Outcome`: what the run records (a verdict, a failed judgment with its
 reason, or a request error). It touches no store and no counter, so the same code runs in
 the driver's event loop (``engine="local"``) and inside the judge actors of
 ``engine="ray"`` (:mod:`wizardarena.ray.arena`), whose outcomes travel back to the driver;
 the driver alone turns outcomes into store records (``runner._Run.apply``).
 
-Failures follow :mod:`wizardarena.arena.failures` unchanged: a *fatal* one is raised (the
+Failures follow :mod:`wizardarena.endpoints.failures` unchanged: a *fatal* one is raised (the
 run stops); a *permanent* one becomes a ``REJECTED`` outcome (stored as a failed judgment);
 a *transient* one whose retries ran out becomes an ``ERROR`` outcome (not stored: a rerun
 asks again). An unparseable verdict is an ``UNPARSEABLE`` outcome (stored as failed).
@@ -22,11 +22,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from wizardarena.arena.client import AsyncClient
-from wizardarena.arena.failures import FailureClass, classify_error
 from wizardarena.arena.judges import Judge, build_messages
 from wizardarena.arena.pairing import Match
 from wizardarena.arena.store import UNPARSEABLE, format_key
+from wizardarena.endpoints.client import AsyncClient
+from wizardarena.endpoints.failures import FailureClass, classify_error
 from wizardarena.exceptions import ClientError, JudgeParseError, RequestRejectedError
 
 __all__ = ["MatchJudge", "Outcome", "OutcomeKind"]

@@ -10,7 +10,7 @@ One entry point, :func:`run_arena` (sync, notebook-safe) / :func:`arun_arena` (a
 
 Every scheduled (question, pair, turn, order) that is not yet in the store is requested once;
 each result is committed as soon as it arrives. Failures follow the three classes of
-:mod:`wizardarena.arena.failures`:
+:mod:`wizardarena.endpoints.failures`:
 
 - *fatal for the run* (bad key, unknown model or path, not an OpenAI endpoint, the circuit
   breaker opened): the run stops at once, cancelling the requests in flight, and raises the
@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wizardarena.arena.actors import judge_pool, pool_stats
 from wizardarena.arena.answers import answers_frame, normalize_prompts
-from wizardarena.arena.client import AsyncClient, ClientStats, run_sync, run_workers
 from wizardarena.arena.judges import Judge
 from wizardarena.arena.judging import MatchJudge, Outcome, OutcomeKind
 from wizardarena.arena.pairing import (
@@ -59,14 +59,19 @@ from wizardarena.arena.store import (
     failure_summary,
     open_store,
 )
+from wizardarena.battles import read_battles
+from wizardarena.endpoints.client import AsyncClient, ClientStats, run_sync, run_workers
 from wizardarena.exceptions import (
     EndpointError,
     ValidationError,
     WizardArenaWarning,
 )
 from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
+from wizardarena.ratings.fit import fit
+from wizardarena.ratings.options import RatingOptions
 from wizardarena.ratings.position import PositionBias
-from wizardarena.ray import Engine, check_engine
+from wizardarena.ratings.position import position_stats as position_stats_of
+from wizardarena.ray import Engine, RayEngine, check_engine, engine_for
 
 #: a run whose first this many requests were all rejected stops (see the module docstring)
 SYSTEMATIC_REJECTIONS = 20
@@ -151,21 +156,17 @@ class ArenaResult:
     def position_bias(self) -> PositionBias:
         """First-slot win rate, position consistency and the fitted first-slot effect (in
         Elo, with its 95% sandwich interval; see ``wa.rank(..., position=True)``) of the
-        battle log."""
-        from wizardarena.api import rank
-        from wizardarena.battles import read_battles
-        from wizardarena.ratings.position import position_stats as stats
-
+        battle log, fitted by the rating engine."""
         if len(self.battles) == 0:
             return PositionBias(math.nan, math.nan, 0, 0)
         log = read_battles(self.battles)
         if log.n_models < 2:
-            return stats(log)
+            return position_stats_of(log)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", WizardArenaWarning)
-            board = rank(log, position=True, ci="sandwich")
-        assert board.position_bias is not None  # internal invariant: position=True
-        return board.position_bias
+            result = fit(log, RatingOptions(position=True, ci="sandwich"))
+        assert result.position_bias is not None  # internal invariant: position=True
+        return result.position_bias
 
     def failure_summary(self, first: int = 3) -> pd.DataFrame:
         """Stored failed judgments counted by reason, with the first ``first`` keys and the
@@ -189,10 +190,7 @@ def position_stats(battles: pd.DataFrame) -> tuple[float, float]:
     """
     if len(battles) == 0:
         return math.nan, math.nan
-    from wizardarena.battles import read_battles
-    from wizardarena.ratings.position import position_stats as stats
-
-    report = stats(read_battles(battles))
+    report = position_stats_of(read_battles(battles))
     return report.first_slot_win_rate, report.position_consistency
 
 
@@ -211,7 +209,7 @@ class _Run:
         self.judge = judge
         self.tpl = judge.template
         self.store = store
-        self.pool = pool  # wizardarena.ray.arena.JudgePool with engine="ray"
+        self.pool = pool  # the judge actors' pool with engine="ray" (arena.actors)
         self.category: dict[str, str | None] = (
             dict(zip(prompts.index, prompts["category"])) if "category" in prompts else {}
         )
@@ -298,7 +296,8 @@ class _Run:
 
     async def run(self, matches: Iterator[Match], concurrency: int) -> None:
         if self.pool is not None:  # engine="ray": the actors judge, outcomes come back here
-            await self.pool.run(matches, self.apply)
+            await self.pool.run(((m.question_id, m.model_a, m.model_b, m.game, m.turn)
+                                 for m in matches), self.apply)
             return
         await run_workers((self.judge_one(m) for m in matches), concurrency)
 
@@ -357,7 +356,7 @@ async def arun_arena(
     progress: ProgressOption = True,
     load: bool = True,
     rng: int | np.random.Generator | None = None,
-    engine: Engine | str = "local",
+    engine: Engine | str | RayEngine = "local",
     ray_address: str | None = None,
     workers: int | None = None,
 ) -> ArenaResult:
@@ -392,10 +391,11 @@ async def arun_arena(
         client: AsyncClient | None = None
         pool: Any = None
         if eng is Engine.RAY:  # judge actors on the cluster; this process writes the store
-            from wizardarena.ray.arena import JudgePool
-
-            pool = JudgePool(judge, turns, amap, concurrency=concurrency, workers=workers,
-                             ray_address=ray_address)
+            on_ray = engine_for(engine, ray_address=ray_address, workers=workers,
+                                purpose="engine='ray' (battles on a Ray cluster)")
+            assert on_ray is not None  # engine is "ray"
+            pool = judge_pool(on_ray, judge, turns, amap, concurrency=concurrency,
+                              workers=workers)
         else:
             client = judge.async_client(concurrency)
         st, owned = open_store(store)
@@ -425,7 +425,7 @@ async def arun_arena(
                 pd.DataFrame(columns=[])
             failed = st.failed(judge=judge.model, template_hash=tpl.hash)
             first, consistency = position_stats(battles) if load else (math.nan, math.nan)
-            stats: ClientStats = pool.stats() if pool is not None else \
+            stats: ClientStats = pool_stats(pool) if pool is not None else \
                 client.stats  # type: ignore[union-attr]
             return ArenaResult(
                 battles=battles, failed=failed, n_scheduled=n_sched, n_skipped=n_skip,
@@ -511,7 +511,7 @@ def run_arena(
     progress: ProgressOption = True,
     load: bool = True,
     rng: int | np.random.Generator | None = None,
-    engine: Engine | str = "local",
+    engine: Engine | str | RayEngine = "local",
     ray_address: str | None = None,
     workers: int | None = None,
 ) -> ArenaResult:
@@ -571,7 +571,7 @@ def run_arena(
     engine : {"local", "ray"}, default "local"
         ``"ray"`` judges on a Ray cluster (CLI ``--ray``; extra ``ray``): ``workers`` judge
         actors, each with its own client and ``concurrency`` requests in flight, while this
-        process alone writes the store (:mod:`wizardarena.ray.arena`). Same schedule, same
+        process alone writes the store (:mod:`wizardarena.arena.actors`). Same schedule, same
         resume rule, same failure classes.
     ray_address : str, optional
         The Ray cluster (CLI ``--ray-address``; default the ``RAY_ADDRESS`` environment

@@ -83,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
     from scipy.stats import spearmanr
 
     from wizardarena.api import rank
-    from wizardarena.arena.client import Client
     from wizardarena.arena.judges import Judge
     from wizardarena.arena.runner import run_arena
+    from wizardarena.endpoints.client import Client
     from wizardarena.sim.server import SimArena, SimJudge, SimModel
 
     n_models = len(DEMO_RATINGS)

@@ -26,17 +26,17 @@ refuse it.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from enum import Enum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from wizardarena._blas import single_threaded_blas
-from wizardarena.battle_checks import check_anchor
 from wizardarena.battles import BattleLog, CountedLog, Outcome
+from wizardarena.battles.checks import check_anchor
 from wizardarena.exceptions import (
     ConvergenceError,
     ConvergenceWarning,
@@ -44,12 +44,12 @@ from wizardarena.exceptions import (
     Param,
     RidgeWarning,
     ValidationError,
-    parse_enum,
 )
 from wizardarena.progress import ProgressCallback
 from wizardarena.ratings.design import Categories, Design, Ties, build_design, diagnose
 from wizardarena.ratings.elo import online_elo, online_elo_replicates
-from wizardarena.ratings.features import FeatureBlock
+from wizardarena.ratings.features import AnswerSource, FeatureBlock, feature_block
+from wizardarena.ratings.options import CI, Method, Point, RatingOptions, Unit
 from wizardarena.ratings.position import PositionBias, position_stats
 from wizardarena.ratings.result import (
     FitInfo,
@@ -63,38 +63,7 @@ from wizardarena.ratings.sampling import run_chunks, sampler_for
 from wizardarena.ratings.sandwich import sandwich_covariance
 from wizardarena.ratings.solver import solve
 
-__all__ = ["CI", "Method", "Point", "Unit", "as_anchor", "fit", "resolve_seed"]
-
-
-class Method(str, Enum):
-    """Bradley-Terry maximum likelihood (``"bt"``) or online Elo (``"elo"``)."""
-
-    BRADLEY_TERRY, ELO = "bt", "elo"
-
-
-class CI(str, Enum):
-    """How intervals are made: percentile bootstrap, closed-form sandwich, or none."""
-
-    BOOTSTRAP, SANDWICH, NONE = "bootstrap", "sandwich", "none"
-
-
-class Unit(str, Enum):
-    """What the bootstrap (and the sandwich) treats as independent: battles or prompts."""
-
-    BATTLE, PROMPT = "battle", "prompt"
-
-
-class Point(str, Enum):
-    """The reported rating: full-data MLE, bootstrap median, or online Elo in log order."""
-
-    MLE, MEDIAN, ORDER = "mle", "median", "order"
-
-
-def _method(value: object) -> Method:
-    aliases = {"bradley-terry": "bt", "bradley_terry": "bt"}
-    if isinstance(value, str):
-        value = aliases.get(value.lower(), value)
-    return parse_enum(Method, value, "method")
+__all__ = ["category_seed", "fit", "fit_log", "resolve_seed"]
 
 
 def resolve_seed(rng: int | np.random.Generator | None
@@ -111,102 +80,111 @@ def resolve_seed(rng: int | np.random.Generator | None
     raise ValidationError(f"rng must be an int, a numpy Generator or None; got {rng!r}")
 
 
-def as_anchor(anchor: Mapping[str, float] | None,
-              models: tuple[str, ...]) -> dict[str, float] | None:
-    """Validate an anchor mapping ``{model: rating}``."""
-    if anchor is None:
-        return None
-    if not isinstance(anchor, Mapping) or len(anchor) != 1:
-        raise ValidationError(
-            f"anchor must be a mapping with exactly one {{model: rating}}; got {anchor!r}"
-        )
-    (name, value), = anchor.items()
-    check_anchor(models, anchor)
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"anchor rating must be a number; got {value!r}") from None
-    if not np.isfinite(value):
-        raise ValidationError(f"anchor rating must be finite; got {value!r}")
-    return {str(name): value}
-
-
-def _check_options(ci: CI, *, level: float, rounds: int, ridge: float, l2: float, scale: float,
-                   base: float, tol: float, max_iter: int) -> None:
-    if not (0.0 < float(level) < 1.0):
-        raise ValidationError(f"level must be strictly between 0 and 1; got {level!r}")
-    if ci is CI.BOOTSTRAP and (not isinstance(rounds, (int, np.integer)) or rounds < 2):
-        raise ValidationError(f"rounds must be an integer ≥ 2 for bootstrap CIs; got {rounds!r}")
-    if not np.isfinite(ridge) or ridge <= 0:
-        raise ValidationError(f"ridge must be a positive number; got {ridge!r}")
-    if not np.isfinite(l2) or l2 < 0:
-        raise ValidationError(f"l2 must be a non-negative number; got {l2!r}")
-    if scale <= 0 or base <= 1:
-        raise ValidationError(f"scale must be > 0 and base > 1; got scale={scale}, base={base}")
-    if not np.isfinite(tol) or tol < 0:
-        raise ValidationError(f"tol must be a non-negative number; got {tol!r}")
-    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValidationError(f"max_iter must be a positive integer; got {max_iter!r}")
-
-
 def fit(
     log: BattleLog | CountedLog,
+    options: RatingOptions | None = None,
     *,
-    method: str = "bt",
-    ties: str = "half",
-    ci: str = "bootstrap",
-    rounds: int = 1000,
-    unit: str = "battle",
-    level: float = 0.95,
-    anchor: Mapping[str, float] | None = None,
-    point: str | None = None,
-    ridge: float = 1e-6,
-    l2: float = 1e-6,
     features: FeatureBlock | None = None,
-    position: bool = False,
-    cluster: str = "question_id",
-    k: float = 4.0,
-    scale: float = 400.0,
-    base: float = 10.0,
-    init: float = 1000.0,
-    tol: float = 1e-10,
-    max_iter: int = 100,
     rng: int | np.random.Generator | None = None,
     progress: ProgressCallback | None = None,
     stacklevel: int = 2,
 ) -> RatingResult:
     """Fit ratings and intervals on a validated :class:`BattleLog` (or the counts of one,
-    :class:`CountedLog`); see :func:`wizardarena.rank`.
+    :class:`CountedLog`) with ``options`` (default :class:`RatingOptions`); see
+    :func:`wizardarena.rank`.
 
-    Runs with BLAS limited to one thread (multi-threaded OpenBLAS is several times slower on
-    these small kernels). ``stacklevel`` makes warnings point at the caller's caller.
-    ``progress`` gets a :class:`~wizardarena.progress.Progress` event (stage
-    ``"bootstrap"``) after each chunk of Bradley-Terry bootstrap replicates.
+    ``features`` is the style block of the log (:func:`~wizardarena.ratings.features.
+    feature_block`, built from ``options.style``). Runs with BLAS limited to one thread
+    (multi-threaded OpenBLAS is several times slower on these small kernels).
+    ``stacklevel`` makes warnings point at the caller's caller. ``progress`` gets a
+    :class:`~wizardarena.progress.Progress` event (stage ``"bootstrap"``) after each chunk
+    of Bradley-Terry bootstrap replicates.
     """
+    opts = options if options is not None else RatingOptions()
+    if not isinstance(opts, RatingOptions):
+        raise ValidationError(
+            f"options must be a RatingOptions; got {type(opts).__name__}")
     with single_threaded_blas():
-        return _fit(log, method=method, ties=ties, ci=ci, rounds=rounds, unit=unit, level=level,
-                    anchor=anchor, point=point, ridge=ridge, l2=l2, features=features,
-                    position=position, cluster=cluster, k=k, scale=scale, base=base,
-                    init=init, tol=tol, max_iter=max_iter, rng=rng, progress=progress,
+        return _fit(log, opts, features=features, rng=rng, progress=progress,
                     stacklevel=stacklevel + 2)
 
 
-def _fit(log: BattleLog | CountedLog, *, method: str, ties: str, ci: str, rounds: int,
-         unit: str,
-         level: float, anchor: Mapping[str, float] | None, point: str | None, ridge: float,
-         l2: float, features: FeatureBlock | None, position: bool, cluster: str, k: float,
-         scale: float, base: float, init: float, tol: float, max_iter: int,
+def fit_log(
+    log: BattleLog | CountedLog,
+    options: RatingOptions | None = None,
+    *,
+    answers: AnswerSource | None = None,
+    tokenizer: Callable[[str], int] | None = None,
+    by: str | None = None,
+    rng: int | np.random.Generator | None = None,
+    progress: ProgressCallback | None = None,
+    stacklevel: int = 2,
+) -> RatingResult | dict[str, RatingResult]:
+    """:func:`fit` of a log with its style features (``options.style``, from ``answers``
+    or the log's columns) or split by a column (``by``: one result per value).
+
+    Each value of ``by`` gets its own seed, derived from the seed and the value alone
+    (:func:`category_seed`), so a category's intervals do not depend on which other
+    categories exist. ``stacklevel`` as :func:`fit`'s.
+    """
+    opts = options if options is not None else RatingOptions()
+    features = None
+    if opts.styled:
+        if by is not None:
+            raise ValidationError("style= and by= cannot be combined; split the log first")
+        if not isinstance(log, BattleLog):
+            raise ValidationError(
+                Param("style", repr(opts.style)), " needs every battle in memory, and a "
+                "dataset is read batch by batch into counts: rank one file (or a DataFrame) "
+                "instead")
+        assert opts.style is not None and opts.style is not False  # styled
+        features = feature_block(log, opts.style, answers=answers, tokenizer=tokenizer,
+                                 standardize=opts.standardize, stacklevel=stacklevel + 1)
+    if by is None:
+        return fit(log, opts, features=features, rng=rng, progress=progress,
+                   stacklevel=stacklevel + 1)
+    if not isinstance(log, BattleLog):
+        raise ValidationError(
+            Param("by", repr(by)), " needs every battle in memory, and a dataset is read "
+            "batch by batch into counts: rank one file (or a DataFrame) instead, e.g. each "
+            "category's file on its own")
+    col = log.column(by)
+    if col.isna().any():
+        rows = np.flatnonzero(col.isna().to_numpy())[:5].tolist()
+        raise ValidationError(f"column {by!r} has missing values (rows {rows}); cannot split by it")
+    gen, _ = resolve_seed(rng)
+    base_seed = int(gen.integers(2**63))
+    out: dict[str, RatingResult] = {}
+    values = col.to_numpy()
+    for value in sorted(set(values.tolist()), key=str):
+        sub = log.subset(values == value)
+        if sub.n_models < 2:
+            raise ValidationError(
+                f"{by}={value!r} has battles of fewer than two models; cannot rank it"
+            )
+        out[str(value)] = fit(sub, opts, rng=category_seed(base_seed, value), progress=progress,
+                              stacklevel=stacklevel + 1)
+    return out
+
+
+def category_seed(seed: int, value: object) -> int:
+    """The seed of one category of ``rank(by=...)``: a child of ``seed`` keyed by the value
+    alone (CRC-32 of its text), so it does not depend on the other categories."""
+    key = zlib.crc32(str(value).encode("utf-8"))
+    state = np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(2, np.uint64)
+    return int((int(state[0]) << 1 ^ int(state[1])) % (2**63))
+
+
+def _fit(log: BattleLog | CountedLog, o: RatingOptions, *, features: FeatureBlock | None,
          rng: int | np.random.Generator | None, progress: ProgressCallback | None,
          stacklevel: int) -> RatingResult:
-    meth = _method(method)
-    ci_ = parse_enum(CI, ci, "ci")
-    unit_ = parse_enum(Unit, unit, "unit")
-    tie_model = parse_enum(Ties, ties, "ties")
-    point_ = None if point is None else parse_enum(Point, point, "point")
-    _check_options(ci_, level=level, rounds=rounds, ridge=ridge, l2=l2, scale=scale, base=base,
-                   tol=tol, max_iter=max_iter)
-    anchor_ = as_anchor(anchor, log.models)
-    sc = Scale(factor=scale / np.log(base), init=float(init),
+    meth, ci_, unit_, tie_model = Method(o.method), CI(o.ci), Unit(o.unit), Ties(o.ties)
+    point_ = o.point_estimate
+    level, rounds, ridge, l2, tol, max_iter = o.level, o.rounds, o.ridge, o.l2, o.tol, o.max_iter
+    position, cluster = o.position, o.cluster_column
+    anchor_ = None if o.anchor is None else dict(o.anchor)
+    check_anchor(log.models, anchor_)
+    sc = Scale(factor=o.scale / np.log(o.base), init=float(o.init),
                anchor_idx=None if anchor_ is None else log.models.index(next(iter(anchor_))),
                anchor_value=0.0 if anchor_ is None else next(iter(anchor_.values())))
     gen, seed = resolve_seed(rng)
@@ -217,19 +195,9 @@ def _fit(log: BattleLog | CountedLog, *, method: str, ties: str, ci: str, rounds
             "one file (or a DataFrame), or use ", Param("method", "'bt'"), " without style")
     if meth is Method.ELO:
         assert isinstance(log, BattleLog)  # refused above
-        if position:
-            raise ValidationError("the first-slot effect (position=True) is fitted with "
-                                  "Bradley-Terry; use method='bt'")
-        return _fit_elo(log, ties=tie_model, ci=ci_, rounds=rounds, unit=unit_, level=level,
-                        anchor=anchor_, point=point_, k=k, scale=sc, base=base, gen=gen,
-                        seed=seed, features=features, stacklevel=stacklevel + 1)
-    if point_ is Point.ORDER:
-        raise ValidationError("point='order' is online Elo's point (method='elo'); "
-                              "Bradley-Terry takes point='mle' or 'median'")
-    point_ = point_ or Point.MLE
-    if point_ is Point.MEDIAN and ci_ is not CI.BOOTSTRAP:
-        raise ValidationError("point='median' needs ci='bootstrap' (it is the bootstrap median)")
-
+        return _fit_elo(log, ties=tie_model, ci=ci_, rounds=rounds, level=level,
+                        anchor=anchor_, point=point_, k=o.k, scale=sc, base=o.base, gen=gen,
+                        seed=seed, stacklevel=stacklevel + 1)
     # 1. design
     by_prompt = unit_ is Unit.PROMPT and ci_ is not CI.NONE
     if by_prompt:
@@ -305,7 +273,8 @@ def _fit(log: BattleLog | CountedLog, *, method: str, ties: str, ci: str, rounds
         level=float(level), seed=seed if ci_ is CI.BOOTSTRAP else None, anchor=anchor_,
         point=point_.value, n_iter=int(sol.n_iter[0]), converged=True,
         bootstrap_max_iter=b_iter, bootstrap_converged=b_conv, ridge=float(ridge),
-        ridge_models=ridge_models, scale=float(scale), base=float(base), init=float(init),
+        ridge_models=ridge_models, scale=float(o.scale), base=float(o.base),
+        init=float(o.init),
         n_battles=log.n_battles, n_models=log.n_models,
         tie_param=float(np.exp(theta[-1])) if design.davidson else None,
         features=names, l2=float(l2) if names else 0.0,
@@ -461,26 +430,11 @@ def _bootstrap(design: Design, cats: Categories, theta: np.ndarray, unit: Unit, 
                         undefeated=undefeated), int(it.max()), float(ok.mean()))
 
 
-def _fit_elo(log: BattleLog, *, ties: Ties, ci: CI, rounds: int, unit: Unit, level: float,
-             anchor: dict[str, float] | None, point: Point | None, k: float, scale: Scale,
+def _fit_elo(log: BattleLog, *, ties: Ties, ci: CI, rounds: int, level: float,
+             anchor: dict[str, float] | None, point: Point, k: float, scale: Scale,
              base: float, gen: np.random.Generator, seed: int | None,
-             features: FeatureBlock | None, stacklevel: int) -> RatingResult:
-    if ci is CI.SANDWICH:
-        raise ValidationError("method='elo' supports ci='bootstrap' or ci='none'")
-    if unit is Unit.PROMPT:
-        raise ValidationError("method='elo' resamples battles; unit='prompt' is for method='bt'")
-    if ties is Ties.DAVIDSON:
-        raise ValidationError("method='elo' scores a tie as half a win (ties='half') or leaves "
-                              "it out (ties='drop'); ties='davidson' is for method='bt'")
-    if features is not None:
-        raise ValidationError("style control fits Bradley-Terry; use method='bt'")
-    if point is Point.MLE:
-        raise ValidationError("online Elo has no maximum-likelihood point: use point='order' "
-                              "(the log in its order, the default) or point='median' (the "
-                              "bootstrap median, with ci='bootstrap')")
-    point = point or Point.ORDER
-    if point is Point.MEDIAN and ci is not CI.BOOTSTRAP:
-        raise ValidationError("point='median' needs ci='bootstrap' (it is the bootstrap median)")
+             stacklevel: int) -> RatingResult:
+    """Online Elo (its option combinations are checked by :class:`RatingOptions`)."""
     out = log.outcome
     is_tie = (out == Outcome.TIE) | (out == Outcome.TIE_BOTHBAD)
     keep = ~is_tie if ties is Ties.DROP else np.ones(log.n_battles, dtype=bool)

@@ -1,4 +1,4 @@
-"""Beyond one machine: the stages of wizardarena on a Ray cluster (optional extra ``ray``).
+"""Beyond one machine: the Ray engine (optional extra ``ray``).
 
 One switch: ``engine="ray"`` in Python (``run_arena``, ``build_testset``, ``rank``) and
 ``--ray`` on the command line. The driver connects to the cluster named by ``ray_address=``
@@ -6,31 +6,52 @@ One switch: ``engine="ray"`` in Python (``run_arena``, ``build_testset``, ``rank
 Ray runtime on this machine. The local path (``engine="local"``, the default) never imports
 Ray.
 
-Modules (imported lazily; each needs ``pip install 'wizardarena[ray]'``):
+This package knows no stage. The entry point of a call (``rank``, ``run_arena``,
+``build_testset``, ``read_counts``) turns ``engine="ray"`` into a :class:`RayEngine` (a
+connected runtime) once and hands it down; the stage gives it its own functions to run:
 
-:mod:`wizardarena.ray.arena`
-    judge actors, each with its own async client, judging shards of the work list; the
-    driver alone writes the judgment store;
-:mod:`wizardarena.ray.testset`
-    Ray Data stages for reading, cleaning keys, the duplicate group-bys and embedding;
-    clustering and selection on the driver;
-:mod:`wizardarena.ray.counts`
-    the count reduction of a partitioned battle log in Ray Data; the fit on the driver.
+:class:`RayEngine`
+    the connected runtime: :meth:`~RayEngine.map_items` (one Ray task per item, e.g. a
+    Parquet row group counted by :mod:`wizardarena.battles.streams`), :meth:`~RayEngine.gather`
+    (a Ray Data dataset's rows on the driver), the compute strategy of ``workers``;
+:class:`~wizardarena.ray.pool.ActorPool`
+    actors built from a stage's class (the arena's judge actors), fed chunks of work by the
+    driver, replaced when their process dies.
 
-See ``docs/scaling.md``.
+Stage functions that run on Ray report bad input as an error row (:func:`error_frame`),
+which the driver raises as the original exception. See ``docs/scaling.md``.
 """
 
 from __future__ import annotations
 
 import enum
 import os
+import pickle
 import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
+import pandas as pd
+
 from wizardarena.exceptions import Param, ValidationError, missing_extra, parse_enum
 
-__all__ = ["Engine", "check_engine", "connect", "data_context", "import_ray"]
+__all__ = [
+    "ERROR_COLUMN",
+    "Engine",
+    "RayEngine",
+    "check_engine",
+    "connect",
+    "data_context",
+    "engine_for",
+    "error_frame",
+    "gpu_ids",
+    "import_ray",
+    "resolve",
+]
+
+#: the column of a stage function's error row (a pickled exception)
+ERROR_COLUMN = "_error"
 
 
 class Engine(str, enum.Enum):
@@ -40,7 +61,7 @@ class Engine(str, enum.Enum):
     RAY = "ray"
 
 
-def check_engine(engine: Engine | str, *, ray_address: str | None = None,
+def check_engine(engine: Engine | str | RayEngine, *, ray_address: str | None = None,
                  workers: int | None = None) -> Engine:
     """Validate ``engine=`` and the options that only mean something with ``engine="ray"``.
 
@@ -50,7 +71,10 @@ def check_engine(engine: Engine | str, *, ray_address: str | None = None,
         An unknown engine, ``ray_address`` or ``workers`` without ``engine="ray"``, or
         ``workers`` that is not a positive integer.
     """
-    eng = parse_enum(Engine, engine, "engine")
+    if isinstance(engine, RayEngine):
+        eng = Engine.RAY
+    else:
+        eng = parse_enum(Engine, engine, "engine")
     if eng is Engine.LOCAL:
         for name, value in (("ray_address", ray_address), ("workers", workers)):
             if value is not None:
@@ -98,3 +122,124 @@ def data_context() -> Any:
         warnings.filterwarnings("ignore", category=DeprecationWarning,
                                 module=r"ray\.data\.context")
         return DataContext.get_current()
+
+
+def error_frame(exc: BaseException) -> pd.DataFrame:
+    """The one-row frame a stage function running on Ray returns instead of raising: Ray's
+    wrapping of a raised exception would keep only its text, and the driver raises this
+    one as it is (:meth:`RayEngine.gather`, :meth:`RayEngine.map_items`)."""
+    return pd.DataFrame({ERROR_COLUMN: [pickle.dumps(exc)]})
+
+
+def _raise_error_row(frame: pd.DataFrame) -> None:
+    if ERROR_COLUMN in frame.columns:
+        raise pickle.loads(frame[ERROR_COLUMN].iloc[0])
+
+
+def resolve(value: Any) -> Any:
+    """On a Ray worker: ``value`` fetched from the object store when it is a reference to
+    one (an actor's constructor argument put there once for every actor), else as it is."""
+    import ray
+
+    return ray.get(value) if isinstance(value, ray.ObjectRef) else value
+
+
+def gpu_ids() -> list[int]:
+    """On a Ray worker: the GPUs Ray gave it (empty on a CPU-only worker)."""
+    import ray
+
+    return [int(g) for g in ray.get_gpu_ids()]
+
+
+class RayEngine:
+    """A connected Ray runtime, handed to a stage by the entry point of a call.
+
+    Parameters
+    ----------
+    ray_address : str, optional
+        The cluster (default ``RAY_ADDRESS``, else a local Ray runtime).
+    workers : int, optional
+        Tasks (or actors) of each stage at a time (default: Ray's choice, up to the
+        cluster's CPUs).
+    purpose : str
+        What needs Ray, for the message when the extra is missing.
+
+    Attributes
+    ----------
+    ray : module
+        The connected ``ray`` module (for the stages that build Ray Data pipelines).
+    workers : int or None
+    """
+
+    def __init__(self, *, ray_address: str | None = None, workers: int | None = None,
+                 purpose: str = "engine='ray'") -> None:
+        self.ray = connect(ray_address, purpose)
+        data_context()
+        self.workers = workers
+
+    def __repr__(self) -> str:
+        return f"RayEngine(workers={self.workers!r}, cpus={self.cpus})"
+
+    @property
+    def cpus(self) -> int:
+        """CPUs of the cluster (at least 1)."""
+        return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of the cluster."""
+        return int(self.ray.cluster_resources().get("GPU", 0))
+
+    @property
+    def tasks(self) -> Any:
+        """The compute strategy of map stages: ``workers`` tasks at a time, or Ray Data's
+        choice (None)."""
+        if self.workers is None:
+            return None
+        return self.ray.data.TaskPoolStrategy(size=self.workers)
+
+    def put(self, value: Any) -> Any:
+        """``value`` in the object store once (a reference for every task and actor)."""
+        return self.ray.put(value)
+
+    def gather(self, ds: Any) -> pd.DataFrame:
+        """Every row of the Ray Data dataset ``ds`` here; a stage function's error row
+        (:func:`error_frame`) is raised."""
+        frames = []
+        for b in ds.iter_batches(batch_format="pandas", batch_size=None):
+            _raise_error_row(b)
+            if len(b):
+                frames.append(b)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def map_items(self, items: Sequence[Mapping[str, Any]],
+                  fn: Callable[..., pd.DataFrame], *,
+                  fn_kwargs: Mapping[str, Any] | None = None) -> Iterator[pd.DataFrame]:
+        """Run ``fn(batch, **fn_kwargs)`` as one Ray task per item (``batch``: a one-row
+        frame of the item) and yield the frames it returns as they arrive; an error row is
+        raised."""
+        ds = self.ray.data.from_items(list(items), override_num_blocks=len(items))
+        out = ds.map_batches(fn, batch_size=1, batch_format="pandas", compute=self.tasks,
+                             fn_kwargs=dict(fn_kwargs or {}))
+        for part in out.iter_batches(batch_format="pandas", batch_size=None):
+            _raise_error_row(part)
+            yield part
+
+
+def engine_for(engine: Engine | str | RayEngine, *, ray_address: str | None = None,
+               workers: int | None = None, purpose: str = "engine='ray'") -> RayEngine | None:
+    """The engine of a call, chosen once at its entry point: None for the local engine, a
+    connected :class:`RayEngine` for ``"ray"`` (an engine object passes through as it is).
+
+    Raises
+    ------
+    ValidationError
+        As :func:`check_engine`.
+    MissingExtraError
+        ``"ray"`` without the ``ray`` extra.
+    """
+    if isinstance(engine, RayEngine):
+        return engine
+    if check_engine(engine, ray_address=ray_address, workers=workers) is Engine.LOCAL:
+        return None
+    return RayEngine(ray_address=ray_address, workers=workers, purpose=purpose)

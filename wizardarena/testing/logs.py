@@ -3,6 +3,7 @@ known truth seeded from a test's node id."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from collections.abc import Iterator, Mapping
@@ -14,7 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wizardarena.battles import read_battles
+from wizardarena.battles.checks import check_prompt_column
 from wizardarena.exceptions import ValidationError
+from wizardarena.leaderboard import Leaderboard
+from wizardarena.progress import ProgressOption, progress_callback
+from wizardarena.ratings.fit import fit_log, resolve_seed
+from wizardarena.ratings.options import CI, RatingOptions, Unit
+from wizardarena.sim import Faults, SimArena, simulate_battles
 
 __all__ = [
     "DEFAULT_SIM_MODELS",
@@ -82,12 +90,32 @@ class FixtureLog:
     def __iter__(self) -> Iterator[Any]:
         return iter((self.battles, self.truth))
 
-    def rank(self, **options: Any) -> Any:
-        """``wa.rank`` of the log with its own ``outcomes=`` (options as :func:`wa.rank`)."""
-        from wizardarena.api import rank
-
-        options.setdefault("outcomes", self.outcomes)
-        return rank(self.battles, **options)
+    def rank(self, *, outcomes: str | None = None, strong_weight: float = 1.0,
+             normalize_names: bool = False, answers: Any = None, tokenizer: Any = None,
+             by: str | None = None, rng: int | np.random.Generator | None = None,
+             progress: ProgressOption = True, **options: Any) -> Any:
+        """The board of the log, as ``wa.rank(log.battles, outcomes=log.outcomes, ...)``
+        gives it: ``options`` are the rating options of :func:`wizardarena.rank`
+        (:class:`~wizardarena.ratings.options.RatingOptions`), and ``by``, ``answers``,
+        ``rng``, ``progress`` and the reading options mean what they mean there."""
+        fields = {f.name for f in dataclasses.fields(RatingOptions)}
+        unknown = sorted(set(options) - fields)
+        if unknown:
+            raise ValidationError(
+                f"FixtureLog.rank takes the rating options of wa.rank; {unknown} are not "
+                f"among them (they are {sorted(fields)}): use wa.rank(log.battles, ...) "
+                "for the arena's and the engine's options")
+        log = read_battles(self.battles, outcomes=outcomes or self.outcomes,
+                           strong_weight=strong_weight, normalize_names=normalize_names)
+        opts = RatingOptions(**options)
+        check_prompt_column(log.extra_columns, unit=Unit(opts.unit).value,
+                            ci=CI(opts.ci).value, cluster=opts.cluster)
+        with progress_callback(progress) as report:
+            result = fit_log(log, opts, answers=answers, tokenizer=tokenizer, by=by, rng=rng,
+                             progress=report)
+        if isinstance(result, dict):
+            return {value: Leaderboard.from_result(r) for value, r in result.items()}
+        return Leaderboard.from_result(result)
 
 
 def logs_dir() -> Path:
@@ -159,9 +187,6 @@ def simulate_log(
     -------
     FixtureLog
     """
-    from wizardarena.ratings.fit import resolve_seed
-    from wizardarena.sim.battles import simulate_battles
-
     gen, seed = resolve_seed(rng)
     if ratings is None:
         if not isinstance(n_models, (int, np.integer)) or n_models < 2:
@@ -184,8 +209,6 @@ def start_sim_arena(models: Mapping[str, Any] | None = None, *, rng: int | None 
                     faults: Any = None, **options: Any) -> Any:
     """Start a :class:`wizardarena.sim.SimArena` (``faults`` may be a ``Faults`` or a dict of
     its fields, e.g. ``{"rate_429": 0.2}``); the caller stops it."""
-    from wizardarena.sim.server import Faults, SimArena
-
     if isinstance(faults, Mapping):
         unknown = sorted(set(faults) - set(Faults.__dataclass_fields__))
         if unknown:

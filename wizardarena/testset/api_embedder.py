@@ -19,7 +19,7 @@ therefore re-sends work the server is still doing, and never finishes. This embe
   (:func:`~wizardarena.testset._ngrams.truncate_texts`: ``max_chars`` / ``max_tokens``).
 
 Requests go through httpx; failures are classified and worded as in the arena's client
-(:mod:`wizardarena.arena.failures`): fatal ones (401/403/404, an illegal header such as a key
+(:mod:`wizardarena.endpoints.failures`): fatal ones (401/403/404, an illegal header such as a key
 with a newline inside, TLS, a bad URL ...) raise
 :class:`~wizardarena.exceptions.EndpointError` at once, naming the likely fix; permanent ones
 (400, 413, 422 ...) raise :class:`~wizardarena.exceptions.RequestRejectedError` at once (both
@@ -27,7 +27,7 @@ are :class:`~wizardarena.exceptions.HTTPStatusError`); timeouts, connection erro
 5xx are retried up to ``max_retries`` times per batch, then raise
 :class:`~wizardarena.exceptions.ClientError`. The API key is stripped of surrounding
 whitespace and scrubbed from every response and message
-(:class:`~wizardarena.arena.failures.Scrubber`).
+(:class:`~wizardarena.endpoints.failures.Scrubber`).
 """
 
 from __future__ import annotations
@@ -44,14 +44,14 @@ from typing import Any
 import httpx
 import numpy as np
 
-from wizardarena.arena.client import (
+from wizardarena.endpoints.client import (
     _TransientError,
     _Wait,
     embedding_rows,
     run_sync,
     stack_embeddings,
 )
-from wizardarena.arena.failures import (
+from wizardarena.endpoints.failures import (
     CircuitBreaker,
     FailureClass,
     RequestContext,
@@ -101,7 +101,7 @@ class APIEmbedder:
 
     Parameters
     ----------
-    client : str or wizardarena.arena.client.Client
+    client : str or wizardarena.endpoints.client.Client
         The API root (``"http://host:8000/v1"``), or a client whose ``base_url``,
         ``model`` and ``api_key_env`` are used.
     model : str, optional
@@ -117,7 +117,7 @@ class APIEmbedder:
         Retries per batch after timeouts, transport errors, 429 and 5xx.
     max_backoff : float, default 30.0
         Cap on one wait before a retry, ``Retry-After`` included (as in
-        :class:`~wizardarena.arena.client.AsyncClient`).
+        :class:`~wizardarena.endpoints.client.AsyncClient`).
     max_chars, max_tokens : int, optional
         Truncate every text before sending it (:func:`~wizardarena.testset._ngrams.truncate_texts`).
     api_key_env : str or None, default "OPENAI_API_KEY"
@@ -159,7 +159,7 @@ class APIEmbedder:
             model = model if model is not None else inner.model
         else:
             raise ValidationError(
-                "client must be an API root URL (str) or a wizardarena.arena.client.Client; "
+                "client must be an API root URL (str) or a wizardarena.endpoints.client.Client; "
                 f"got {type(client).__name__}"
             )
         if not base_url.startswith(("http://", "https://")):

@@ -9,7 +9,7 @@ Provided scorers:
 
 :class:`LLMDifficulty`
     a judge model rates each prompt 0-10 (WizardArena style) through an OpenAI-compatible
-    endpoint (:class:`wizardarena.arena.client.Client`);
+    endpoint (:class:`wizardarena.endpoints.client.Client`);
 :class:`CriteriaDifficulty`
     BenchBuilder's 7 criteria (Arena-Hard); score = number of criteria satisfied (0-7);
 :class:`BattleDifficulty`
@@ -32,8 +32,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wizardarena.arena.judges import Judge
+from wizardarena.battles import read_battles
 from wizardarena.exceptions import ValidationError
 from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
+from wizardarena.ratings.fit import fit
+from wizardarena.ratings.options import RatingOptions
 
 __all__ = [
     "CRITERIA",
@@ -247,8 +251,6 @@ class _LLMScorer:
         max_tokens: int | None,
         temperature: float | None,
     ) -> None:
-        from wizardarena.arena.judges import Judge
-
         client = judge_or_client
         self._judge: Judge | None = None
         if not callable(getattr(client, "chat_many", None)):
@@ -263,7 +265,7 @@ class _LLMScorer:
                 client = None
             else:
                 raise ValidationError(
-                    "judge_or_client must be a wizardarena.arena.client.Client (with "
+                    "judge_or_client must be a wizardarena.endpoints.client.Client (with "
                     "chat_many), a wizardarena Judge, or an "
                     "object with .client and .model; got "
                     f"{type(judge_or_client).__name__}"
@@ -334,7 +336,7 @@ class LLMDifficulty(_LLMScorer):
     Parameters
     ----------
     judge_or_client : Client, Judge or judge object
-        A :class:`wizardarena.arena.client.Client`; the arena's
+        A :class:`wizardarena.endpoints.client.Client`; the arena's
         :class:`~wizardarena.arena.judges.Judge` (each scoring run opens a client on all its
         base URLs, with its timeout, retries and breaker); or any object with ``.client`` (a
         Client) and ``.model`` (the judge model name).
@@ -498,8 +500,6 @@ class BattleDifficulty:
         order_weight: float = 0.5,
         min_battles: int = 1,
     ) -> None:
-        from wizardarena.battles import read_battles
-
         if not 0.0 <= order_weight <= 1.0:
             raise ValidationError(f"order_weight must be in [0, 1]; got {order_weight!r}")
         if min_battles < 1:
@@ -533,10 +533,9 @@ class BattleDifficulty:
             if not np.isfinite(s.to_numpy()).all():
                 raise ValidationError("ratings must be finite numbers")
             return s
-        from wizardarena.api import rank
-
-        board = rank(log, ci="none")  # the rating engine: Bradley-Terry, ties half a win
-        return board.table["rating"].reindex(models).astype(float).rename("strength")
+        # the rating engine: Bradley-Terry, ties half a win
+        result = fit(log, RatingOptions(ci="none"), stacklevel=3)
+        return result.table["rating"].reindex(models).astype(float).rename("strength")
 
     def _compute(self) -> pd.DataFrame:
         log = self.log

@@ -38,13 +38,14 @@ from wizardarena._blas import with_single_threaded_blas
 from wizardarena._io import atomic_write
 from wizardarena.exceptions import Param, ValidationError
 from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
-from wizardarena.ray import Engine, check_engine
+from wizardarena.ray import Engine, RayEngine, check_engine, engine_for
 from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.clean import DropReason, clean_prompts, finish, make_report
 from wizardarena.testset.dedup import calibrate_cosine_threshold, embedding_duplicates
 from wizardarena.testset.difficulty import DifficultyResult, _LLMScorer, coerce_scores
 from wizardarena.testset.embed import Precomputed, embed_texts, resolve_embedder
 from wizardarena.testset.prompts import PromptsLike, PromptText, normalize_prompts
+from wizardarena.testset.ray_stages import RayStages
 from wizardarena.testset.select import (
     AUTO_MINIBATCH_ABOVE,
     Clustering,
@@ -219,7 +220,7 @@ class TestSet:
 
 class _LocalStages:
     """The stages that ``engine=`` moves: here, in this process (the Ray ones are
-    :class:`wizardarena.ray.testset.RayStages`, with the same three methods)."""
+    :class:`wizardarena.testset.ray_stages.RayStages`, with the same three methods)."""
 
     normalize_prompts = staticmethod(normalize_prompts)
     clean_prompts = staticmethod(clean_prompts)
@@ -264,7 +265,7 @@ def build_testset(
     batch_size: int = 20_000,
     rng: int | np.random.Generator | None = None,
     progress: ProgressOption = True,
-    engine: Engine | str = "local",
+    engine: Engine | str | RayEngine = "local",
     ray_address: str | None = None,
     workers: int | None = None,
 ) -> TestSet:
@@ -330,7 +331,7 @@ def build_testset(
     engine : {"local", "ray"}, default "local"
         ``"ray"`` (CLI ``--ray``; extra ``ray``): reading, the cleaning keys and MinHash
         signatures, the exact / prefix / LSH-band group-bys and the embedding run as Ray Data
-        stages on a cluster (:mod:`wizardarena.ray.testset`); greedy representatives,
+        stages on a cluster (:mod:`wizardarena.testset.ray_stages`); greedy representatives,
         calibration, k-means and selection stay here. Same seed, same embeddings: the same
         drops and the same test set.
     ray_address : str, optional
@@ -366,7 +367,7 @@ def _build_testset(
     minhash_threshold: float | None, cosine_threshold: float | str | None,
     max_chars: int | None, max_tokens: int | None, id_column: str | None,
     text_column: str | None, batch_size: int, rng: int | np.random.Generator | None,
-    progress: ProgressCallback | None, engine: Engine | str, ray_address: str | None,
+    progress: ProgressCallback | None, engine: Engine | str | RayEngine, ray_address: str | None,
     workers: int | None,
 ) -> TestSet:
     eng = check_engine(engine, ray_address=ray_address, workers=workers)
@@ -399,12 +400,10 @@ def _build_testset(
         )
     gen = np.random.default_rng(rng)
     seeds = gen.integers(2**31, size=9)
-    if eng is Engine.RAY:
-        from wizardarena.ray.testset import RayStages
-
-        stages: Any = RayStages(ray_address=ray_address, workers=workers)
-    else:
-        stages = _LocalStages
+    on_ray = engine_for(engine, ray_address=ray_address, workers=workers,
+                        purpose="engine='ray' (test sets on a Ray cluster)") \
+        if eng is Engine.RAY else None
+    stages: Any = _LocalStages if on_ray is None else RayStages(on_ray)
 
     def tick(stage: str, done: int, total: int) -> None:
         if progress is not None:

@@ -1,5 +1,5 @@
-"""Checks of a battle log that tell the user how to fix it (used by :mod:`wizardarena.battles`
-and :func:`wizardarena.rank`): which vocabulary would read a ``winner`` column, which layout
+"""Checks of a battle log that tell the user how to fix it: the columns a vocabulary needs,
+which vocabulary would read a ``winner`` column, which layout
 a log's columns follow, model names that differ only by case or spaces, the prompt column of
 ``unit="prompt"``, and the model names closest to an unknown anchor.
 
@@ -17,10 +17,45 @@ from typing import Any
 
 import numpy as np
 
-from wizardarena.battles import _LABELS, Vocabulary
+from wizardarena.battles.schema import LABELS, Vocabulary
 from wizardarena.exceptions import DataWarning, Param, ValidationError
 
-__all__ = ["check_anchor", "check_prompt_column", "closest_names"]
+__all__ = [
+    "MAX_SHOWN",
+    "check_anchor",
+    "check_prompt_column",
+    "closest_names",
+    "layout_hint",
+    "name_groups",
+    "required_columns",
+    "show_rows",
+    "vocabulary_hint",
+]
+
+#: offending rows an error message lists
+MAX_SHOWN = 5
+
+
+def show_rows(rows: np.ndarray, values: Sequence[Any]) -> str:
+    """Render the first offending rows and their values for an error message."""
+    shown = ", ".join(f"row {int(r)}: {v!r}" for r, v in zip(rows[:MAX_SHOWN], values))
+    more = f" (and {len(rows) - MAX_SHOWN} more)" if len(rows) > MAX_SHOWN else ""
+    return shown + more
+
+
+def required_columns(names: Sequence[str], vocab: Vocabulary) -> list[str]:
+    """The columns ``vocab`` needs, or a ValidationError naming the missing ones (and the
+    layout or vocabulary the log's columns look like)."""
+    need = (["left", "right", "winner"] if vocab is Vocabulary.LEFT_RIGHT
+            else ["model_a", "model_b", "winner"])
+    missing = [c for c in need if c not in names]
+    if missing:
+        raise ValidationError(
+            f"battle log is missing required column(s) {missing}; expected columns "
+            f"{need} (", Param("outcomes", repr(vocab.value)), f"); found {list(names)}",
+            *layout_hint(names, vocab),
+        )
+    return need
 
 
 def vocabulary_hint(values: Iterable[Any], current: Vocabulary) -> list[object]:
@@ -52,7 +87,7 @@ def vocabulary_hint(values: Iterable[Any], current: Vocabulary) -> list[object]:
         if vocab is Vocabulary.ARENA_HARD:
             seen = {t[2:-2].strip() if t.startswith("[[") and t.endswith("]]") else t
                     for t in texts}
-        if seen <= set(_LABELS[vocab]):
+        if seen <= set(LABELS[vocab]):
             extra = (" (model names in columns left and right)"
                      if vocab is Vocabulary.LEFT_RIGHT else "")
             return ["; these are the labels of ", Param("outcomes", repr(vocab.value)), extra]
@@ -61,7 +96,7 @@ def vocabulary_hint(values: Iterable[Any], current: Vocabulary) -> list[object]:
         return x.strip().lower().replace("-", "_").replace(" ", "_")
 
     for vocab in (Vocabulary.FASTCHAT, Vocabulary.AB, Vocabulary.LEFT_RIGHT):
-        known = {canon(k): k for k in _LABELS[vocab]}
+        known = {canon(k): k for k in LABELS[vocab]}
         if all(canon(t) in known for t in texts):
             fix = {t: known[canon(t)] for t in sorted(texts) if t != known[canon(t)]}
             return ["; they look like the labels of ", Param("outcomes", repr(vocab.value)),

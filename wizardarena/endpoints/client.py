@@ -2,7 +2,7 @@
 
 Stable API (used by the arena runner, answer generation and test-set construction)::
 
-    from wizardarena.arena.client import AsyncClient, Client, ChatResult
+    from wizardarena.endpoints.client import AsyncClient, Client, ChatResult
 
     async with AsyncClient("http://127.0.0.1:8000/v1", model="judge",
                            api_key_env="OPENAI_API_KEY", concurrency=16) as c:
@@ -28,8 +28,8 @@ Behaviour
   sent if it is unset; surrounding whitespace is dropped). It is never logged or part of
   ``repr``, and it (with any ``Authorization``-like header value) is scrubbed from every
   response body, every answer or verdict text and every error message, even when a server
-  echoes it (:class:`~wizardarena.arena.failures.Scrubber`).
-- Failures are classified by :mod:`wizardarena.arena.failures`: transient ones (429 honouring
+  echoes it (:class:`~wizardarena.endpoints.failures.Scrubber`).
+- Failures are classified by :mod:`wizardarena.endpoints.failures`: transient ones (429 honouring
   ``Retry-After``, 408/409/425, 5xx, connection errors, resets, timeouts, truncated JSON, a
   200 with an ``error`` object or without ``choices``) are retried with exponential backoff and
   jitter (tenacity); when retries run out the last error is raised
@@ -75,7 +75,7 @@ import httpx
 import numpy as np
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from wizardarena.arena.failures import (
+from wizardarena.endpoints.failures import (
     CircuitBreaker,
     Failure,
     FailureClass,
@@ -306,7 +306,7 @@ class AsyncClient:
     breaker_seconds : float or None, default 10.0
         Stop with :class:`~wizardarena.exceptions.EndpointUnreachableError` when every
         connection attempt failed for this long (see
-        :class:`~wizardarena.arena.failures.CircuitBreaker`); ``None`` or 0 disables it.
+        :class:`~wizardarena.endpoints.failures.CircuitBreaker`); ``None`` or 0 disables it.
     headers : mapping, optional
         Extra HTTP headers (``Authorization``-like values are scrubbed like the key).
     http2 : bool or None, default None
@@ -665,7 +665,7 @@ class AsyncClient:
 
 def embedding_rows(data: Any, n: int, where: str, scrub: Scrubber) -> np.ndarray:
     """The vectors of a decoded ``/embeddings`` response (one that
-    :func:`~wizardarena.arena.failures.classify_response` accepted) in input order (by
+    :func:`~wizardarena.endpoints.failures.classify_response` accepted) in input order (by
     ``index``), float64 (n, d); :class:`~wizardarena.exceptions.ClientError` unless it holds
     ``n`` vectors of one length. ``where``: the (redacted) URL for messages."""
     try:

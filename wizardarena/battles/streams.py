@@ -13,8 +13,8 @@ bootstrap draws included, is identical.
 
 The files are the dataset's Parquet files in sorted path order (a directory is searched
 recursively); partial counts are merged in any order (first appearances are kept as
-positions), so ``engine="ray"`` (:mod:`wizardarena.ray.counts`) runs the same
-:func:`piece_counts` on Ray Data tasks, one per row group, and merges on the driver.
+positions), so ``engine="ray"`` runs the same :func:`piece_counts` on Ray tasks, one per
+row group (:func:`count_row_groups`), and merges on the driver: counts are small.
 
 What needs the battles themselves is refused for such a log: online Elo (order), style
 control (answers), ``by=`` (split first), and position *consistency* (it pairs each
@@ -26,37 +26,34 @@ from __future__ import annotations
 
 import glob
 import os
+import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from wizardarena.battle_checks import name_groups
-from wizardarena.battles import (
-    CORE_COLUMNS,
-    BattleLog,
-    CountedLog,
-    Counts,
-    Vocabulary,
-    _required_columns,
-    _vocabulary,
-    collapse,
-    counts_from_keys,
-)
+from wizardarena.battles.checks import name_groups, required_columns
+from wizardarena.battles.counts import CountedLog, Counts, collapse, counts_from_keys
+from wizardarena.battles.log import BattleLog
+from wizardarena.battles.schema import CORE_COLUMNS, Vocabulary, vocabulary
 from wizardarena.exceptions import ValidationError
+from wizardarena.ray import Engine, RayEngine, engine_for, error_frame
 
 __all__ = [
     "CountAccumulator",
     "Dataset",
     "Partial",
+    "count_row_groups",
     "dataset_files",
     "is_dataset",
     "open_dataset",
     "piece_counts",
+    "ray_counts",
     "read_counts",
 ]
 
@@ -126,7 +123,7 @@ class Dataset:
         """The columns to read: those ``vocab`` needs, ``weight`` when any file has it, and
         ``group``; every file must have each of them (checked here, before any row is
         read, so a column only some files have is neither dropped nor half read)."""
-        need = _required_columns(list(self.columns), vocab)
+        need = required_columns(list(self.columns), vocab)
         weighted = any("weight" in _names(m) for m in self.metadata)
         cols = [*need, *(["weight"] if weighted else [])]
         if group is not None and group not in cols:
@@ -338,7 +335,7 @@ def read_counts(
     strong_weight: float = 1.0,
     normalize_names: bool = False,
     group: str | None = None,
-    engine: str = "local",
+    engine: Engine | str | RayEngine = "local",
     ray_address: str | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> CountedLog:
@@ -353,10 +350,12 @@ def read_counts(
         As :func:`~wizardarena.battles.read_battles`.
     group : str, optional
         The prompt column to count by (``unit="prompt"``).
-    engine : {"local", "ray"}, default "local"
-        ``"ray"``: Ray Data counts the row groups where they are read
-        (:mod:`wizardarena.ray.counts`); the merge is on the driver.
+    engine : {"local", "ray"} or RayEngine, default "local"
+        ``"ray"`` (or a connected :class:`~wizardarena.ray.RayEngine`): one Ray task per row
+        group counts it where it is read (:func:`count_row_groups`); the merge is on the
+        driver.
     ray_address : str, optional
+        The Ray cluster (with ``engine="ray"``).
     batch_rows : int, default 1,048,576
         Rows per batch of the local reader.
 
@@ -364,18 +363,18 @@ def read_counts(
     -------
     CountedLog
     """
-    vocab = _vocabulary(outcomes)
+    vocab = vocabulary(outcomes)
     if not np.isfinite(strong_weight) or strong_weight <= 0:
         raise ValidationError(f"strong_weight must be a positive number; got {strong_weight!r}")
     ds = open_dataset(source)
     columns = ds.read_columns(vocab, group)
     weighted = "weight" in columns or (vocab is Vocabulary.ARENA_HARD and strong_weight != 1.0)
     acc = CountAccumulator(group is not None, weighted=weighted)
-    if engine == "ray":
-        from wizardarena.ray.counts import ray_counts
-
-        ray_counts(ds, columns, acc, outcomes=vocab.value, strong_weight=strong_weight,
-                   group=group, ray_address=ray_address)
+    on_ray = engine_for(engine, ray_address=ray_address,
+                        purpose="engine='ray' (battle logs on a Ray cluster)")
+    if on_ray is not None:
+        ray_counts(on_ray, ds, columns, acc, outcomes=vocab.value,
+                   strong_weight=strong_weight, group=group)
     else:
         for piece, (path, start, table) in enumerate(_batches(ds, columns, batch_rows)):
             if table.num_rows == 0:
@@ -388,3 +387,47 @@ def read_counts(
     names = ("left", "right") if vocab is Vocabulary.LEFT_RIGHT else ("model_a", "model_b")
     counts = acc.finish(names=names, normalize_names=normalize_names)
     return CountedLog(counts, group=group, columns=ds.columns)
+
+
+# ------------------------------------------------------------------------- on a Ray cluster
+def count_row_groups(batch: pd.DataFrame, *, columns: list[str], outcomes: str,
+                     strong_weight: float, group: str | None) -> pd.DataFrame:
+    """Ray task: read each listed row group and collapse it (:func:`piece_counts`); one row
+    per piece holding its pickled :class:`Partial`. Bad input comes back as an error row
+    (:func:`~wizardarena.ray.error_frame`), raised on the driver as it is."""
+    out = []
+    for piece, path, row_group, start in zip(batch["piece"], batch["path"],
+                                            batch["row_group"], batch["start"]):
+        try:  # the driver checked every file's columns (Dataset.read_columns)
+            pf = pq.ParquetFile(path, read_dictionary=columns)
+            table = pf.read_row_group(int(row_group), columns=columns)
+            if table.num_rows == 0:
+                continue
+            try:
+                out.append(pickle.dumps(piece_counts(
+                    table, outcomes=outcomes, strong_weight=strong_weight, group=group,
+                    piece=int(piece))))
+            except ValidationError as exc:
+                raise located(str(path), int(start), table.num_rows, exc) from None
+        except ValidationError as exc:
+            return error_frame(exc)
+    return pd.DataFrame({"partial": out})
+
+
+def ray_counts(engine: RayEngine, ds: Dataset, columns: list[str], acc: CountAccumulator, *,
+               outcomes: str, strong_weight: float, group: str | None) -> None:
+    """Count the files of ``ds`` on Ray into ``acc``: one task per row group, every file's
+    row groups numbered in file order (the local reader's order), merged here."""
+    pieces: list[dict[str, object]] = []
+    for path, meta in zip(ds.files, ds.metadata):
+        path = os.path.abspath(path)  # the workers' working directory is not this one
+        start = 0
+        for rg in range(meta.num_row_groups):
+            pieces.append({"piece": len(pieces), "path": path, "row_group": rg,
+                           "start": start})
+            start += meta.row_group(rg).num_rows
+    for part in engine.map_items(pieces, count_row_groups, fn_kwargs={
+            "columns": columns, "outcomes": outcomes, "strong_weight": strong_weight,
+            "group": group}):
+        for blob in part.get("partial", ()):
+            acc.add(pickle.loads(blob))

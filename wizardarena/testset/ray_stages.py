@@ -1,4 +1,5 @@
-"""Test sets on Ray: the stage functions of the local path as Ray Data stages.
+"""Test sets on Ray: the stage functions of the local path as Ray Data stages (the engine,
+a connected :class:`~wizardarena.ray.RayEngine`, is handed in by ``build_testset``).
 
 ``build_testset(..., engine="ray")`` (``wizardarena testset --ray``) moves three stages of
 :func:`~wizardarena.testset.build_testset` onto a Ray cluster (:class:`RayStages`); every
@@ -34,7 +35,6 @@ Embedding (``embed_texts``)
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,7 +43,7 @@ import pandas as pd
 
 from wizardarena.exceptions import ValidationError
 from wizardarena.progress import Progress, ProgressCallback
-from wizardarena.ray import connect, data_context
+from wizardarena.ray import RayEngine, error_frame, gpu_ids, resolve
 from wizardarena.testset.clean import (
     CleanResult,
     check_clean_options,
@@ -94,8 +94,7 @@ def read_file_stage(batch: pd.DataFrame, *, text: str, id_column: str | None,
             frame = normalize_prompts(raw, text=text, id_column=id_column,
                                       text_column=text_column).reset_index()
         except ValidationError as exc:
-            return pd.DataFrame({"_error": [pickle.dumps(
-                ValidationError(f"{path}: ", *exc.parts))]})
+            return error_frame(ValidationError(f"{path}: ", *exc.parts))
         generated = id_column is None and not any(c in raw.columns for c in _ID_COLUMNS)
         frame[_ORDER] = (np.int64(file) << np.int64(_ROW_BITS)) + np.arange(len(frame))
         frame["_generated_id"] = generated
@@ -164,10 +163,8 @@ class TransformActor:
     """Ray Data actor: a fitted embedder's ``transform``, batch by batch."""
 
     def __init__(self, embedder: Any) -> None:
-        import ray
-
         # a reference to the fitted embedder in the object store: fetched once per actor
-        self.embedder = ray.get(embedder) if isinstance(embedder, ray.ObjectRef) else embedder
+        self.embedder = resolve(embedder)
 
     def __call__(self, batch: pd.DataFrame) -> dict[str, np.ndarray]:
         texts = batch["text"].tolist()
@@ -180,9 +177,7 @@ class EncodeActor:
     when it has one)."""
 
     def __init__(self, model: str, batch_size: int, kwargs: dict[str, Any]) -> None:
-        import ray
-
-        device = "cuda" if ray.get_gpu_ids() else None
+        device = "cuda" if gpu_ids() else None
         self.embedder = SentenceTransformerEmbedder(model, batch_size=batch_size,
                                                     device=device, **kwargs)
 
@@ -203,17 +198,6 @@ def _co_partition(ds: Any, keys: list[str], parts: int) -> Any:
     return ds.sort(keys)
 
 
-def _gather(ds: Any) -> pd.DataFrame:
-    """Every row of ``ds`` here; a stage's ValidationError (an ``_error`` row) is raised."""
-    frames = []
-    for b in ds.iter_batches(batch_format="pandas", batch_size=None):
-        if "_error" in b.columns:
-            raise pickle.loads(b["_error"].iloc[0])
-        if len(b):
-            frames.append(b)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
 class RayGroupBy:
     """The group-by steps of :func:`~wizardarena.testset.clean.clean_with_keys` on Ray Data
     (a :class:`~wizardarena.testset.clean.GroupBy`).
@@ -228,11 +212,12 @@ class RayGroupBy:
         Partitions of the hash shuffles.
     """
 
-    def __init__(self, keyed: Any, orders: np.ndarray, parts: int, tasks: Any) -> None:
+    def __init__(self, keyed: Any, orders: np.ndarray, parts: int, engine: RayEngine) -> None:
         self.keyed = keyed
         self.orders = orders
         self.parts = parts
-        self.tasks = tasks  # Ray Data compute strategy of the map stages
+        self.engine = engine
+        self.tasks = engine.tasks  # Ray Data compute strategy of the map stages
 
     def _in_play(self, live: np.ndarray, columns: list[str],
                  nonzero: str | None = None) -> Any:
@@ -245,7 +230,7 @@ class RayGroupBy:
 
     def _grouped(self, ds: Any, keys: list[str], stage: Callable[..., pd.DataFrame],
                  **kw: Any) -> pd.DataFrame:
-        return _gather(_co_partition(ds, keys, self.parts).map_batches(
+        return self.engine.gather(_co_partition(ds, keys, self.parts).map_batches(
             stage, batch_size=None, batch_format="pandas", fn_kwargs=kw,
             compute=self.tasks))
 
@@ -294,19 +279,18 @@ class RayStages:
 
     Parameters
     ----------
-    ray_address : str, optional
-    workers : int, optional
-        Tasks (or actors) of each stage at a time (default: Ray Data's choice, up to the
-        cluster's CPUs).
+    engine : RayEngine
+        The connected runtime; its ``workers`` are the tasks (or actors) of each stage at a
+        time (default: Ray Data's choice, up to the cluster's CPUs).
     """
 
-    def __init__(self, *, ray_address: str | None = None, workers: int | None = None) -> None:
-        self.ray = connect(ray_address, "engine='ray' (test sets on a Ray cluster)")
-        data_context()
-        cpus = int(self.ray.cluster_resources().get("CPU", 1))
+    def __init__(self, engine: RayEngine) -> None:
+        self.engine = engine
+        self.ray = engine.ray
+        workers, cpus = engine.workers, engine.cpus
         self.parts = max(2, 2 * (workers or cpus))
-        self.pool = workers or max(1, cpus)
-        self.tasks = None if workers is None else self.ray.data.TaskPoolStrategy(size=workers)
+        self.pool = workers or cpus
+        self.tasks = engine.tasks
         # frame, its rows on the cluster, their input positions (sorted)
         self._read: tuple[pd.DataFrame, Any, np.ndarray] | None = None
 
@@ -333,7 +317,7 @@ class RayStages:
                       compute=self.tasks,
                       fn_kwargs={"text": mode, "id_column": id_column,
                                  "text_column": text_column}).materialize()
-        rows = _gather(ds).drop(columns="text").sort_values(_ORDER, kind="stable")
+        rows = self.engine.gather(ds).drop(columns="text").sort_values(_ORDER, kind="stable")
         generated = rows.pop("_generated_id").to_numpy(dtype=bool)
         orders = rows.pop(_ORDER).to_numpy()
         if generated.all():  # ids by position over the whole input, as locally
@@ -374,7 +358,7 @@ class RayStages:
             keys_stage, batch_size=batch_size, batch_format="pandas", compute=self.tasks,
             fn_kwargs={"prefix_words": prefix_words, "shingle": shingle,
                        "num_perm": num_perm, "seed": seed}).materialize()
-        keys = _gather(keyed).sort_values(_ORDER, kind="stable").reset_index(drop=True)
+        keys = self.engine.gather(keyed).sort_values(_ORDER, kind="stable").reset_index(drop=True)
         if len(keys) != len(prompts) or not np.array_equal(keys[_ORDER].to_numpy(), orders):
             raise RuntimeError("the keys computed on Ray do not match the prompts")  # a bug
         signatures = signatures_from_column(keys.pop("minhash"), num_perm)
@@ -383,7 +367,7 @@ class RayStages:
             prompts, keys, signatures, min_words=min_words, min_chars=min_chars, exact=exact,
             prefix_words=prefix_words, prefix_share=prefix_share,
             minhash_threshold=minhash_threshold,
-            groups=RayGroupBy(keyed, orders, self.parts, self.tasks))
+            groups=RayGroupBy(keyed, orders, self.parts, self.engine))
 
     # -- embedding -------------------------------------------------------------------------
     def embed_texts(self, embedder: Any, texts: Sequence[str], *, batch_size: int = 20_000,
@@ -409,7 +393,7 @@ class RayStages:
                                  batch_size=batch_size, batch_format="pandas",
                                  compute=actors(min_size=1, max_size=self.pool))
         else:
-            gpus = int(self.ray.cluster_resources().get("GPU", 0))
+            gpus = self.engine.gpus
             size = min(self.pool, gpus) if gpus else self.pool
             out = ds.map_batches(
                 EncodeActor, fn_constructor_args=(embedder.model_name, embedder.batch_size,
