@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from wizardarena._markdown import markdown_table
 from wizardarena.exceptions import ValidationError
 from wizardarena.ratings.position import PositionBias
 from wizardarena.ratings.result import (
@@ -21,7 +22,14 @@ from wizardarena.ratings.result import (
     ranks_from_intervals,
 )
 
-__all__ = ["TABLE_COLUMNS", "FitInfo", "Leaderboard", "RatingDifference", "ranks_from_intervals"]
+__all__ = [
+    "TABLE_COLUMNS",
+    "FitInfo",
+    "Leaderboard",
+    "RatingDifference",
+    "check_level",
+    "ranks_from_intervals",
+]
 
 #: reasons of :attr:`FitInfo.ridge_models` under which the bootstrap replicates of a model
 #: are not extremes (±∞) but ridge-held numbers: a difference with such a model is unknown
@@ -105,7 +113,7 @@ class RatingDifference:
         ``difference ∓ z_level · se``."""
         if side not in ("lower", "upper"):
             raise ValidationError(f"side must be 'lower' or 'upper'; got {side!r}")
-        _check_level(level)
+        check_level(level)
         if not self.determined:
             return float("nan")
         q = 1.0 - float(level) if side == "lower" else float(level)
@@ -268,7 +276,7 @@ class Leaderboard:
         ValidationError
             Unknown model names, ``a == b``, or a board without intervals (``ci="none"``).
         """
-        lvl = self.info.level if level is None else _check_level(level)
+        lvl = self.info.level if level is None else check_level(level)
         a, b = self._model(a), self._model(b)
         if a == b:
             raise ValidationError(f"compare needs two different models; got {a!r} twice")
@@ -349,9 +357,6 @@ class Leaderboard:
     def to_markdown(self) -> str:
         """A GitHub-flavoured markdown table (no optional dependency needed)."""
         t = self._display_frame().reset_index()
-        head = "| " + " | ".join(str(c) for c in t.columns) + " |"
-        sep = "|" + "|".join("---:" if i else ":---" for i in range(t.shape[1])) + "|"
-        rows = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in t.itertuples(False)]
         note = f"\n\n{self.info.interval_label}; {self.info.n_battles} battles."
         if self.info.ridge_models:
             note += (f" {', '.join(self.info.ridge_models)}: no finite maximum-likelihood "
@@ -361,17 +366,12 @@ class Leaderboard:
             note += (" 'winless (undefeated) in k of n replicates': the model scored (conceded)"
                      " nothing in k bootstrap replicates, where its rating is −∞ (+∞); an "
                      "interval bound of -inf (inf) says that this happened too often to ignore.")
-        text = "\n".join([head, sep, *rows]) + note
+        text = markdown_table(t) + note
         if self.position_bias is not None:
             text += "\n\nPosition bias:\n\n" + self.position_bias.to_markdown()
         if self.style is not None:
-            c = self.style.reset_index()
-            chead = "| " + " | ".join(str(x) for x in c.columns) + " |"
-            csep = "|" + "|".join("---:" if i else ":---" for i in range(c.shape[1])) + "|"
-            crows = ["| " + " | ".join(_fmt(round(v, 4) if isinstance(v, float) else v)
-                                       for v in row) + " |" for row in c.itertuples(False)]
             text += "\n\nStyle coefficients (log-odds per standardised unit):\n\n"
-            text += "\n".join([chead, csep, *crows])
+            text += markdown_table(self.style.reset_index().round(4))
         return text
 
     def to_html(self) -> str:
@@ -431,7 +431,8 @@ def unknown_model(name: str, models: list[str], where: str) -> ValidationError:
     return ValidationError(f"model {name!r} is not {where}{hint}")
 
 
-def _check_level(level: float) -> float:
+def check_level(level: float) -> float:
+    """``level`` as a float, or a ValidationError unless it is strictly between 0 and 1."""
     if not isinstance(level, (int, float, np.floating)) or not 0.0 < float(level) < 1.0:
         raise ValidationError(f"level must be strictly between 0 and 1; got {level!r}")
     return float(level)
@@ -445,14 +446,6 @@ def _exceed(draws: np.ndarray | None, diff: float, se: float, t: float) -> float
     if se > 0:
         return float(ndtr((diff - t) / se))
     return float(0.5 + 0.5 * np.sign(diff - t))
-
-
-def _fmt(v: Any) -> str:
-    if v is pd.NA or v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if np.isnan(v) else f"{v:g}"
-    return str(v)
 
 
 def _py(v: Any) -> Any:

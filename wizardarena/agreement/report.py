@@ -13,10 +13,7 @@ import numpy as np
 import pandas as pd
 
 from wizardarena._io import atomic_write_text
-from wizardarena.agreement._render import (
-    _CSS,
-    _md_table,
-)
+from wizardarena._markdown import markdown_table
 from wizardarena.agreement.aliases import load_aliases
 from wizardarena.agreement.matching import ModelMatch, match_models
 from wizardarena.agreement.metrics import (
@@ -42,6 +39,16 @@ from wizardarena.exceptions import Param, ReferenceMatchError, ValidationError
 from wizardarena.leaderboard import Leaderboard
 
 __all__ = ["METRICS", "AgreementReport", "agreement"]
+
+#: the style sheet of the HTML report
+CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
+    "table.wa-table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}"
+    ".wa-table th,.wa-table td{padding:3px 9px;border-bottom:1px solid #ddd;text-align:right}"
+    ".wa-table th{background:#f3f3f3}"
+    ".wa-figs{display:flex;flex-wrap:wrap;gap:1em}"
+    "figure{margin:0}figure img{max-width:540px;border:1px solid #eee}"
+)
 
 #: rows of :attr:`AgreementReport.summary`, in order
 METRICS: tuple[str, ...] = (
@@ -185,14 +192,17 @@ class AgreementReport:
         """The report as GitHub-flavoured markdown (no optional dependency needed)."""
         out = [f"## {self.title}", ""]
         out += [f"- {line}" for line in self._header_lines()]
-        out += ["", "### Metrics", "", _md_table(self._summary_display().reset_index()), ""]
-        out += ["### Models", "", _md_table(self._models_display().reset_index()), ""]
+        out += ["", "### Metrics", "", markdown_table(self._summary_display().reset_index(),
+                                                  align=None), ""]
+        out += ["### Models", "", markdown_table(self._models_display().reset_index(),
+                                                 align=None), ""]
         contra = self.pairs[self.pairs["verdict"] == -1]
         if len(contra):
             out += [
                 f"### Pairs we order against the reference ({len(contra)})",
                 "",
-                _md_table(contra[["model_a", "model_b", "diff_ours", "diff_theirs"]].round(1)),
+                markdown_table(contra[["model_a", "model_b", "diff_ours", "diff_theirs"]].round(1),
+                               align=None),
                 "",
             ]
         out += ["### Unmatched", ""]
@@ -216,7 +226,7 @@ class AgreementReport:
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
             f"<title>{esc(self.title)}</title>",
-            f"<style>{_CSS}</style></head><body>",
+            f"<style>{CSS}</style></head><body>",
             f"<h1>{esc(self.title)}</h1>",
             "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in self._header_lines()) + "</ul>",
             "<h2>Metrics</h2>",

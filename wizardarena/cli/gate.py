@@ -130,27 +130,33 @@ def _summary(args: argparse.Namespace, board: Any, results: list[Any], notes: li
              code: int) -> str:
     import pandas as pd
 
-    from wizardarena.testing.assertions import _p, _pts
+    from wizardarena._markdown import markdown_table
+    from wizardarena.testing.assertions import format_points, format_probability
 
     info = board.info
     title = {PASS: f"{_MARK[True]} passed", FAIL: f"{_MARK[False]} failed",
              UNUSABLE: f"{_MARK[None]} cannot decide"}[code]
     pct = f"{100 * info.level:g}%"
-    lines = [f"### wizardarena gate: {title}", "",
-             f"| | check | difference (Elo) | {pct} interval | probability | battles |",
-             "|:---:|:---|---:|:---:|:---|---:|"]
+    rows = []
     for r in results:
         mark = _MARK[r.passed] if r.decided else _MARK[None]
         if r.kind == "rank":
             rank = board.table["rank"].astype(object)[args.model]
             shown = "no rank" if pd.isna(rank) else f"rank {rank}"
-            lines.append(f"| {mark} | {r.check} | {shown} | | | |")
+            rows.append([mark, r.check, shown, "", "", ""])
             continue
         c = r.comparisons[0]
-        prob = (f"P(worse by > {args.margin:g}) = {_p(r.probability)}" if r.kind == "not-worse"
-                else f"P(better) = {_p(r.probability)}")
-        lines.append(f"| {mark} | {r.check} | {_pts(c.difference)} | "
-                     f"[{_pts(c.lower)}, {_pts(c.upper)}] | {prob} | {c.n_battles:,} |")
+        p = format_probability(r.probability)
+        prob = (f"P(worse by > {args.margin:g}) = {p}" if r.kind == "not-worse"
+                else f"P(better) = {p}")
+        pts = format_points
+        rows.append([mark, r.check, pts(c.difference), f"[{pts(c.lower)}, {pts(c.upper)}]",
+                     prob, f"{c.n_battles:,}"])
+    table = pd.DataFrame(rows, columns=["", "check", "difference (Elo)", f"{pct} interval",
+                                        "probability", "battles"])
+    lines = [f"### wizardarena gate: {title}", "",
+             markdown_table(table, align=["center", "left", "right", "center", "left",
+                                          "right"])]
     seed = "" if info.seed is None else f", seed {info.seed}"
     lines += ["", f"`{os.path.basename(str(args.battles))}`: {info.n_battles:,} battles, "
               f"{info.n_models} models; {info.interval_label}{seed}. A not-worse check fails "

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from wizardarena._markdown import markdown_table
 from wizardarena.exceptions import DataWarning, ValidationError
-from wizardarena.flywheel.data import _markdown
 from wizardarena.leaderboard import Leaderboard
 
 __all__ = ["Comparison", "compare"]
@@ -38,7 +38,7 @@ class Comparison:
     method: str
 
     def to_markdown(self) -> str:
-        return _markdown(self.table.round(1))
+        return markdown_table(self.table.round(1).reset_index(), float_format=".3g")
 
 
 def compare(

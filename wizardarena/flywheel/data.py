@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from wizardarena._io import atomic_write, atomic_write_bytes
+from wizardarena._markdown import markdown_table
 from wizardarena.exceptions import Param, render_parts
 
 if TYPE_CHECKING:
@@ -157,7 +158,8 @@ class FlywheelStats:
         for title, t in (("opponent", self.by_opponent), ("category", self.by_category),
                          ("subset", self.by_subset)):
             if len(t):
-                parts += ["", f"By {title}:", "", _markdown(t)]
+                parts += ["", f"By {title}:", "",
+                          markdown_table(t.reset_index(), float_format=".3g")]
         return "\n".join(parts)
 
 
@@ -223,18 +225,3 @@ class TrainingData:
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
-
-
-def _markdown(t: pd.DataFrame) -> str:
-    f = t.reset_index()
-    head = "| " + " | ".join(str(c) for c in f.columns) + " |"
-    sep = "|" + "|".join("---:" if i else ":---" for i in range(f.shape[1])) + "|"
-
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return "" if math.isnan(v) else f"{v:.3g}"
-        return str(v)
-
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in f.itertuples(False)]
-    return "\n".join([head, sep, *body])
-

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from wizardarena.exceptions import ValidationError
-from wizardarena.leaderboard import Leaderboard, RatingDifference, _check_level
+from wizardarena.leaderboard import Leaderboard, RatingDifference, check_level
 
 __all__ = [
     "CheckResult",
@@ -45,6 +45,8 @@ __all__ = [
     "check_not_worse",
     "check_order",
     "check_rank_at_most",
+    "format_points",
+    "format_probability",
 ]
 
 #: power at which the "detectable regression" of a not-worse check is quoted
@@ -100,7 +102,7 @@ def check_better(board: Leaderboard, a: str, b: str, *, level: float = 0.95,
     ``new`` is not worse than ``old`` by more than 10 points (a non-inferiority test, stricter
     than :func:`check_not_worse`).
     """
-    level = _check_level(level)
+    level = check_level(level)
     by = _number(by, "by")
     c = board.compare(a, b)
     what = f"{a} better than {b}" + (f" by more than {_pts(by)}" if by else "")
@@ -130,7 +132,7 @@ def check_not_worse(board: Leaderboard, new: str, old: str, *, margin: float = 0
                     level: float = 0.95) -> CheckResult:
     """A one-sided regression gate: fail when the board shows, with probability ≥ ``level``,
     that ``new`` is rated below ``old`` by more than ``margin`` Elo points."""
-    level = _check_level(level)
+    level = check_level(level)
     margin = _number(margin, "margin")
     if margin < 0:
         raise ValidationError(f"margin must be ≥ 0 Elo points; got {margin!r}")
@@ -210,7 +212,7 @@ def check_order(board: Leaderboard, models: Sequence[str], *,
                               f"{models!r}")
     if len(set(models)) != len(models):
         raise ValidationError(f"models must not repeat a name; got {list(models)}")
-    level = _check_level(level)
+    level = check_level(level)
     parts = [check_better(board, a, b, level=level) for a, b in itertools.pairwise(models)]
     what = " > ".join(models)
     passed = all(p.passed for p in parts)
@@ -336,7 +338,8 @@ def _r(x: object) -> str:
     return f"{v:.1f}" if np.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
 
 
-def _pts(x: float) -> str:
+def format_points(x: float) -> str:
+    """A rating difference in Elo points for a message: signed, one decimal."""
     v = float(x)
     if np.isnan(v):
         return "nan"
@@ -345,8 +348,12 @@ def _pts(x: float) -> str:
     return "0" if v == 0 else f"{v:+.1f}"
 
 
-def _p(p: float) -> str:
+def format_probability(p: float) -> str:
+    """A probability for a message: three decimals."""
     return "nan" if np.isnan(p) else f"{p:.3f}"
+
+
+_pts, _p = format_points, format_probability
 
 
 def _pct(level: float) -> str:
