@@ -113,3 +113,41 @@ def test_cli_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "Spearman(true, fitted)" in out and "wizard-70b" in out
     assert "first-slot win rate" in out
+
+
+def test_oversized_and_endless_bodies_are_streamed_as_a_bad_server_sends_them() -> None:
+    import httpx
+
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    with SimArena({"m": 1000.0}, faults=Faults(rate_huge_body=1.0, huge_body_bytes=3 << 20),
+                  rng=0) as sim, httpx.Client() as c:
+        with c.stream("POST", f"{sim.base_url}/chat/completions", json=chat) as r:
+            assert r.status_code == 200 and r.headers["content-length"] == str(3 << 20)
+            body = b"".join(r.iter_bytes())
+        assert len(body) == 3 << 20 and body.startswith(b'{"choices"')
+        assert json.loads(body)["choices"][0]["message"]["content"] == "a" * (len(body) - 64)
+    with SimArena({"m": 1000.0}, faults=Faults(rate_endless_body=1.0), rng=0) as sim, \
+            httpx.Client() as c:
+        with c.stream("POST", f"{sim.base_url}/chat/completions", json=chat) as r:
+            assert r.headers["transfer-encoding"] == "chunked"
+            read = 0
+            for chunk in r.iter_bytes():
+                read += len(chunk)
+                if read > 8 << 20:  # it does not end: the client has to hang up
+                    break
+        assert read > 8 << 20
+        assert sim.stats().faults == {"endless_body": 1}
+
+
+def test_a_cpu_bound_embeddings_server_reports_its_compute() -> None:
+    import httpx
+
+    with SimArena({"m": 1000.0}, embed_seconds_per_text=0.002, embed_seconds_per_request=0.02,
+                  embed_cpu=True, process=True, rng=0) as sim, httpx.Client(timeout=60) as c:
+        before = sim.stats().cpu_seconds
+        for i in range(4):
+            r = c.post(f"{sim.base_url}/embeddings",
+                       json={"model": "e", "input": [f"text {i} {k}" for k in range(25)]})
+            assert r.status_code == 200 and len(r.json()["data"]) == 25
+        used = sim.stats().cpu_seconds - before
+    assert used >= 0.9 * 4 * (0.02 + 25 * 0.002)  # the compute was spent as CPU time

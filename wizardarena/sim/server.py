@@ -50,11 +50,13 @@ see :mod:`wizardarena.sim.errors`):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import json
 import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -98,7 +100,9 @@ class Faults:
     ``hang_seconds`` then drop the connection), ``rate_malformed`` (200 with broken JSON),
     ``rate_error_200`` (200 whose body is only an ``error`` object, as some gateways send),
     ``rate_no_choices`` (200 with an empty ``choices`` list), ``rate_slow`` (answer after an
-    extra ``slow_seconds``). Their sum must be <= 1.
+    extra ``slow_seconds``), ``rate_huge_body`` (a 200 whose body, streamed, is
+    ``huge_body_bytes`` long: an answer far larger than any reply), ``rate_endless_body`` (a
+    200 whose chunked body never ends, until the client hangs up). Their sum must be <= 1.
 
     Verdict faults (judge only, drawn per request key, so a retry gets the same text):
     ``rate_empty_verdict`` (empty content) and ``rate_unparseable`` (text without a verdict).
@@ -111,22 +115,30 @@ class Faults:
     rate_error_200: float = 0.0
     rate_no_choices: float = 0.0
     rate_slow: float = 0.0
+    rate_huge_body: float = 0.0
+    rate_endless_body: float = 0.0
     rate_empty_verdict: float = 0.0
     rate_unparseable: float = 0.0
     retry_after: float = 0.01
     hang_seconds: float = 0.2
     slow_seconds: float = 0.2
+    huge_body_bytes: int = 256 << 20
 
     def __post_init__(self) -> None:
         for name in (
             "rate_429", "rate_500", "rate_timeout", "rate_malformed", "rate_error_200",
-            "rate_no_choices", "rate_slow", "rate_empty_verdict", "rate_unparseable",
+            "rate_no_choices", "rate_slow", "rate_huge_body", "rate_endless_body",
+            "rate_empty_verdict", "rate_unparseable",
         ):
             v = getattr(self, name)
             if not (0.0 <= v <= 1.0):
                 raise ValidationError(f"Faults.{name} must be in [0, 1]; got {v!r}")
+        if not isinstance(self.huge_body_bytes, int) or self.huge_body_bytes < 64:
+            raise ValidationError(f"Faults.huge_body_bytes must be an integer >= 64; got "
+                                  f"{self.huge_body_bytes!r}")
         total = (self.rate_429 + self.rate_500 + self.rate_timeout + self.rate_malformed
-                 + self.rate_error_200 + self.rate_no_choices)
+                 + self.rate_error_200 + self.rate_no_choices + self.rate_huge_body
+                 + self.rate_endless_body)
         if total + self.rate_slow > 1.0:
             raise ValidationError(f"transport fault rates must sum to <= 1; got {total}")
         if self.rate_empty_verdict + self.rate_unparseable > 1.0:
@@ -144,15 +156,20 @@ class SimStats:
         (``served`` = successful 200 responses with a well-formed body).
     faults : dict of str to int
         Injected faults and error responses by kind (``429``, ``500``, ``timeout``,
-        ``malformed``, ``error_200``, ``no_choices``, ``slow``, ``empty_verdict``,
-        ``unparseable``, ``context_length``, ``401``, ``404``).
+        ``malformed``, ``error_200``, ``no_choices``, ``slow``, ``huge_body``,
+        ``endless_body``, ``empty_verdict``, ``unparseable``, ``context_length``, ``401``,
+        ``404``).
     bad_verdict_keys : frozenset of str
         Judge request keys answered with an empty or unparseable verdict.
+    cpu_seconds : float
+        CPU time of the server's process so far (its own process with ``process=True``;
+        in thread mode, the process it shares with the client).
     """
 
     requests: pd.DataFrame
     faults: dict[str, int]
     bad_verdict_keys: frozenset[str]
+    cpu_seconds: float = 0.0
 
     def for_model(self, model: str, route: str = "chat") -> pd.DataFrame:
         """Rows of ``requests`` for one model and route."""
@@ -171,6 +188,10 @@ class _State:
     latency: float
     embed_seconds_per_text: float = 0.0
     embed_workers: int = 1
+    embed_seconds_per_request: float = 0.0
+    embed_contention: float = 0.0
+    embed_cpu: bool = False
+    embed_in_flight: int = 0
     dialect: str = "vllm"
     api_key: str | None = None
     echo_key: bool = False
@@ -183,6 +204,15 @@ class _State:
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+def _burn(seconds: float) -> None:
+    """Keep one CPU busy for ``seconds`` of this thread's CPU time (a CPU-bound model)."""
+    end = time.thread_time() + seconds
+    x = 0
+    while time.thread_time() < end:
+        for _ in range(2000):
+            x += 1
 
 
 def _raw_response(status: int, payload: bytes, extra_headers: str = "") -> bytes:
@@ -198,12 +228,50 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
+#: bytes per write of a streamed body
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Streamed:
+    """A 200 response whose body is streamed: ``size`` bytes of a chat completion whose
+    answer is padding (``Content-Length`` given), or, with ``size`` None, a chunked body
+    that never ends. Either stops when the client hangs up."""
+
+    size: int | None
+
+    async def send(self, writer: asyncio.StreamWriter) -> None:
+        if self.size is None:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n")
+            chunk = b"%x\r\n" % _CHUNK + b"a" * _CHUNK + b"\r\n"
+            writer.write(b'10\r\n{"choices": [{"m\r\n')
+            while True:  # until the client disconnects (a write then fails)
+                writer.write(chunk)
+                await writer.drain()
+        head = b'{"choices": [{"message": {"role": "assistant", "content": "'
+        tail = b'"}}]}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\nConnection: keep-alive\r\n\r\n" % self.size
+                     + head)
+        left = self.size - len(head) - len(tail)
+        block = b"a" * _CHUNK
+        while left > 0:
+            n = min(left, _CHUNK)
+            writer.write(block[:n])
+            await writer.drain()
+            left -= n
+        writer.write(tail)
+
+
 class _Server:
     def __init__(self, state: _State) -> None:
         self.state = state
         # like a real embedding server: a fixed number of workers, a queue in front of them,
         # and a request keeps its worker until computed even if its client has gone
         self.embed_workers = asyncio.Semaphore(state.embed_workers)
+        # the threads that compute (embed_cpu): one per worker, as a CPU server has
+        self.cpu: concurrent.futures.ThreadPoolExecutor | None = None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -227,7 +295,10 @@ class _Server:
                 response = await self.dispatch(method, path, body, auth)
                 if response is None:  # injected timeout: drop the connection
                     return
-                writer.write(response)
+                if isinstance(response, _Streamed):
+                    await response.send(writer)
+                else:
+                    writer.write(response)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             return
@@ -264,7 +335,8 @@ class _Server:
         status, body = made
         return self.respond(status, body, auth, extra_headers)
 
-    async def dispatch(self, method: str, path: str, body: bytes, auth: str) -> bytes | None:
+    async def dispatch(self, method: str, path: str, body: bytes,
+                       auth: str) -> bytes | _Streamed | None:
         st = self.state
         route = path.split("?", 1)[0]
         if method == "GET" and route == "/sim/stats":
@@ -350,7 +422,7 @@ class _Server:
         return verdict_text(st.seed, st.judge, key, prompt_text, fmt_text)
 
     async def transport_fault(self, ck: tuple[str, str], auth: str,
-                              model: str) -> bytes | None:
+                              model: str) -> bytes | _Streamed | None:
         """Return a fault response, ``b""`` to drop the connection, or ``None`` to proceed."""
         st = self.state
         f = st.faults
@@ -380,13 +452,22 @@ class _Server:
             st.fault_counts["no_choices"] += 1
             body = errors.no_choices(self.echo(model, auth), ck[1])
             return self.respond(200, body, auth)
+        edge += f.rate_huge_body
+        if u < edge:
+            st.fault_counts["huge_body"] += 1
+            return _Streamed(f.huge_body_bytes)
+        edge += f.rate_endless_body
+        if u < edge:
+            st.fault_counts["endless_body"] += 1
+            return _Streamed(None)
         edge += f.rate_slow
         if u < edge:
             st.fault_counts["slow"] += 1
             await asyncio.sleep(f.slow_seconds)
         return None
 
-    async def embeddings(self, model: str, req: dict[str, Any], auth: str) -> bytes | None:
+    async def embeddings(self, model: str, req: dict[str, Any],
+                         auth: str) -> bytes | _Streamed | None:
         st = self.state
         inputs = req.get("input")
         if isinstance(inputs, str):
@@ -406,9 +487,24 @@ class _Server:
             return fault or None
         if st.latency:
             await asyncio.sleep(st.latency)
-        if st.embed_seconds_per_text:
-            async with self.embed_workers:
-                await asyncio.sleep(st.embed_seconds_per_text * len(inputs))
+        if st.embed_seconds_per_text or st.embed_seconds_per_request:
+            st.embed_in_flight += 1
+            try:
+                async with self.embed_workers:
+                    # the compute of a batch, slower when more requests crowd the server
+                    seconds = ((st.embed_seconds_per_request
+                                + st.embed_seconds_per_text * len(inputs))
+                               * (1.0 + st.embed_contention * (st.embed_in_flight - 1)))
+                    if st.embed_cpu:
+                        if self.cpu is None:
+                            self.cpu = concurrent.futures.ThreadPoolExecutor(
+                                st.embed_workers, thread_name_prefix="sim-embed")
+                        await asyncio.get_running_loop().run_in_executor(
+                            self.cpu, _burn, seconds)
+                    else:
+                        await asyncio.sleep(seconds)
+            finally:
+                st.embed_in_flight -= 1
         data = [
             {"object": "embedding", "index": i,
              "embedding": [round(x, 6) for x in hashed_embedding(t, dim=dim).tolist()]}
@@ -425,7 +521,7 @@ class _Server:
         st = self.state
         rows = [[r, k, n, st.served.get((r, k), 0)] for (r, k), n in st.requests.items()]
         return {"requests": rows, "faults": dict(st.fault_counts),
-                "bad_verdicts": sorted(st.bad_verdicts)}
+                "bad_verdicts": sorted(st.bad_verdicts), "cpu_seconds": time.process_time()}
 
 
 async def _serve(state: _State, host: str, port: int, ready: Callable[[int], None],
@@ -495,6 +591,18 @@ class SimArena:
         Compute time of ``/embeddings`` per input text, on one of ``embed_workers`` workers
         (requests queue for a free worker; an abandoned request still occupies it).
     embed_workers : int, default 1
+    embed_seconds_per_request : float, default 0.0
+        Compute time of every ``/embeddings`` request on its worker, besides the time per
+        text.
+    embed_contention : float, default 0.0
+        A request's compute time grows by this share for every other embeddings request
+        in the server (queued or computing) when it starts: a server whose latency grows
+        with concurrent requests, not only with the batch.
+    embed_cpu : bool, default False
+        Compute by keeping a CPU busy (one thread per worker) instead of sleeping, as a CPU
+        embedding server does: with ``process=True`` the server's CPU time
+        (:attr:`SimStats.cpu_seconds`) is then that compute, and a client that burns CPU
+        takes it from the server.
     rng : int, numpy.random.Generator or None, default None
         Seed of every simulated draw (answers, verdicts, faults).
     dialect : {"vllm", "openai"}, default "vllm"
@@ -525,6 +633,9 @@ class SimArena:
         latency: float = 0.0,
         embed_seconds_per_text: float = 0.0,
         embed_workers: int = 1,
+        embed_seconds_per_request: float = 0.0,
+        embed_contention: float = 0.0,
+        embed_cpu: bool = False,
         rng: int | np.random.Generator | None = None,
         dialect: str = "vllm",
         api_key: str | None = None,
@@ -560,6 +671,10 @@ class SimArena:
                 "embed_seconds_per_text must be >= 0 and embed_workers an integer >= 1; got "
                 f"{embed_seconds_per_text!r}, {embed_workers!r}"
             )
+        if not (embed_seconds_per_request >= 0 and embed_contention >= 0):
+            raise ValidationError(
+                "embed_seconds_per_request and embed_contention must be >= 0; got "
+                f"{embed_seconds_per_request!r}, {embed_contention!r}")
         if dialect not in errors.DIALECTS:
             raise ValidationError(f"dialect must be one of {list(errors.DIALECTS)}; "
                                   f"got {dialect!r}")
@@ -569,7 +684,10 @@ class SimArena:
         seed = int(np.random.default_rng(rng).integers(2**62))
         self._state = _State(seed, parsed, judge, extra, faults or Faults(), float(latency),
                              embed_seconds_per_text=float(embed_seconds_per_text),
-                             embed_workers=embed_workers, dialect=dialect, api_key=api_key,
+                             embed_workers=embed_workers,
+                             embed_seconds_per_request=float(embed_seconds_per_request),
+                             embed_contention=float(embed_contention),
+                             embed_cpu=bool(embed_cpu), dialect=dialect, api_key=api_key,
                              echo_key=bool(echo_key), max_context=max_context)
         self.process = process
         self.host = host
@@ -695,7 +813,7 @@ class SimArena:
         frame = pd.DataFrame(body["requests"], columns=["route", "key", "requests", "served"])
         frame.insert(2, "model", frame["key"].str.split(":", n=1).str[0])
         return SimStats(frame, {str(k): int(v) for k, v in body["faults"].items()},
-                        frozenset(body["bad_verdicts"]))
+                        frozenset(body["bad_verdicts"]), float(body["cpu_seconds"]))
 
 
 def closed_port_url(host: str = "127.0.0.1") -> str:
