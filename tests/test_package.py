@@ -51,6 +51,9 @@ def test_public_api_is_locked() -> None:
         "RatingDifference",
         # one progress protocol (issue 14)
         "Progress",
+        # one house (issue 20): the whole exception tree, the options objects
+        "EndpointError", "EndpointUnreachableError", "IncompleteAnswersError",
+        "RequestRejectedError", "RatingOptions", "ArenaOptions",
     }
     assert set(wa.__all__) == expected
 

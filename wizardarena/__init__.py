@@ -18,6 +18,7 @@ from wizardarena.agreement import (
 )
 from wizardarena.api import rank
 from wizardarena.arena import (
+    ArenaOptions,
     ArenaResult,
     AsyncClient,
     Client,
@@ -36,11 +37,15 @@ from wizardarena.exceptions import (
     ConvergenceError,
     ConvergenceWarning,
     DataWarning,
+    EndpointError,
+    EndpointUnreachableError,
     HTTPStatusError,
+    IncompleteAnswersError,
     JudgeParseError,
     MissingExtraError,
     ReferenceFetchError,
     ReferenceMatchError,
+    RequestRejectedError,
     RidgeWarning,
     StoreError,
     ValidationError,
@@ -50,6 +55,7 @@ from wizardarena.exceptions import (
 from wizardarena.flywheel import Comparison, Flywheel, FlywheelStats, TrainingData, compare
 from wizardarena.leaderboard import FitInfo, Leaderboard, RatingDifference, ranks_from_intervals
 from wizardarena.progress import Progress
+from wizardarena.ratings.options import RatingOptions
 from wizardarena.ratings.style_features import STYLE_FEATURES, answer_style
 from wizardarena.sim import SimArena, SimJudge, SimModel, simulate_battles, simulate_style_battles
 from wizardarena.testset import (
@@ -76,6 +82,7 @@ __all__ = [
     "APIEmbedder",
     "AgreementReport",
     "ArenaError",
+    "ArenaOptions",
     "ArenaResult",
     "AsyncClient",
     "BattleDifficulty",
@@ -88,10 +95,13 @@ __all__ = [
     "CriteriaDifficulty",
     "DataWarning",
     "DecontaminationResult",
+    "EndpointError",
+    "EndpointUnreachableError",
     "FitInfo",
     "Flywheel",
     "FlywheelStats",
     "HTTPStatusError",
+    "IncompleteAnswersError",
     "Judge",
     "JudgeParseError",
     "JudgmentStore",
@@ -102,9 +112,11 @@ __all__ = [
     "Precomputed",
     "Progress",
     "RatingDifference",
+    "RatingOptions",
     "Reference",
     "ReferenceFetchError",
     "ReferenceMatchError",
+    "RequestRejectedError",
     "RidgeWarning",
     "SentenceTransformerEmbedder",
     "SimArena",

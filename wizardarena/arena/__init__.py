@@ -14,11 +14,13 @@ from __future__ import annotations
 from wizardarena.arena.answers import answers_frame, load_answers, load_prompts
 from wizardarena.arena.generate import generate_answers
 from wizardarena.arena.judges import Judge, Template, Verdict, Winner
+from wizardarena.arena.options import ArenaOptions
 from wizardarena.arena.runner import ArenaResult, Progress, arun_arena, run_arena
 from wizardarena.arena.store import JudgmentStore
 from wizardarena.endpoints import AsyncClient, ChatResult, Client
 
 __all__ = [
+    "ArenaOptions",
     "ArenaResult",
     "AsyncClient",
     "ChatResult",

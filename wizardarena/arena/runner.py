@@ -46,6 +46,7 @@ from wizardarena.arena.actors import judge_pool, pool_stats
 from wizardarena.arena.answers import answers_frame, normalize_prompts
 from wizardarena.arena.judges import Judge
 from wizardarena.arena.judging import MatchJudge, Outcome, OutcomeKind
+from wizardarena.arena.options import ArenaOptions
 from wizardarena.arena.pairing import (
     AdaptiveSampler,
     Match,
@@ -71,7 +72,7 @@ from wizardarena.ratings.fit import fit
 from wizardarena.ratings.options import RatingOptions
 from wizardarena.ratings.position import PositionBias
 from wizardarena.ratings.position import position_stats as position_stats_of
-from wizardarena.ray import Engine, RayEngine, check_engine, engine_for
+from wizardarena.ray import Engine, RayEngine, engine_for
 
 #: a run whose first this many requests were all rejected stops (see the module docstring)
 SYSTEMATIC_REJECTIONS = 20
@@ -80,6 +81,7 @@ __all__ = [
     "ArenaResult",
     "Progress",
     "arun_arena",
+    "judge_battles",
     "position_stats",
     "run_arena",
 ]
@@ -335,67 +337,34 @@ def _check_coverage(answers: Mapping[str, Mapping[str, tuple[str, ...]]],
     return q_turns, skipped
 
 
-async def arun_arena(
-    answers: Any,
-    prompts: Any,
-    judge: Judge,
-    *,
-    store: str | os.PathLike[str] | JudgmentStore,
-    pairs: PairingMode | str = "all",
-    baseline: str | None = None,
-    target: str | None = None,
-    opponents: Sequence[str] | None = None,
-    both_orders: bool = True,
-    order: str = "balanced",
-    order_seed: int = 0,
-    all_turns: bool = True,
-    budget: int | None = None,
-    concurrency: int = 32,
-    retry_failed: bool = False,
-    missing: str = "raise",
-    progress: ProgressOption = True,
-    load: bool = True,
-    rng: int | np.random.Generator | None = None,
-    engine: Engine | str | RayEngine = "local",
-    ray_address: str | None = None,
-    workers: int | None = None,
-) -> ArenaResult:
-    """Async version of :func:`run_arena` (same parameters)."""
-    with progress_callback(progress) as report:
-        eng = check_engine(engine, ray_address=ray_address, workers=workers)
-        if order not in ("balanced", "fixed"):
-            raise ValidationError(f"order must be 'balanced' or 'fixed'; got {order!r}")
+async def judge_battles(answers: Any, prompts: Any, judge: Judge,
+                        options: ArenaOptions) -> ArenaResult:
+    """The one body of a run: :func:`run_arena` and :func:`arun_arena` build ``options``
+    from their keyword arguments and come here."""
+    o = options
+    store, baseline, target, opponents = o.store, o.baseline, o.target, o.opponents
+    both_orders, order, order_seed, all_turns = o.both_orders, o.order, o.order_seed, o.all_turns
+    budget, concurrency, retry_failed, missing = o.budget, o.concurrency, o.retry_failed, o.missing
+    load, rng, mode = o.load, o.rng, o.mode
+    with progress_callback(o.progress) as report:
         if not isinstance(judge, Judge):
             raise ValidationError(f"judge must be a wizardarena Judge; got {type(judge).__name__}")
-        if missing not in ("raise", "skip"):
-            raise ValidationError(f"missing must be 'raise' or 'skip'; got {missing!r}")
-        if not isinstance(concurrency, int) or concurrency < 1:
-            raise ValidationError(f"concurrency must be an integer >= 1; got {concurrency!r}")
         prompt_frame = normalize_prompts(prompts)
         amap = _answer_map(answers_frame(answers))
-        try:
-            mode = PairingMode(pairs)
-        except ValueError:
-            raise ValidationError(
-                f"pairs must be one of {[m.value for m in PairingMode]}; got {pairs!r}"
-            ) from None
         pair_list = model_pairs(sorted(amap), mode=mode, baseline=baseline, target=target,
                                 opponents=opponents)
         involved = sorted({m for p in pair_list for m in p})
         q_turns, _ = _check_coverage(amap, prompt_frame, involved, missing)
-        if mode is PairingMode.ADAPTIVE and (budget is None or budget < 1):
-            raise ValidationError(f"pairs='adaptive' needs budget= a positive number of "
-                                  f"judgments; got {budget!r}")
         tpl = judge.template
         turns: dict[str, tuple[str, ...]] = dict(zip(prompt_frame.index, prompt_frame["turns"]))
         client: AsyncClient | None = None
         pool: Any = None
-        if eng is Engine.RAY:  # judge actors on the cluster; this process writes the store
-            on_ray = engine_for(engine, ray_address=ray_address, workers=workers,
+        if o.on_ray():  # judge actors on the cluster; this process writes the store
+            on_ray = engine_for(o.engine, ray_address=o.ray_address, workers=o.workers,
                                 purpose="engine='ray' (battles on a Ray cluster)")
             assert on_ray is not None  # engine is "ray"
             pool = judge_pool(on_ray, judge, turns, amap, concurrency=concurrency,
-                              workers=workers)
+                              workers=o.workers)
         else:
             client = judge.async_client(concurrency)
         st, owned = open_store(store)
@@ -443,6 +412,14 @@ async def arun_arena(
                 await pool.close()
             if owned:
                 st.close()
+
+
+async def arun_arena(answers: Any, prompts: Any, judge: Judge, *,
+                     store: str | os.PathLike[str] | JudgmentStore,
+                     **options: Any) -> ArenaResult:
+    """Async version of :func:`run_arena` (same parameters, as keyword arguments of
+    :class:`~wizardarena.arena.options.ArenaOptions`)."""
+    return await judge_battles(answers, prompts, judge, ArenaOptions(store=store, **options))
 
 
 async def _run_adaptive(
@@ -595,11 +572,9 @@ def run_arena(
     Works from plain scripts and inside a running event loop (notebooks): there it runs in
     a worker thread.
     """
-    return run_sync(arun_arena(
-        answers, prompts, judge, store=store, pairs=pairs, baseline=baseline, target=target,
-        opponents=opponents, both_orders=both_orders, order=order, order_seed=order_seed,
-        all_turns=all_turns, budget=budget,
-        concurrency=concurrency, retry_failed=retry_failed, missing=missing,
+    return run_sync(judge_battles(answers, prompts, judge, ArenaOptions(
+        store=store, pairs=pairs, baseline=baseline, target=target, opponents=opponents,
+        both_orders=both_orders, order=order, order_seed=order_seed, all_turns=all_turns,
+        budget=budget, concurrency=concurrency, retry_failed=retry_failed, missing=missing,
         progress=progress, load=load, rng=rng, engine=engine, ray_address=ray_address,
-        workers=workers,
-    ))
+        workers=workers)))

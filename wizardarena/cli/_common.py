@@ -260,12 +260,18 @@ def add_rating_options(p: argparse.ArgumentParser) -> None:
     add_quiet(p)
 
 
-def rating_arguments(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :func:`wizardarena.rank` set by :func:`add_rating_options`."""
+def rating_arguments(args: argparse.Namespace, **rating: Any) -> dict[str, Any]:
+    """The keyword arguments of :func:`wizardarena.rank` set by :func:`add_rating_options`:
+    the rating options as one :class:`~wizardarena.ratings.options.RatingOptions` (``rating``
+    adds or overrides options a subcommand sets itself, e.g. ``position``), and the reading
+    options, the seed and the progress."""
+    from wizardarena.ratings.options import RatingOptions
+
+    options = dict(method=args.method, ci=args.ci, rounds=args.rounds, unit=args.unit,
+                   cluster=args.cluster_column, level=args.level,
+                   anchor=parse_anchor(args.anchor), ties=args.ties, point=args.point)
     return dict(
-        method=args.method, ci=args.ci, rounds=args.rounds, unit=args.unit,
-        cluster=args.cluster_column, level=args.level, anchor=parse_anchor(args.anchor),
-        ties=args.ties, point=args.point, outcomes=args.outcomes,
+        options=RatingOptions(**{**options, **rating}), outcomes=args.outcomes,
         strong_weight=args.strong_weight, normalize_names=args.normalize_names, rng=args.seed,
         progress=progress_option(args),
     )

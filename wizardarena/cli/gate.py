@@ -107,12 +107,11 @@ def _gate(args: argparse.Namespace) -> tuple[int, str]:
         raise ValidationError(f"--model {args.model!r} cannot be checked against itself")
     prompt_column = args.cluster_column or "question_id"
     by_prompt = log.has_column(prompt_column) and args.method == "bt"  # Elo resamples battles
-    options = {**rating_arguments(args), "unit": args.unit or ("prompt" if by_prompt
-                                                               else "battle")}
-    if options["unit"] == "battle":
-        options["cluster"] = None
+    unit = args.unit or ("prompt" if by_prompt else "battle")
+    arguments = rating_arguments(args, unit=unit,
+                                 cluster=args.cluster_column if unit == "prompt" else None)
     with relay_warnings() as notes:
-        board = rank(log, **options)
+        board = rank(log, **arguments)
     results = [check_not_worse(board, args.model, old, margin=args.margin, level=args.level)
                for old in args.not_worse_than]
     results += [check_better(board, args.model, other, level=args.level)

@@ -64,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
 
         answers = load_answers(args.answers)
     with relay_warnings():
-        result = rank(args.battles, by=args.by, style=style, answers=answers,
-                      position=args.position, **rating_arguments(args), **ray_arguments(args))
+        result = rank(args.battles, by=args.by, answers=answers,
+                      **rating_arguments(args, style=style, position=args.position),
+                      **ray_arguments(args))
     if isinstance(result, dict):
         parts = [f"## {args.by} = {key}\n\n{render_board(b, args.format)}"
                  for key, b in result.items()]
