@@ -67,8 +67,9 @@ class ArgumentParser(argparse.ArgumentParser):
 def keywords(parser: argparse.ArgumentParser, **dests: str) -> None:
     """Declare which option carries a Python keyword when the names differ, e.g.
     ``keywords(p, aliases="alias", rng="seed")``; errors that name ``aliases=`` then say
-    ``--alias`` on this command (see :func:`cli_message`)."""
-    parser.set_defaults(_keywords=dests)
+    ``--alias`` on this command (see :func:`cli_message`). Declarations add up: the
+    option groups (:func:`add_rating_options`, :func:`add_ray_options`) declare theirs."""
+    parser.set_defaults(_keywords={**(parser.get_default("_keywords") or {}), **dests})
 
 
 def option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -258,6 +259,7 @@ def add_rating_options(p: argparse.ArgumentParser) -> None:
                    help="merge model names that differ only by case or surrounding spaces "
                    "(default: such names are an error listing each group)")
     add_quiet(p)
+    keywords(p, **RATING_KEYWORDS)
 
 
 def rating_arguments(args: argparse.Namespace, **rating: Any) -> dict[str, Any]:
@@ -296,6 +298,7 @@ def add_ray_options(p: argparse.ArgumentParser, *, workers: str | None = None) -
     if workers is not None:
         p.add_argument("--ray-workers", type=int_range(1), default=None, metavar="N",
                        help=f"{workers} (implies --ray; default: one per CPU of the cluster)")
+    keywords(p, **RAY_KEYWORDS)
 
 
 def ray_arguments(args: argparse.Namespace) -> dict[str, Any]:

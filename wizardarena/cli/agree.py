@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 from wizardarena.cli._common import (
-    RATING_KEYWORDS,
     add_rating_options,
     keywords,
     rating_arguments,
@@ -102,8 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write the report here (default: print it)")
     p.set_defaults(_run=run)
-    keywords(p, aliases="alias", format="reference_format", columns="ref_columns",
-             **RATING_KEYWORDS)
+    keywords(p, aliases="alias", format="reference_format", columns="ref_columns")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,10 +7,8 @@ import sys
 from typing import Any
 
 from wizardarena.cli._common import (
-    RAY_KEYWORDS,
     add_quiet,
     add_ray_options,
-    keywords,
     progress_option,
     ray_arguments,
 )
@@ -71,7 +69,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the adaptive sampler")
     add_ray_options(p, workers="judge actors, each with --concurrency requests in flight")
     p.set_defaults(_run=run)
-    keywords(p, **RAY_KEYWORDS)
 
 
 def _cost(args: argparse.Namespace, pt: int, ct: int) -> str:

@@ -12,11 +12,9 @@ import sys
 from typing import Any
 
 from wizardarena.cli._common import (
-    RATING_KEYWORDS,
     add_rating_options,
     command_message,
     finite,
-    keywords,
     rating_arguments,
     relay_warnings,
     write_or_print,
@@ -64,7 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     # gate reports its own errors (exit 2 and a summary for every unusable input), in this
     # command's flags like the others
     p.set_defaults(_run=run, _command_parser=p)
-    keywords(p, **RATING_KEYWORDS)
 
 
 def run(args: argparse.Namespace) -> int:

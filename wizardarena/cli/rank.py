@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 
 from wizardarena.cli._common import (
-    RATING_KEYWORDS,
-    RAY_KEYWORDS,
     add_rating_options,
     add_ray_options,
-    keywords,
     rating_arguments,
     ray_arguments,
     relay_warnings,
@@ -47,7 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write here instead of standard output")
     add_ray_options(p)
     p.set_defaults(_run=run)
-    keywords(p, **RATING_KEYWORDS, **RAY_KEYWORDS)
 
 
 def run(args: argparse.Namespace) -> int:

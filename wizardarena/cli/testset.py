@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from wizardarena.cli._common import (
-    RAY_KEYWORDS,
     add_quiet,
     add_ray_options,
     keywords,
@@ -136,8 +135,7 @@ def register(subparsers: Any) -> None:
     add_quiet(p)
     add_ray_options(p, workers="Ray Data tasks (and embedding actors) at a time")
     p.set_defaults(_run=run)
-    keywords(p, n_clusters="clusters", rng="seed", threshold="decontam_threshold",
-             **RAY_KEYWORDS)
+    keywords(p, n_clusters="clusters", rng="seed", threshold="decontam_threshold")
 
 
 def _format(path: str) -> str:
