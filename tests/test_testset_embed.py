@@ -148,13 +148,13 @@ def test_sentence_transformers_missing_extra_is_reported() -> None:
 
 
 def _sim_vectors(texts: list[str]) -> np.ndarray:
-    from wizardarena.sim.server import hashed_embedding
+    from wizardarena.sim import hashed_embedding
 
     return np.array([hashed_embedding(t) for t in texts])
 
 
 def test_api_embedder_against_a_slow_one_worker_server(texts: list[str]) -> None:
-    from wizardarena.sim.server import SimArena
+    from wizardarena.sim import SimArena
 
     with SimArena({"m": 1000.0}, embed_seconds_per_text=0.01, embed_workers=1, rng=0) as sim:
         emb = APIEmbedder(
@@ -263,7 +263,7 @@ def test_api_embedder_errors() -> None:
 
 def test_api_embedder_key_is_stripped_never_leaked_and_bad_headers_fail_at_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from wizardarena.sim.server import SimArena
+    from wizardarena.sim import SimArena
 
     with SimArena({"m": 1000.0}, api_key="sk-embed-secret", echo_key=True, rng=0) as sim:
         def embedder() -> APIEmbedder:
