@@ -106,7 +106,6 @@ class SimStats:
         return r[(r["model"] == model) & (r["route"] == route)]
 
 
-
 def _child_main() -> None:  # pragma: no cover (runs in the child process)
     """Entry point of process mode: read the pickled state on stdin, print the port."""
     state, host, port = pickle.load(sys.stdin.buffer)
