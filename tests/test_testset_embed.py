@@ -18,14 +18,10 @@ from wizardarena.exceptions import (
     ValidationError,
 )
 from wizardarena.testset.api_embedder import APIEmbedder
-from wizardarena.testset.embed import (
-    Precomputed,
-    SentenceTransformerEmbedder,
-    TfidfEmbedder,
-    check_embeddings,
-    resolve_embedder,
-)
+from wizardarena.testset.embed import Precomputed, check_embeddings
+from wizardarena.testset.embedders import SentenceTransformerEmbedder, resolve_embedder
 from wizardarena.testset.prompts import example_prompts
+from wizardarena.testset.tfidf import TfidfEmbedder
 
 
 @pytest.fixture(autouse=True, scope="module")
