@@ -27,7 +27,7 @@ import numpy as np
 
 def run(n_texts: int, per_text: float, timeout: float) -> str:
     from wizardarena.endpoints.client import Client
-    from wizardarena.sim.server import SimArena
+    from wizardarena.sim import SimArena
     from wizardarena.testset.api_embedder import APIEmbedder
 
     texts = [f"prompt number {i} about topic {i % 37} with some words" for i in range(n_texts)]

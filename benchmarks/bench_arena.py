@@ -70,7 +70,7 @@ def closed_port(concurrency: int, store: str) -> dict:
     from wizardarena.arena.judges import Judge
     from wizardarena.arena.runner import run_arena
     from wizardarena.exceptions import EndpointUnreachableError
-    from wizardarena.sim.server import closed_port_url
+    from wizardarena.sim import closed_port_url
 
     prompts = [{"question_id": f"q{i}", "prompt": f"Question {i}"} for i in range(100)]
     answers = {m: {p["question_id"]: f"answer {m}" for p in prompts} for m in "abcd"}
@@ -118,7 +118,7 @@ def main() -> None:
     if args.closed_child:
         print(json.dumps(closed_port(args.concurrency, args.closed_child)))
         return
-    from wizardarena.sim.server import SimArena
+    from wizardarena.sim import SimArena
 
     print(f"{machine()}\n{sys.version.split()[0]}; {versions()}\n")
 

@@ -225,7 +225,7 @@ def battles_child(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def battles(args: argparse.Namespace) -> None:
-    from wizardarena.sim.server import SimArena
+    from wizardarena.sim import SimArena
 
     runs = [("local", None, 64), ("ray", 1, 32), ("ray", 2, 32)]
     rows = []

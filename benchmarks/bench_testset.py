@@ -191,7 +191,7 @@ def quality_table() -> str:
     from threadpoolctl import threadpool_limits
 
     from wizardarena.testset import TfidfEmbedder, build_testset, cluster_embeddings
-    from wizardarena.testset.embed import SentenceTransformerEmbedder
+    from wizardarena.testset.embedders import SentenceTransformerEmbedder
 
     path = DATA / "v0.1_question.jsonl"
     if not path.exists():

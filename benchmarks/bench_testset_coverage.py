@@ -98,8 +98,9 @@ RULES = ["facility", "kcenter", "central", "kmeans 2/cluster", "kmeans 1/cluster
 def run(seeds: int, sets: list[str] | None, tfidf_variants: bool) -> str:
     from threadpoolctl import threadpool_limits
 
+    from wizardarena.testset import cover as C
     from wizardarena.testset import select as S
-    from wizardarena.testset.embed import TfidfEmbedder
+    from wizardarena.testset.tfidf import TfidfEmbedder
 
     neural = minilm()
     lines = []
@@ -151,10 +152,10 @@ def run(seeds: int, sets: list[str] | None, tfidf_variants: bool) -> str:
                                 c = S.cluster_embeddings(x, budget // per, rng=seed)
                                 sel = S.select_diverse(c, per, method="random", rng=seed)
                             else:
-                                sel = S.select_budget(x, budget, rule, rng=seed)
+                                sel = C.select_budget(x, budget, rule, rng=seed)
                             cov = len(set(lab[sel]))
                             res.setdefault((ename, rule), []).append(
-                                (cov, cov - expected, S.mean_nearest_distance(x, sel))
+                                (cov, cov - expected, C.mean_nearest_distance(x, sel))
                             )
             n_labels = len(set(labels))
             lines.append(f"\n#### {name}, budget {budget} ({n} prompts, 90% per seed, "

@@ -9,7 +9,7 @@ import pytest
 import wizardarena as wa
 from wizardarena.arena.judges import Judge
 from wizardarena.endpoints.client import Client
-from wizardarena.sim.server import SimArena
+from wizardarena.sim import SimArena
 
 MODELS = {"strong": 1300.0, "middle": 1100.0, "weak": 900.0}
 PROMPTS = [{"question_id": f"q{i:02d}", "prompt": f"Explain idea number {i} briefly."}

@@ -13,7 +13,7 @@ from wizardarena.arena.runner import run_arena
 from wizardarena.cli import main
 from wizardarena.endpoints.client import AsyncClient, run_sync
 from wizardarena.exceptions import EndpointUnreachableError, ValidationError
-from wizardarena.sim.server import SimArena, closed_port_url
+from wizardarena.sim import SimArena, closed_port_url
 
 MODELS = {"m-a": 1200.0, "m-b": 1100.0, "m-c": 1000.0}
 PROMPTS = [{"question_id": f"q{i}", "prompt": f"Question {i}: explain topic {i}."}

@@ -38,7 +38,7 @@ from wizardarena.exceptions import (
     IncompleteAnswersError,
     ValidationError,
 )
-from wizardarena.sim.server import Faults, SimArena, closed_port_url
+from wizardarena.sim import Faults, SimArena, closed_port_url
 
 MODELS = {"m-a": 1200.0, "m-b": 1100.0, "m-c": 1000.0}
 PROMPTS = [{"question_id": f"q{i}", "prompt": f"Question {i}: explain topic {i}."}

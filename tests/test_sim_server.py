@@ -14,7 +14,7 @@ import pytest
 from wizardarena.cli import main
 from wizardarena.endpoints.client import Client
 from wizardarena.exceptions import HTTPStatusError, ValidationError
-from wizardarena.sim.server import Faults, SimArena, SimModel, hashed_embedding
+from wizardarena.sim import Faults, SimArena, SimModel, hashed_embedding
 
 
 def rater(messages: list[dict]) -> str:

@@ -18,14 +18,10 @@ from wizardarena.exceptions import (
     ValidationError,
 )
 from wizardarena.testset.api_embedder import APIEmbedder
-from wizardarena.testset.embed import (
-    Precomputed,
-    SentenceTransformerEmbedder,
-    TfidfEmbedder,
-    check_embeddings,
-    resolve_embedder,
-)
+from wizardarena.testset.embed import Precomputed, check_embeddings
+from wizardarena.testset.embedders import SentenceTransformerEmbedder, resolve_embedder
 from wizardarena.testset.prompts import example_prompts
+from wizardarena.testset.tfidf import TfidfEmbedder
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -148,13 +144,13 @@ def test_sentence_transformers_missing_extra_is_reported() -> None:
 
 
 def _sim_vectors(texts: list[str]) -> np.ndarray:
-    from wizardarena.sim.server import hashed_embedding
+    from wizardarena.sim import hashed_embedding
 
     return np.array([hashed_embedding(t) for t in texts])
 
 
 def test_api_embedder_against_a_slow_one_worker_server(texts: list[str]) -> None:
-    from wizardarena.sim.server import SimArena
+    from wizardarena.sim import SimArena
 
     with SimArena({"m": 1000.0}, embed_seconds_per_text=0.01, embed_workers=1, rng=0) as sim:
         emb = APIEmbedder(
@@ -263,7 +259,7 @@ def test_api_embedder_errors() -> None:
 
 def test_api_embedder_key_is_stripped_never_leaked_and_bad_headers_fail_at_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from wizardarena.sim.server import SimArena
+    from wizardarena.sim import SimArena
 
     with SimArena({"m": 1000.0}, api_key="sk-embed-secret", echo_key=True, rng=0) as sim:
         def embedder() -> APIEmbedder:

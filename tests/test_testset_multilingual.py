@@ -92,7 +92,7 @@ def test_short_complete_requests_in_any_script_are_kept() -> None:
 
 
 def test_minority_script_embeddings_do_not_collapse() -> None:
-    from wizardarena.testset.embed import TfidfEmbedder
+    from wizardarena.testset.tfidf import TfidfEmbedder
 
     frame = _frame()
     emb = TfidfEmbedder(rng=0)(frame["prompt"].tolist())

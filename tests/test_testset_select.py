@@ -154,7 +154,7 @@ def _plain_facility(x: np.ndarray, budget: int) -> list[int]:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_lazy_facility_location_equals_plain_greedy(seed: int) -> None:
-    from wizardarena.testset.select import select_facility_location
+    from wizardarena.testset.cover import select_facility_location
 
     x, _ = _blobs(np.random.default_rng(seed), k=6, m=15)
     x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float64)
@@ -164,7 +164,7 @@ def test_lazy_facility_location_equals_plain_greedy(seed: int) -> None:
 
 
 def test_kcenter_is_farthest_first() -> None:
-    from wizardarena.testset.select import select_kcenter
+    from wizardarena.testset.cover import select_kcenter
 
     x, _ = _blobs(np.random.default_rng(1), k=5, m=10)
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -178,7 +178,7 @@ def test_kcenter_is_farthest_first() -> None:
 
 
 def test_rules_cover_every_blob_where_two_random_picks_per_cluster_do_not() -> None:
-    from wizardarena.testset.select import coverage, select_budget
+    from wizardarena.testset.cover import coverage, select_budget
 
     x, truth = _blobs(np.random.default_rng(2), k=8, m=25)
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -192,7 +192,7 @@ def test_rules_cover_every_blob_where_two_random_picks_per_cluster_do_not() -> N
 
 
 def test_selection_on_a_sample_above_the_limit() -> None:
-    from wizardarena.testset.select import coverage, select_facility_location
+    from wizardarena.testset.cover import coverage, select_facility_location
 
     x, truth = _blobs(np.random.default_rng(3), k=10, m=60)
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -203,7 +203,7 @@ def test_selection_on_a_sample_above_the_limit() -> None:
 
 
 def test_sparse_facility_location_is_close_to_exact() -> None:
-    from wizardarena.testset.select import mean_nearest_distance, select_facility_location
+    from wizardarena.testset.cover import mean_nearest_distance, select_facility_location
 
     x, truth = _blobs(np.random.default_rng(4), k=12, m=50)
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -219,7 +219,7 @@ def test_sparse_facility_location_is_close_to_exact() -> None:
 def test_coverage_matches_its_plain_definition_on_a_sample() -> None:
     """coverage(): the evaluated rows are one seeded sample, then the random subsets come
     from the same stream; each mean is the plain nearest-distance mean over that sample."""
-    from wizardarena.testset.select import _nearest_sim, coverage
+    from wizardarena.testset.cover import _nearest_sim, coverage
 
     gen = np.random.default_rng(3)
     x = gen.normal(size=(400, 8)).astype(np.float32)

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from wizardarena.arena.judges import Judge
     from wizardarena.arena.runner import run_arena
     from wizardarena.endpoints.client import Client
-    from wizardarena.sim.server import SimArena, SimJudge, SimModel
+    from wizardarena.sim import SimArena, SimJudge, SimModel
 
     n_models = len(DEMO_RATINGS)
     n_prompts = args.prompts if args.battles is None else -(-args.battles // PER_PROMPT)

@@ -9,17 +9,11 @@
 from __future__ import annotations
 
 from wizardarena.sim.battles import simulate_battles
-from wizardarena.sim.server import (
-    Faults,
-    SimArena,
-    SimJudge,
-    SimModel,
-    SimStats,
-    closed_port_url,
-    hashed_embedding,
-    request_key,
-)
+from wizardarena.sim.embeddings import hashed_embedding
+from wizardarena.sim.faults import Faults
+from wizardarena.sim.server import SimArena, SimStats, closed_port_url
 from wizardarena.sim.style import simulate_style_battles
+from wizardarena.sim.world import SimJudge, SimModel, request_key
 
 __all__ = [
     "Faults",

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
-from wizardarena.battles import WINNER_LABELS
 from wizardarena.exceptions import ValidationError
+from wizardarena.sim.wire import WINNER_LABELS
 
 __all__ = ["simulate_battles"]
 

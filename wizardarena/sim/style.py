@@ -5,28 +5,44 @@ Used by the tests, the benchmarks and the documentation of style control.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from wizardarena.battles import WINNER_LABELS
 from wizardarena.exceptions import ValidationError
-from wizardarena.ratings.style_features import STYLE_FEATURES, normalized_difference
+from wizardarena.sim.wire import WINNER_LABELS
 
 __all__ = ["simulate_style_battles"]
 
+#: the style features the simulated judge rewards, in the order of the count columns: answer
+#: length in tokens, markdown headers, list items and bold spans (LMSYS style control)
+STYLE_FEATURES: tuple[str, str, str, str] = ("tokens", "headers", "lists", "bold")
+
+#: one markdown element of each counted kind (a header line, a list item, a bold span), as
+#: the answer texts write them
+_MARKUP = ("## Part {}", "- item {}", "**point {}**")
+#: a token of the public style description: a run of word characters or one punctuation mark
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+#: tokens that one element of each kind adds to an answer's length
+_MARKUP_TOKENS = np.array([len(_TOKEN.findall(line.format(0))) for line in _MARKUP])
+_FILLER = np.array(["alpha", "beta", "gamma", "delta", "omega"])
+
 
 def _markdown_text(rng: np.random.Generator, counts: np.ndarray) -> str:
-    tokens, headers, lists, bold = (int(x) for x in counts)
-    lines = [f"## Part {h}" for h in range(headers)]
-    lines += [f"- item {i}" for i in range(lists)]
-    lines += [f"**point {k}**" for k in range(bold)]
-    used = 4 * headers + 3 * lists + 6 * bold  # tokens of the markdown lines above
-    words = rng.choice(np.array(["alpha", "beta", "gamma", "delta", "omega"]), tokens - used)
+    """An answer text with the given (tokens, headers, lists, bold) counts."""
+    tokens, *marks = (int(x) for x in counts)
+    lines = [line.format(k) for line, n in zip(_MARKUP, marks) for k in range(n)]
+    words = rng.choice(_FILLER, tokens - int(_MARKUP_TOKENS @ np.array(marks)))
     lines.append(" ".join(words.tolist()))
     return "\n".join(lines)
+
+
+def _normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(a − b) / (a + b + 1)`` of two sides' non-negative counts: in (−1, 1), odd in a↔b."""
+    return (a - b) / (a + b + 1.0)
 
 
 def simulate_style_battles(
@@ -57,14 +73,15 @@ def simulate_style_battles(
         (default 0) per model; a DataFrame is indexed by name with those columns.
     n_battles : int
     style_bias : mapping feature -> float, optional
-        Log-odds per unit of normalised difference, for features in :data:`STYLE_FEATURES`
-        (e.g. ``{"tokens": 1.0}``); no style effect by default.
+        Log-odds per unit of normalised difference, for the features ``tokens``,
+        ``headers``, ``lists`` and ``bold`` (e.g. ``{"tokens": 1.0}``); no style effect by
+        default.
     prompts : int, optional
         Adds ``question_id`` drawn uniformly from ``q0000`` ... (for the prompt bootstrap).
     base_tokens : float, default 300
     texts : bool, default False
         Also write markdown answer texts ``answer_a``, ``answer_b`` whose
-        :func:`answer_style` counts are the drawn counts (slow; for small logs).
+        counts by :func:`wizardarena.answer_style` are the drawn counts (slow; for small logs).
     scale, base : float
         Elo scale of ``skill``.
     rng : int, Generator or None
@@ -105,14 +122,14 @@ def simulate_style_battles(
         lam = np.clip(md[idx], 0, None)[:, None] * np.array([2.0, 5.0, 3.0])
         marks = gen.poisson(lam)
         # an answer has at least the tokens of its markdown (see _markdown_text) plus one word
-        tok = np.maximum(tok, marks @ np.array([4, 3, 6]) + 1)
+        tok = np.maximum(tok, marks @ _MARKUP_TOKENS + 1)
         return np.column_stack([tok, marks]).astype(np.int64)
 
     ca, cb = draw(a), draw(b)
     logit = (skill[a] - skill[b]) * np.log(base) / scale
     for k, feat in enumerate(STYLE_FEATURES):
         if feat in bias:
-            logit = logit + float(bias[feat]) * normalized_difference(ca[:, k], cb[:, k])
+            logit = logit + float(bias[feat]) * _normalized_difference(ca[:, k], cb[:, k])
     a_wins = gen.random(n) < expit(logit)
     out = pd.DataFrame(
         {

@@ -1,6 +1,6 @@
 """The simulated world behind the simulated arena: models, the judge, answers and verdicts.
 
-Pure functions of a seed and the request content (no I/O); :mod:`wizardarena.sim.server`
+Pure functions of a seed and the request content (no I/O); :mod:`wizardarena.sim.app`
 serves them over HTTP.
 
 Each :class:`SimModel` has a latent ``skill`` on the Elo scale (P(i beats j) =
@@ -26,18 +26,14 @@ import json
 import math
 import re
 import struct
-import zlib
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 __all__ = [
     "MARKER_RE",
     "SimJudge",
     "SimModel",
     "answer_text",
-    "hashed_embedding",
     "request_key",
     "uniforms",
     "verdict_text",
@@ -120,33 +116,6 @@ def request_key(model: str, messages: Any) -> str:
     """The key the server counts a chat request under: ``"<model>:<sha1 of messages>"``."""
     blob = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()
     return f"{model}:{hashlib.sha1(blob).hexdigest()[:20]}"
-
-
-def hashed_embedding(text: str, *, dim: int = 256) -> np.ndarray:
-    """Deterministic embedding: signed hashing of words and character 3-grams, L2-normalised.
-
-    Parameters
-    ----------
-    text : str
-    dim : int, default 256
-
-    Returns
-    -------
-    numpy.ndarray, shape (dim,), float64
-    """
-    vec = np.zeros(dim, dtype=np.float64)
-    low = text.lower()
-    words = re.findall(r"\w+", low)
-    feats = [f"w:{w}" for w in words]
-    padded = f" {' '.join(words)} "
-    feats += [f"c:{padded[i:i + 3]}" for i in range(max(0, len(padded) - 2))]
-    for f in feats:
-        h = zlib.crc32(f.encode())
-        vec[h % dim] += 1.0 if (h >> 16) & 1 else -1.0
-    norm = float(np.linalg.norm(vec))
-    if norm > 0:
-        vec /= norm
-    return vec
 
 
 # -- answers and verdicts -------------------------------------------------------------------

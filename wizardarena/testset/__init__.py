@@ -10,9 +10,10 @@ Quick use::
     ts.to_parquet("testset.parquet")
     clean = decontaminate(train_prompts, against=ts)   # .kept, .removed
 
-The selection core (:mod:`.clean`, :mod:`.select`, :mod:`.decontam` matching, the default
-embedder) is pure numpy / scipy / scikit-learn: no network and no file I/O. I/O lives in
-:func:`.prompts.read_prompts`, the ``TestSet.to_*`` writers and the LLM / API scorers.
+The selection core (:mod:`.clean`, :mod:`.select`, :mod:`.cover`, :mod:`.decontam`
+matching, the default embedder) is pure numpy / scipy / scikit-learn: no network and no file
+I/O. I/O lives in :func:`.prompts.read_prompts`, the ``TestSet.to_*`` writers and the LLM /
+API scorers.
 See ``docs/testset.md``.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from wizardarena.testset.api_embedder import APIEmbedder
 from wizardarena.testset.clean import CleanResult, DropReason, clean_prompts
+from wizardarena.testset.cover import Coverage, DiverseMethod, coverage, select_budget
 from wizardarena.testset.decontam import DecontaminationResult, DecontamReason, decontaminate
 from wizardarena.testset.dedup import calibrate_cosine_threshold
 from wizardarena.testset.difficulty import (
@@ -29,12 +31,8 @@ from wizardarena.testset.difficulty import (
     DifficultyResult,
     LLMDifficulty,
 )
-from wizardarena.testset.embed import (
-    Embedder,
-    Precomputed,
-    SentenceTransformerEmbedder,
-    TfidfEmbedder,
-)
+from wizardarena.testset.embed import Embedder, Precomputed
+from wizardarena.testset.embedders import SentenceTransformerEmbedder
 from wizardarena.testset.prompts import (
     PromptText,
     example_prompts,
@@ -44,16 +42,13 @@ from wizardarena.testset.prompts import (
 from wizardarena.testset.select import (
     Clustering,
     ClusterMethod,
-    Coverage,
-    DiverseMethod,
     PickMethod,
     cluster_embeddings,
-    coverage,
-    select_budget,
     select_diverse,
     select_hard,
 )
 from wizardarena.testset.testset import Subset, TestSet, build_testset
+from wizardarena.testset.tfidf import TfidfEmbedder
 
 __all__ = [
     "CRITERIA",

@@ -31,7 +31,8 @@ from wizardarena.exceptions import ValidationError
 from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
 from wizardarena.testset._ngrams import ngram_hashes, word_tokens
 from wizardarena.testset.dedup import calibrate_cosine_threshold
-from wizardarena.testset.embed import Precomputed, check_embeddings, resolve_embedder
+from wizardarena.testset.embed import Precomputed, check_embeddings
+from wizardarena.testset.embedders import resolve_embedder
 from wizardarena.testset.prompts import PromptText, normalize_prompts
 
 __all__ = ["DecontamReason", "DecontaminationResult", "decontaminate"]
@@ -185,7 +186,7 @@ def decontaminate(
         Remove training prompts sharing a word n-gram of this length with a test prompt;
         None disables.
     embedder : embedder spec, optional
-        See :func:`~wizardarena.testset.embed.resolve_embedder`; default TF-IDF.
+        See :func:`~wizardarena.testset.embedders.resolve_embedder`; default TF-IDF.
         Precomputed vectors must be keyed by prompt id and cover both sides.
     text : {"first_user", "all_user"}, default "first_user"
         Which turns are compared.

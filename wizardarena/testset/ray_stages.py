@@ -23,9 +23,9 @@ Cleaning (``clean_prompts``)
     against the signatures and resolves them greedily, in input order (sequential by
     nature).
 Embedding (``embed_texts``)
-    :class:`~wizardarena.testset.embed.TfidfEmbedder` is fitted on the driver (its seeded
+    :class:`~wizardarena.testset.tfidf.TfidfEmbedder` is fitted on the driver (its seeded
     sample, as locally) and its ``transform`` runs in ``map_batches`` on an actor pool; a
-    :class:`~wizardarena.testset.embed.SentenceTransformerEmbedder` runs on an actor pool,
+    :class:`~wizardarena.testset.embedders.SentenceTransformerEmbedder` runs on an actor pool,
     one GPU per actor where the cluster has GPUs. The float32 rows are gathered on the
     driver, where k-means (MiniBatchKMeans above 20,000 prompts), the embedding near
     duplicates and the selection run. Other embedders (an API, a callable, precomputed
@@ -60,11 +60,8 @@ from wizardarena.testset.dedup import (
     resolve_pairs,
     verify_candidates,
 )
-from wizardarena.testset.embed import (
-    SentenceTransformerEmbedder,
-    check_embeddings,
-    embed_texts,
-)
+from wizardarena.testset.embed import check_embeddings, embed_texts
+from wizardarena.testset.embedders import SentenceTransformerEmbedder
 from wizardarena.testset.prompts import (
     _ID_COLUMNS,
     PromptText,

@@ -36,27 +36,24 @@ import pandas as pd
 
 from wizardarena._blas import with_single_threaded_blas
 from wizardarena._io import atomic_write
-from wizardarena.exceptions import Param, ValidationError
-from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
+from wizardarena.exceptions import Param, ValidationError, parse_enum
+from wizardarena.progress import Progress, ProgressOption, progress_callback
 from wizardarena.ray import Engine, RayEngine, check_engine, engine_for
 from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.clean import DropReason, clean_prompts, finish, make_report
+from wizardarena.testset.cover import Coverage, DiverseMethod, coverage, select_budget
 from wizardarena.testset.dedup import calibrate_cosine_threshold, embedding_duplicates
 from wizardarena.testset.difficulty import DifficultyResult, _LLMScorer, coerce_scores
-from wizardarena.testset.embed import Precomputed, embed_texts, resolve_embedder
+from wizardarena.testset.embed import Precomputed, embed_texts
+from wizardarena.testset.embedders import resolve_embedder
 from wizardarena.testset.prompts import PromptsLike, PromptText, normalize_prompts
 from wizardarena.testset.ray_stages import RayStages
 from wizardarena.testset.select import (
     AUTO_MINIBATCH_ABOVE,
     Clustering,
     ClusterMethod,
-    Coverage,
-    DiverseMethod,
     PickMethod,
-    _enum,
     cluster_embeddings,
-    coverage,
-    select_budget,
     select_candidates,
     select_diverse,
     select_hard,
@@ -215,9 +212,6 @@ class TestSet:
         atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
-
-
-
 class _LocalStages:
     """The stages that ``engine=`` moves: here, in this process (the Ray ones are
     :class:`wizardarena.testset.ray_stages.RayStages`, with the same three methods)."""
@@ -286,7 +280,7 @@ def build_testset(
         Size of the diverse subset for ``"facility"``, ``"kcenter"`` and ``"central"``
         (default ``n_clusters * per_cluster``).
     diverse_method : {"facility", "kcenter", "central", "kmeans"}, default "facility"
-        The selection rule (:class:`~wizardarena.testset.select.DiverseMethod`); facility
+        The selection rule (:class:`~wizardarena.testset.cover.DiverseMethod`); facility
         location covered the most labelled topics in our benchmarks (docs/testset.md).
     hard : int, default 0
         Size of the hard subset; needs ``difficulty``.
@@ -345,37 +339,12 @@ def build_testset(
     -------
     TestSet
     """
-    with progress_callback(progress) as report:
-        return _build_testset(
-            prompts, n_clusters=n_clusters, per_cluster=per_cluster, diverse=diverse,
-            diverse_method=diverse_method, hard=hard, difficulty=difficulty,
-            candidates_per_cluster=candidates_per_cluster, embedder=embedder, text=text,
-            pick=pick, cluster_method=cluster_method, min_words=min_words,
-            min_chars=min_chars, prefix_words=prefix_words, prefix_share=prefix_share,
-            minhash_threshold=minhash_threshold, cosine_threshold=cosine_threshold,
-            max_chars=max_chars, max_tokens=max_tokens, id_column=id_column,
-            text_column=text_column, batch_size=batch_size, rng=rng, progress=report,
-            engine=engine, ray_address=ray_address, workers=workers)
-
-
-def _build_testset(
-    prompts: PromptsLike, *, n_clusters: int, per_cluster: int, diverse: int | None,
-    diverse_method: DiverseMethod | str, hard: int, difficulty: Any,
-    candidates_per_cluster: int | None, embedder: Any, text: PromptText | str,
-    pick: PickMethod | str, cluster_method: ClusterMethod | str, min_words: int,
-    min_chars: int | None, prefix_words: int | None, prefix_share: float,
-    minhash_threshold: float | None, cosine_threshold: float | str | None,
-    max_chars: int | None, max_tokens: int | None, id_column: str | None,
-    text_column: str | None, batch_size: int, rng: int | np.random.Generator | None,
-    progress: ProgressCallback | None, engine: Engine | str | RayEngine, ray_address: str | None,
-    workers: int | None,
-) -> TestSet:
     eng = check_engine(engine, ray_address=ray_address, workers=workers)
     if not isinstance(per_cluster, (int, np.integer)) or per_cluster < 0:
         raise ValidationError(f"per_cluster must be an integer >= 0; got {per_cluster!r}")
     if diverse is not None and (not isinstance(diverse, (int, np.integer)) or diverse < 0):
         raise ValidationError(f"diverse must be an integer >= 0 or None; got {diverse!r}")
-    method = _enum(DiverseMethod, diverse_method, "diverse_method")
+    method = parse_enum(DiverseMethod, diverse_method, "diverse_method")
     if method is DiverseMethod.KMEANS and diverse is not None:
         raise ValidationError(
             "diverse= sets the budget of facility/kcenter/central; the kmeans recipe picks "
@@ -398,201 +367,202 @@ def _build_testset(
             f"cosine_threshold must be 'auto', a float in [-1, 1] or None; got "
             f"{cosine_threshold!r}"
         )
-    gen = np.random.default_rng(rng)
-    seeds = gen.integers(2**31, size=9)
-    on_ray = engine_for(engine, ray_address=ray_address, workers=workers,
-                        purpose="engine='ray' (test sets on a Ray cluster)") \
-        if eng is Engine.RAY else None
-    stages: Any = _LocalStages if on_ray is None else RayStages(on_ray)
+    with progress_callback(progress) as report:
+        gen = np.random.default_rng(rng)
+        seeds = gen.integers(2**31, size=9)
+        on_ray = engine_for(engine, ray_address=ray_address, workers=workers,
+                            purpose="engine='ray' (test sets on a Ray cluster)") \
+            if eng is Engine.RAY else None
+        stages: Any = _LocalStages if on_ray is None else RayStages(on_ray)
 
-    def tick(stage: str, done: int, total: int) -> None:
-        if progress is not None:
-            progress(Progress(stage, done, total, unit="prompt" if stage == "difficulty"
-                              else "step"))
+        def tick(stage: str, done: int, total: int) -> None:
+            if report is not None:
+                report(Progress(stage, done, total, unit="prompt" if stage == "difficulty"
+                                  else "step"))
 
-    tick("load", 0, 1)
-    frame = stages.normalize_prompts(prompts, text=text, id_column=id_column,
-                                     text_column=text_column)
-    n_in = len(frame)
-    tick("load", 1, 1)
+        tick("load", 0, 1)
+        frame = stages.normalize_prompts(prompts, text=text, id_column=id_column,
+                                         text_column=text_column)
+        n_in = len(frame)
+        tick("load", 1, 1)
 
-    emb_spec = resolve_embedder(embedder, rng=int(seeds[1]))
-    if isinstance(emb_spec, Precomputed):
-        if emb_spec.n_rows() not in (None, n_in):
+        emb_spec = resolve_embedder(embedder, rng=int(seeds[1]))
+        if isinstance(emb_spec, Precomputed):
+            if emb_spec.n_rows() not in (None, n_in):
+                raise ValidationError(
+                    f"precomputed embeddings have {emb_spec.n_rows()} rows for {n_in} input "
+                    "prompts; an array must be aligned with the input rows"
+                )
+            if max_chars is not None or max_tokens is not None:
+                raise ValidationError(
+                    "max_chars / max_tokens truncate texts before embedding; precomputed "
+                    "vectors are not embedded here (truncate before computing them)"
+                )
+
+        tick("clean", 0, 1)
+        cleaned = stages.clean_prompts(
+            frame,
+            min_words=min_words,
+            min_chars=min_chars,
+            prefix_words=prefix_words,
+            prefix_share=prefix_share,
+            minhash_threshold=minhash_threshold,
+            batch_size=batch_size,
+            rng=int(seeds[0]),
+        )
+        kept = cleaned.kept
+        reports = [cleaned.dropped] if len(cleaned.dropped) else []
+        del cleaned
+        tick("clean", 1, 1)
+        if len(kept) < 2:
             raise ValidationError(
-                f"precomputed embeddings have {emb_spec.n_rows()} rows for {n_in} input "
-                "prompts; an array must be aligned with the input rows"
-            )
-        if max_chars is not None or max_tokens is not None:
-            raise ValidationError(
-                "max_chars / max_tokens truncate texts before embedding; precomputed "
-                "vectors are not embedded here (truncate before computing them)"
+                f"only {len(kept)} prompt(s) left after cleaning ({n_in} in, "
+                f"{n_in - len(kept)} dropped); at least 2 are needed"
             )
 
-    tick("clean", 0, 1)
-    cleaned = stages.clean_prompts(
-        frame,
-        min_words=min_words,
-        min_chars=min_chars,
-        prefix_words=prefix_words,
-        prefix_share=prefix_share,
-        minhash_threshold=minhash_threshold,
-        batch_size=batch_size,
-        rng=int(seeds[0]),
-    )
-    kept = cleaned.kept
-    reports = [cleaned.dropped] if len(cleaned.dropped) else []
-    del cleaned
-    tick("clean", 1, 1)
-    if len(kept) < 2:
-        raise ValidationError(
-            f"only {len(kept)} prompt(s) left after cleaning ({n_in} in, "
-            f"{n_in - len(kept)} dropped); at least 2 are needed"
-        )
-
-    if isinstance(emb_spec, Precomputed):
-        tick("embed", 0, 1)
-        positions = frame.index.get_indexer(kept.index)
-        emb = emb_spec.lookup(kept.index.tolist(), positions if emb_spec.n_rows() else None)
-        tick("embed", 1, 1)
-    else:
-        texts = kept["text"].tolist()
-        if max_chars is not None or max_tokens is not None:
-            texts = truncate_texts(texts, max_chars=max_chars, max_tokens=max_tokens)
-        emb = stages.embed_texts(emb_spec, texts, batch_size=batch_size, progress=progress)
-        del texts
-    del frame
-
-    threshold: float | None = None
-    random_median = float("nan")
-    if cosine_threshold == "auto":
-        threshold, random_median = calibrate_cosine_threshold(emb, rng=int(seeds[6]))
-    elif cosine_threshold is not None:
-        threshold = float(cosine_threshold)
-
-    tick("cluster", 0, 1)
-    clustering = cluster_embeddings(
-        emb, n_clusters, method=cluster_method, rng=int(seeds[2])
-    )
-    tick("cluster", 1, 1)
-
-    labels = clustering.labels
-    distances = clustering.distances
-    if threshold is not None:
-        tick("near-duplicates", 0, 1)
-        blocks = labels if len(kept) > AUTO_MINIBATCH_ABOVE else None
-        dropped, root, sim = embedding_duplicates(
-            emb, threshold, blocks=blocks, lengths=kept["text"].str.len().to_numpy()
-        )
-        if len(dropped):
-            reports.append(
-                make_report(kept, dropped, DropReason.NEAR_DUPLICATE_EMBEDDING, root, sim)
-            )
-            keep = np.ones(len(kept), dtype=bool)
-            keep[dropped] = False
-            kept, emb = kept[keep], compact_rows(emb, keep)
-            labels, distances = labels[keep], distances[keep]
-        tick("near-duplicates", 1, 1)
-    report = finish(kept, reports).dropped
-
-    live = Clustering(
-        labels=labels,
-        centers=clustering.centers,
-        distances=distances,
-        n_clusters=clustering.n_clusters,
-        method=clustering.method,
-        n_iter=clustering.n_iter,
-    )
-    n = len(kept)
-    in_diverse = np.zeros(n, dtype=bool)
-    diverse_pos = np.zeros(0, dtype=np.int64)
-    budget = int(n_clusters) * int(per_cluster) if diverse is None else int(diverse)
-    cov: Coverage | None = None
-    if budget > 0:
-        tick("diverse", 0, 1)
-        if method is DiverseMethod.KMEANS:
-            diverse_pos = select_diverse(live, per_cluster, method=pick, rng=int(seeds[3]))
+        if isinstance(emb_spec, Precomputed):
+            tick("embed", 0, 1)
+            positions = frame.index.get_indexer(kept.index)
+            emb = emb_spec.lookup(kept.index.tolist(), positions if emb_spec.n_rows() else None)
+            tick("embed", 1, 1)
         else:
-            diverse_pos = select_budget(emb, budget, method, rng=int(seeds[3]))
-        in_diverse[diverse_pos] = True
-        cov = coverage(emb, diverse_pos, method=method.value, rng=int(seeds[7]))
-        tick("diverse", 1, 1)
+            texts = kept["text"].tolist()
+            if max_chars is not None or max_tokens is not None:
+                texts = truncate_texts(texts, max_chars=max_chars, max_tokens=max_tokens)
+            emb = stages.embed_texts(emb_spec, texts, batch_size=batch_size, progress=report)
+            del texts
+        del frame
 
-    candidate = np.zeros(n, dtype=bool)
-    scores = np.full(n, np.nan)
-    raw: np.ndarray | None = None
-    failed = 0
-    details = None
-    if difficulty is not None:
-        cand_pos = select_candidates(
-            live, candidates_per_cluster, include=diverse_pos, rng=int(seeds[4])
+        threshold: float | None = None
+        random_median = float("nan")
+        if cosine_threshold == "auto":
+            threshold, random_median = calibrate_cosine_threshold(emb, rng=int(seeds[6]))
+        elif cosine_threshold is not None:
+            threshold = float(cosine_threshold)
+
+        tick("cluster", 0, 1)
+        clustering = cluster_embeddings(
+            emb, n_clusters, method=cluster_method, rng=int(seeds[2])
         )
-        candidate[cand_pos] = True
-        cand_frame = kept.iloc[cand_pos]
-        if isinstance(difficulty, _LLMScorer):
-            result = difficulty(cand_frame, progress=progress if progress is not None else False)
-        else:
-            tick("difficulty", 0, len(cand_frame))
-            result = difficulty(cand_frame)
-            tick("difficulty", len(cand_frame), len(cand_frame))
-        res: DifficultyResult = coerce_scores(result, cand_frame)
-        scores[cand_pos] = res.scores.to_numpy()
-        failed = res.n_failed
-        details = res.details
-        if res.raw is not None:
-            raw = np.full(n, None, dtype=object)
-            raw[cand_pos] = res.raw.to_numpy()
-    in_hard = np.zeros(n, dtype=bool)
-    if hard > 0:
-        cand_pos = np.flatnonzero(candidate)
-        chosen = select_hard(scores[cand_pos], hard, rng=int(seeds[5]))
-        in_hard[cand_pos[chosen]] = True
+        tick("cluster", 1, 1)
 
-    out = kept.copy()
-    out["cluster"] = labels
-    out["centroid_distance"] = distances.astype(float)
-    out["candidate"] = candidate
-    out["difficulty"] = scores
-    if raw is not None:
-        out["difficulty_raw"] = raw
-    out["in_diverse"] = in_diverse
-    out["in_hard"] = in_hard
-    front = [c for c in _FRONT if c in out.columns]
-    tail = [c for c in ("difficulty_raw", "in_diverse", "in_hard") if c in out.columns]
-    rest = [c for c in out.columns if c not in front and c not in tail]
-    out = out[front + tail + rest]
+        labels = clustering.labels
+        distances = clustering.distances
+        if threshold is not None:
+            tick("near-duplicates", 0, 1)
+            blocks = labels if len(kept) > AUTO_MINIBATCH_ABOVE else None
+            dropped, root, sim = embedding_duplicates(
+                emb, threshold, blocks=blocks, lengths=kept["text"].str.len().to_numpy()
+            )
+            if len(dropped):
+                reports.append(
+                    make_report(kept, dropped, DropReason.NEAR_DUPLICATE_EMBEDDING, root, sim)
+                )
+                keep = np.ones(len(kept), dtype=bool)
+                keep[dropped] = False
+                kept, emb = kept[keep], compact_rows(emb, keep)
+                labels, distances = labels[keep], distances[keep]
+            tick("near-duplicates", 1, 1)
+        drop_report = finish(kept, reports).dropped
 
-    params: dict[str, Any] = {
-        "n_clusters": int(n_clusters),
-        "n_clusters_used": int(clustering.n_clusters),
-        "per_cluster": int(per_cluster),
-        "hard": int(hard),
-        "candidates_per_cluster": candidates_per_cluster,
-        "difficulty": repr(difficulty) if difficulty is not None else None,
-        "embedder": repr(emb_spec),
-        "text": PromptText.parse(text).value,
-        "diverse": budget,
-        "diverse_method": method.value,
-        "pick": _enum(PickMethod, pick, "pick").value,
-        "cluster_method": clustering.method,
-        "min_words": min_words,
-        "min_chars": min_chars,
-        "prefix_words": prefix_words,
-        "prefix_share": prefix_share,
-        "minhash_threshold": minhash_threshold,
-        "cosine_threshold": cosine_threshold,
-        "cosine_threshold_used": threshold,
-        "random_pair_cosine_median": random_median,
-        "max_chars": max_chars,
-        "max_tokens": max_tokens,
-        "rng": rng if isinstance(rng, (int, np.integer)) or rng is None else repr(rng),
-    }
-    return TestSet(
-        prompts=out,
-        dropped=report,
-        centers=clustering.centers,
-        difficulty_failed=failed,
-        difficulty_details=details,
-        params=params,
-        coverage=cov,
-    )
+        live = Clustering(
+            labels=labels,
+            centers=clustering.centers,
+            distances=distances,
+            n_clusters=clustering.n_clusters,
+            method=clustering.method,
+            n_iter=clustering.n_iter,
+        )
+        n = len(kept)
+        in_diverse = np.zeros(n, dtype=bool)
+        diverse_pos = np.zeros(0, dtype=np.int64)
+        budget = int(n_clusters) * int(per_cluster) if diverse is None else int(diverse)
+        cov: Coverage | None = None
+        if budget > 0:
+            tick("diverse", 0, 1)
+            if method is DiverseMethod.KMEANS:
+                diverse_pos = select_diverse(live, per_cluster, method=pick, rng=int(seeds[3]))
+            else:
+                diverse_pos = select_budget(emb, budget, method, rng=int(seeds[3]))
+            in_diverse[diverse_pos] = True
+            cov = coverage(emb, diverse_pos, method=method.value, rng=int(seeds[7]))
+            tick("diverse", 1, 1)
+
+        candidate = np.zeros(n, dtype=bool)
+        scores = np.full(n, np.nan)
+        raw: np.ndarray | None = None
+        failed = 0
+        details = None
+        if difficulty is not None:
+            cand_pos = select_candidates(
+                live, candidates_per_cluster, include=diverse_pos, rng=int(seeds[4])
+            )
+            candidate[cand_pos] = True
+            cand_frame = kept.iloc[cand_pos]
+            if isinstance(difficulty, _LLMScorer):
+                result = difficulty(cand_frame, progress=report if report is not None else False)
+            else:
+                tick("difficulty", 0, len(cand_frame))
+                result = difficulty(cand_frame)
+                tick("difficulty", len(cand_frame), len(cand_frame))
+            res: DifficultyResult = coerce_scores(result, cand_frame)
+            scores[cand_pos] = res.scores.to_numpy()
+            failed = res.n_failed
+            details = res.details
+            if res.raw is not None:
+                raw = np.full(n, None, dtype=object)
+                raw[cand_pos] = res.raw.to_numpy()
+        in_hard = np.zeros(n, dtype=bool)
+        if hard > 0:
+            cand_pos = np.flatnonzero(candidate)
+            chosen = select_hard(scores[cand_pos], hard, rng=int(seeds[5]))
+            in_hard[cand_pos[chosen]] = True
+
+        out = kept.copy()
+        out["cluster"] = labels
+        out["centroid_distance"] = distances.astype(float)
+        out["candidate"] = candidate
+        out["difficulty"] = scores
+        if raw is not None:
+            out["difficulty_raw"] = raw
+        out["in_diverse"] = in_diverse
+        out["in_hard"] = in_hard
+        front = [c for c in _FRONT if c in out.columns]
+        tail = [c for c in ("difficulty_raw", "in_diverse", "in_hard") if c in out.columns]
+        rest = [c for c in out.columns if c not in front and c not in tail]
+        out = out[front + tail + rest]
+
+        params: dict[str, Any] = {
+            "n_clusters": int(n_clusters),
+            "n_clusters_used": int(clustering.n_clusters),
+            "per_cluster": int(per_cluster),
+            "hard": int(hard),
+            "candidates_per_cluster": candidates_per_cluster,
+            "difficulty": repr(difficulty) if difficulty is not None else None,
+            "embedder": repr(emb_spec),
+            "text": PromptText.parse(text).value,
+            "diverse": budget,
+            "diverse_method": method.value,
+            "pick": parse_enum(PickMethod, pick, "pick").value,
+            "cluster_method": clustering.method,
+            "min_words": min_words,
+            "min_chars": min_chars,
+            "prefix_words": prefix_words,
+            "prefix_share": prefix_share,
+            "minhash_threshold": minhash_threshold,
+            "cosine_threshold": cosine_threshold,
+            "cosine_threshold_used": threshold,
+            "random_pair_cosine_median": random_median,
+            "max_chars": max_chars,
+            "max_tokens": max_tokens,
+            "rng": rng if isinstance(rng, (int, np.integer)) or rng is None else repr(rng),
+        }
+        return TestSet(
+            prompts=out,
+            dropped=drop_report,
+            centers=clustering.centers,
+            difficulty_failed=failed,
+            difficulty_details=details,
+            params=params,
+            coverage=cov,
+        )
