@@ -23,8 +23,6 @@ Recognised record layouts (``format="auto"`` sniffs them per record):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,6 +30,13 @@ from typing import Any
 
 import pandas as pd
 
+from wizardarena.battles.prompts import (
+    alpaca_id,
+    check_unique,
+    is_record_file,
+    read_record_file,
+    turns_from_messages,
+)
 from wizardarena.exceptions import ValidationError
 
 __all__ = [
@@ -48,58 +53,10 @@ _PROMPT_KEYS = ("turns", "prompt", "question", "instruction", "text", "content")
 _ANSWER_KEYS = ("turns", "answer", "output", "response", "completion")
 
 
-def alpaca_id(instruction: str) -> str:
-    """Question id of an AlpacaEval instruction (SHA-1, 16 hex digits)."""
-    return hashlib.sha1(instruction.encode()).hexdigest()[:16]
-
-
-def _read_records(path: Path) -> list[Any]:
-    """Records of a prompt or answer file; unreadable files raise ValidationError."""
-    if not path.exists():
-        raise ValidationError(f"{path} does not exist")
-    if not path.is_file():
-        raise ValidationError(f"{path} is not a file")
-    try:
-        return _parse_records(path)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, ValidationError):
-            raise
-        raise ValidationError(f"{path} cannot be read: {type(exc).__name__}: {exc}") from None
-
-
-def _parse_records(path: Path) -> list[Any]:
-    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-    if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
-        import gzip
-
-        opener: Any = gzip.open if path.suffix == ".gz" else open
-        out = []
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except ValueError as exc:
-                    raise ValidationError(f"{path}: line {lineno} is not JSON ({exc})") from None
-                if not isinstance(rec, dict):
-                    raise ValidationError(f"{path}: line {lineno} is not a JSON object")
-                out.append(rec)
-        return out
-    if suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict):
-            data = data.get("data", data.get("records", [data]))
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ValidationError(f"{path}: expected a JSON list of objects")
-        return data
-    if suffix == ".parquet":
-        return pd.read_parquet(path).to_dict("records")
-    if suffix == ".csv":
-        return pd.read_csv(path, dtype={"question_id": str}).to_dict("records")
-    raise ValidationError(
-        f"{path}: unknown file type {suffix!r}; expected .jsonl, .json, .parquet or .csv"
-    )
+def _read_records(path: Path, what: str) -> list[Any]:
+    """Records of a prompt or answer file (the one file reader); unreadable files raise
+    ValidationError."""
+    return read_record_file(path, what=what).to_dict("records")
 
 
 def _first(rec: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, Any]:
@@ -132,7 +89,7 @@ def _prompt_record(rec: Mapping[str, Any], i: int, where: str) -> tuple[str, tup
     qk, qid = _first(rec, _QID_KEYS)
     pk, prompt = _first(rec, _PROMPT_KEYS)
     if pk is None and isinstance(rec.get("messages"), list):  # Arena-Hard v2 style
-        prompt = [m["content"] for m in rec["messages"] if m.get("role") == "user"]
+        prompt = turns_from_messages(rec["messages"], i, "messages")
         pk = "messages"
     if pk is None:
         raise ValidationError(
@@ -166,7 +123,7 @@ def normalize_prompts(prompts: Any) -> pd.DataFrame:
     where = "prompts"
     if isinstance(prompts, (str, os.PathLike)):
         where = str(prompts)
-        records: list[Any] = _read_records(Path(prompts))
+        records: list[Any] = _read_records(Path(prompts), "prompt file")
     elif isinstance(prompts, pd.DataFrame):
         frame = prompts
         if frame.index.name in _QID_KEYS and not any(k in frame.columns for k in _QID_KEYS):
@@ -190,13 +147,7 @@ def normalize_prompts(prompts: Any) -> pd.DataFrame:
         ids.append(q)
         turns.append(t)
         cats.append(None if c is None or (isinstance(c, float) and c != c) else str(c))
-    seen: dict[str, int] = {}
-    dups = [(i, q) for i, q in enumerate(ids) if seen.setdefault(q, i) != i]
-    if dups:
-        raise ValidationError(
-            f"{where}: question_id must be unique; rows {[i for i, _ in dups[:5]]} repeat "
-            f"{[q for _, q in dups[:5]]}"
-        )
+    check_unique(ids, f"{where}: question_id")
     frame = pd.DataFrame({"turns": turns}, index=pd.Index(ids, name="question_id", dtype=object))
     if any(c is not None for c in cats):
         frame["category"] = pd.Series(cats, index=frame.index, dtype=object)
@@ -274,16 +225,14 @@ def load_answers(source: str | os.PathLike[str], *, model: str | None = None) ->
     """
     path = Path(source)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir()
-                       if p.is_file() and p.name.endswith((".jsonl", ".json", ".parquet", ".csv",
-                                                           ".jsonl.gz")))
+        files = sorted(p for p in path.iterdir() if p.is_file() and is_record_file(p))
         if not files:
             raise ValidationError(f"{path}: no answer files (.jsonl, .json, .parquet, .csv)")
-        frames = [_frame_from_records(_read_records(f), str(f),
+        frames = [_frame_from_records(_read_records(f, "answer file"), str(f),
                                       model if model is not None else None) for f in files]
         frame = pd.concat(frames, ignore_index=True)
     elif path.is_file():
-        frame = _frame_from_records(_read_records(path), str(path), model)
+        frame = _frame_from_records(_read_records(path, "answer file"), str(path), model)
     else:
         raise ValidationError(f"answers: {path} does not exist")
     return _check_unique(frame, str(path))

@@ -10,11 +10,14 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.arena.answers import answers_frame
+from wizardarena.battles.prompts import prompt_table
 from wizardarena.exceptions import Param, ValidationError
-from wizardarena.testset.prompts import normalize_prompts
 
-__all__ = ["absent", "answers_table", "optional_float", "optional_text", "prompt_table",
-           "turn_list"]
+__all__ = ["PROMPT_COLUMNS", "absent", "answers_table", "flywheel_prompts", "optional_float",
+           "optional_text", "turn_list"]
+
+#: the prompt columns a selection exports as provenance when the prompts have them
+PROMPT_COLUMNS: tuple[str, ...] = ("category", "subset", "difficulty")
 
 
 def answers_table(answers: Any) -> pd.DataFrame:
@@ -53,26 +56,19 @@ def answers_table(answers: Any) -> pd.DataFrame:
     return frame.set_index(["question_id", "model"])
 
 
-def prompt_table(prompts: Any, answers: pd.DataFrame) -> pd.DataFrame:
-    """question_id → turns (list of str) plus optional category / subset / difficulty."""
-    if prompts is not None:
-        if isinstance(prompts, pd.DataFrame) and prompts.index.name in (
-                "question_id", "prompt_id", "uid"):
-            prompts = prompts.reset_index()
-        table = normalize_prompts(prompts)
-        table.index = table.index.astype(str)
-        # normalize_prompts keeps a test set's own columns under an input_ prefix
-        back = {f"input_{c}": c for c in ("subset", "difficulty", "category")
-                if f"input_{c}" in table.columns and c not in table.columns}
-        return table.rename(columns=back)
-    if "prompt" in answers.columns:
+def flywheel_prompts(prompts: Any, answers: pd.DataFrame) -> pd.DataFrame:
+    """The prompt table of a selection (:func:`wizardarena.battles.prompts.prompt_table`:
+    question_id → ``turns`` plus ``category``, ``subset``, ``difficulty`` when given), from
+    ``prompts`` or else from the answers' ``prompt`` column."""
+    if prompts is None:
+        if "prompt" not in answers.columns:
+            raise ValidationError(
+                "the prompts are unknown: pass ", Param("prompts", "...", cli="FILE"),
+                " (question_id + prompt/turns/messages, e.g. the test set or the training "
+                "pool) or give answers a 'prompt' column")
         first = answers["prompt"].groupby(level="question_id").first()
-        return normalize_prompts(pd.DataFrame({"question_id": first.index,
-                                               "prompt": first.to_numpy()}))
-    raise ValidationError(
-        "the prompts are unknown: pass ", Param("prompts", "...", cli="FILE"),
-        " (question_id + prompt/turns/messages, e.g. the test set or the training pool) or "
-        "give answers a 'prompt' column")
+        prompts = pd.DataFrame({"question_id": first.index, "prompt": first.to_numpy()})
+    return prompt_table(prompts, columns=PROMPT_COLUMNS)
 
 
 def turn_list(value: Any, where: str) -> list[str]:

@@ -22,7 +22,7 @@ from wizardarena.flywheel.data import (
     selection_stats,
 )
 from wizardarena.flywheel.guard import REMOVED_COLUMNS, guard
-from wizardarena.flywheel.inputs import answers_table, prompt_table
+from wizardarena.flywheel.inputs import answers_table, flywheel_prompts
 from wizardarena.flywheel.margins import DEFAULT_LABEL_MARGINS, MarginSource, target_groups
 from wizardarena.flywheel.rows import Missing, export_rows
 from wizardarena.flywheel.teachers import PerPrompt, Teacher, choose_teachers, ratings_series
@@ -259,7 +259,7 @@ class Flywheel:
         grp["selected"] = selected
 
         ans = answers_table(answers)
-        table = prompt_table(prompts if prompts is not None else self.prompts, ans)
+        table = flywheel_prompts(prompts if prompts is not None else self.prompts, ans)
         cand = grp.loc[selected].reset_index(drop=True)
         cand["row"], cand["status"] = export_rows(
             kind, cand, ans, table, target=self.target, iteration=self.iteration,
