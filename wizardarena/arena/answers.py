@@ -34,8 +34,8 @@ from wizardarena.battles.prompts import (
     alpaca_id,
     check_unique,
     is_record_file,
+    parse_prompts,
     read_record_file,
-    turns_from_messages,
 )
 from wizardarena.exceptions import ValidationError
 
@@ -49,7 +49,8 @@ __all__ = [
 
 _QID_KEYS = ("question_id", "uid", "id", "qid", "prompt_id")
 _MODEL_KEYS = ("model", "model_id", "generator")
-_PROMPT_KEYS = ("turns", "prompt", "question", "instruction", "text", "content")
+_PROMPT_KEYS = ("turns", "prompt", "question", "instruction", "text", "content", "messages",
+                "conversation")
 _ANSWER_KEYS = ("turns", "answer", "output", "response", "completion")
 
 
@@ -84,36 +85,19 @@ def _as_turns(value: Any, where: str) -> tuple[str, ...]:
                           f"got {type(value).__name__} {str(value)[:60]!r}")
 
 
-def _prompt_record(rec: Mapping[str, Any], i: int, where: str) -> tuple[str, tuple[str, ...],
-                                                                        Any]:
-    qk, qid = _first(rec, _QID_KEYS)
-    pk, prompt = _first(rec, _PROMPT_KEYS)
-    if pk is None and isinstance(rec.get("messages"), list):  # Arena-Hard v2 style
-        prompt = turns_from_messages(rec["messages"], i, "messages")
-        pk = "messages"
-    if pk is None:
-        raise ValidationError(
-            f"{where}: record {i} has none of the prompt fields {list(_PROMPT_KEYS)}; "
-            f"its keys are {sorted(rec)[:10]}"
-        )
-    turns = _as_turns(prompt, f"{where}: record {i} field {pk!r}")
-    if qk is None:
-        if pk == "instruction":
-            qid = alpaca_id(turns[0])
-        else:
-            raise ValidationError(
-                f"{where}: record {i} has none of the id fields {list(_QID_KEYS)}"
-            )
-    return str(qid), turns, rec.get("category")
-
-
 def normalize_prompts(prompts: Any) -> pd.DataFrame:
     """Canonical prompts frame (see the module docstring) from many inputs.
+
+    The arena's presentation of :func:`wizardarena.battles.prompts.parse_prompts`: the id
+    column is the first of ``question_id``, ``uid``, ``id``, ``qid``, ``prompt_id``, the
+    prompt column the first of ``turns`` (a str there is one turn), ``prompt``,
+    ``question``, ``instruction``, ``text``, ``content``, ``messages``, ``conversation``.
 
     Parameters
     ----------
     prompts : DataFrame, path, sequence of dict, mapping of id to str, or sequence of str
-        A plain sequence of strings gets ids ``"0", "1", ...``.
+        A plain sequence of strings gets ids ``"0", "1", ...``; AlpacaEval records
+        (``instruction`` without an id) get :func:`alpaca_id`.
 
     Returns
     -------
@@ -123,35 +107,53 @@ def normalize_prompts(prompts: Any) -> pd.DataFrame:
     where = "prompts"
     if isinstance(prompts, (str, os.PathLike)):
         where = str(prompts)
-        records: list[Any] = _read_records(Path(prompts), "prompt file")
+        frame = read_record_file(prompts)
     elif isinstance(prompts, pd.DataFrame):
         frame = prompts
         if frame.index.name in _QID_KEYS and not any(k in frame.columns for k in _QID_KEYS):
             frame = frame.reset_index()
-        records = frame.to_dict("records")
     elif isinstance(prompts, Mapping):
-        records = [{"question_id": k, "turns": v} for k, v in prompts.items()]
+        frame = pd.DataFrame({"question_id": list(prompts),
+                              "turns": pd.Series(list(prompts.values()), dtype=object)})
     elif isinstance(prompts, Sequence) and all(isinstance(p, str) for p in prompts):
-        records = [{"question_id": str(i), "turns": p} for i, p in enumerate(prompts)]
+        frame = pd.DataFrame({"question_id": [str(i) for i in range(len(prompts))],
+                              "turns": pd.Series(list(prompts), dtype=object)})
     elif isinstance(prompts, Sequence):
-        records = list(prompts)
+        bad = [i for i, r in enumerate(prompts) if not isinstance(r, Mapping)]
+        if bad:
+            raise ValidationError(
+                f"{where}: record {bad[0]} is {type(prompts[bad[0]]).__name__}, expected dict")
+        frame = pd.DataFrame.from_records(list(prompts))
     else:
         raise ValidationError(f"prompts: unsupported type {type(prompts).__name__}")
-    if not records:
+    if not len(frame):
         raise ValidationError(f"{where}: no prompts")
-    ids, turns, cats = [], [], []
-    for i, rec in enumerate(records):
-        if not isinstance(rec, Mapping):
-            raise ValidationError(f"{where}: record {i} is {type(rec).__name__}, expected dict")
-        q, t, c = _prompt_record(rec, i, where)
-        ids.append(q)
-        turns.append(t)
-        cats.append(None if c is None or (isinstance(c, float) and c != c) else str(c))
+    src = next((k for k in _PROMPT_KEYS if k in frame.columns), None)
+    if src is None:
+        raise ValidationError(
+            f"{where}: the prompts have none of the prompt fields {list(_PROMPT_KEYS)}; "
+            f"their fields are {sorted(map(str, frame.columns))[:10]}")
+    if src == "turns":  # a str is one turn here (a JSON list is not decoded)
+        frame = frame.assign(turns=pd.Series(
+            [[v] if isinstance(v, str) else v for v in frame["turns"]], index=frame.index,
+            dtype=object))
+    id_col = next((k for k in _QID_KEYS if k in frame.columns), None)
+    parsed = parse_prompts(frame, id_column=id_col, text_column=src)
+    if parsed.ids is not None:
+        ids = parsed.ids
+    elif src == "instruction":
+        ids = [alpaca_id(t[0]) for t in parsed.turns]
+    else:
+        raise ValidationError(f"{where}: the prompts have none of the id fields {list(_QID_KEYS)}")
     check_unique(ids, f"{where}: question_id")
-    frame = pd.DataFrame({"turns": turns}, index=pd.Index(ids, name="question_id", dtype=object))
-    if any(c is not None for c in cats):
-        frame["category"] = pd.Series(cats, index=frame.index, dtype=object)
-    return frame
+    out = pd.DataFrame({"turns": pd.Series([tuple(t) for t in parsed.turns], dtype=object)})
+    out.index = pd.Index(ids, name="question_id", dtype=object)
+    if "category" in parsed.frame.columns:
+        cats = [None if c is None or (isinstance(c, float) and c != c) else str(c)
+                for c in parsed.frame["category"]]
+        if any(c is not None for c in cats):
+            out["category"] = pd.Series(cats, index=out.index, dtype=object)
+    return out
 
 
 def load_prompts(path: str | os.PathLike[str]) -> pd.DataFrame:

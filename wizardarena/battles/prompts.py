@@ -205,7 +205,8 @@ def _turns_from_list(value: Any, row: int, column: str) -> list[str]:
         raise ValidationError(
             f"column {column!r} must hold non-empty lists of str; row {row} has {_short(value)}"
         )
-    out = list(value)
+    out = [t["content"] if isinstance(t, Mapping) and "role" not in t and "content" in t
+           else t for t in value]  # Arena-Hard v0.1: [{"content": ...}, ...]
     for k, t in enumerate(out):
         if not isinstance(t, str):
             raise ValidationError(
@@ -326,7 +327,7 @@ def _turns(values: pd.Series, src: str) -> list[list[str]]:
         return [[v] for v in raw]
     if src in MESSAGE_COLUMNS or (
         len(raw) and isinstance(raw[0], (list, tuple, np.ndarray))
-        and len(raw[0]) and isinstance(raw[0][0], Mapping)
+        and len(raw[0]) and isinstance(raw[0][0], Mapping) and "role" in raw[0][0]
     ):
         return [turns_from_messages(v, i, src) for i, v in enumerate(raw)]
     if src == "turns" or (len(raw) and isinstance(raw[0], (list, tuple, np.ndarray))):
