@@ -25,7 +25,8 @@ Accepted shapes
 - a canonical frame (the output of this function) is accepted as is: ``text`` is recomputed
   from ``turns`` whenever the prompt comes from ``turns`` or messages.
 
-File reading (:func:`read_prompts`) is the only I/O here.
+This is the test set's presentation of :mod:`wizardarena.battles.prompts` (the one prompt
+reader and parser); :func:`read_prompts` adds directories and globs of prompt files.
 """
 
 from __future__ import annotations
