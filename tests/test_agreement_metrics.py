@@ -24,10 +24,10 @@ from wizardarena.agreement import (
     top_k_overlap,
 )
 from wizardarena.agreement.metrics import (
-    _kendall_rows,
-    _pearson_rows,
-    _spearman_rows,
-    _top_k_rows,
+    kendall_rows,
+    pearson_rows,
+    spearman_rows,
+    top_k_rows,
 )
 from wizardarena.exceptions import ValidationError
 
@@ -97,11 +97,11 @@ def test_row_kernels_match_a_loop() -> None:
     gen = np.random.default_rng(7)
     y = gen.normal(size=9).round(1)
     x = gen.normal(size=(40, 9)).round(1)  # rounding makes ties
-    rho = _spearman_rows(x, y)
-    tau = _kendall_rows(x, y)
-    r = _pearson_rows(x, y)
+    rho = spearman_rows(x, y)
+    tau = kendall_rows(x, y)
+    r = pearson_rows(x, y)
     names = np.array(list("abcdefghi"), dtype=object)
-    top = _top_k_rows(x, y, 3, names)
+    top = top_k_rows(x, y, 3, names)
     for b in range(x.shape[0]):
         assert rho[b] == pytest.approx(stats.spearmanr(x[b], y).statistic, abs=1e-12)
         assert tau[b] == pytest.approx(stats.kendalltau(x[b], y).statistic, abs=1e-12)

@@ -18,7 +18,7 @@ from wizardarena.ratings.result import (
     TABLE_COLUMNS,
     FitInfo,
     RatingResult,
-    _percentiles,
+    percentile_bounds,
     ranks_from_intervals,
 )
 
@@ -118,7 +118,7 @@ class RatingDifference:
             return float("nan")
         q = 1.0 - float(level) if side == "lower" else float(level)
         if self.draws is not None:
-            lo, _ = _percentiles(self.draws[:, None], 2.0 * q)
+            lo, _ = percentile_bounds(self.draws[:, None], 2.0 * q)
             return float(lo[0])
         return float(self.difference + ndtri(q) * self.se)
 
@@ -312,7 +312,7 @@ class Leaderboard:
             d = d[~np.isnan(d)]
             if not known or d.size == 0:
                 return result(n_replicates=int(d.size))
-            lo, hi = _percentiles(d[:, None], 1.0 - lvl)
+            lo, hi = percentile_bounds(d[:, None], 1.0 - lvl)
             fin = d[np.isfinite(d)]
             se = float(fin.std(ddof=1)) if fin.size > 1 else nan
             return result(float(lo[0]), float(hi[0]), _exceed(d, diff, se, 0.0), se,

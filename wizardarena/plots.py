@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 
-def _matplotlib() -> Any:
+def load_matplotlib() -> Any:
+    """matplotlib (with the Agg backend where there is no display), or MissingExtraError."""
     try:
         import matplotlib
     except ImportError:
@@ -50,7 +51,7 @@ def _matplotlib() -> Any:
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
-    _matplotlib()
+    load_matplotlib()
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
@@ -445,7 +446,7 @@ def plot_pair_verdicts(models: pd.DataFrame, pairs: pd.DataFrame, summary: pd.Da
     -------
     matplotlib Axes
     """
-    mpl = _matplotlib()
+    mpl = load_matplotlib()
     frame = models
     models_ = list(frame.index)
     n = len(models_)

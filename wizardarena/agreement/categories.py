@@ -13,7 +13,6 @@ from wizardarena.agreement.report import (
     METRICS,
     AgreementReport,
     ReferenceLike,
-    _num,
     agreement,
 )
 from wizardarena.exceptions import ReferenceMatchError, ValidationError
@@ -100,7 +99,7 @@ def agreement_by_category(
             raise
         reports[cat] = rep
         values = rep.summary["value"].to_dict()
-        row: dict[str, Any] = {m: _num(values[m]) for m in METRICS}
+        row: dict[str, Any] = {m: float(values[m]) for m in METRICS}
         row["n_models"] = len(rep.models)
         row["reference_category"] = ref_cat
         rows.append((cat, row))

@@ -59,11 +59,11 @@ import pandas as pd
 from wizardarena.agreement.names import (
     HUB_TAGS,
     ORGANISATIONS,
-    _dates_agree,
-    _Name,
-    _one_sided,
-    _tokens,
+    NameParts,
+    dates_agree,
+    name_tokens,
     normalize_name,
+    one_sided,
 )
 from wizardarena.exceptions import Param, ReferenceMatchError, ValidationError
 
@@ -104,7 +104,7 @@ _KEY_RULES = ("exact", "case", "normalized", "reordered", "compact", "org")
 _FIT_RULES = ("hub", "undated", "version")
 
 
-def _key(rule: str, n: _Name) -> object:
+def _key(rule: str, n: NameParts) -> object:
     if rule == "exact":
         return n.raw
     if rule == "case":
@@ -112,29 +112,29 @@ def _key(rule: str, n: _Name) -> object:
     if rule == "normalized":
         return normalize_name(n.raw)
     if rule == "reordered":
-        return tuple(sorted(t for t, _ in _tokens(n.raw)))
+        return tuple(sorted(t for t, _ in name_tokens(n.raw)))
     if rule == "compact":
         return n.compact
     return n.org
 
 
-def _fits(rule: str, a: _Name, b: _Name) -> bool | None:
+def _fits(rule: str, a: NameParts, b: NameParts) -> bool | None:
     """At a fit rule: True (fits), False (same family but contradicts), None (unrelated)."""
     if rule == "version":
         if a.base != b.base:
             return None
-        if not (_one_sided(a.sizes, b.sizes) and _one_sided(a.versions, b.versions)):
+        if not (one_sided(a.sizes, b.sizes) and one_sided(a.versions, b.versions)):
             return False
     elif a.core_key != b.core_key:
         return None
-    if not _one_sided(a.hub, b.hub):
+    if not one_sided(a.hub, b.hub):
         return False
     if rule == "hub":
         return a.api == b.api and a.date == b.date
-    return _one_sided(a.api, b.api) and _dates_agree(a.date, b.date)
+    return one_sided(a.api, b.api) and dates_agree(a.date, b.date)
 
 
-def _differs_by_one_word(a: _Name, b: _Name) -> bool:
+def _differs_by_one_word(a: NameParts, b: NameParts) -> bool:
     """One name is the other with one word more, spelling aside (``palm 2 bison`` /
     ``palm 2``, ``gpt4`` / ``gpt-4-turbo``)."""
     x, y = a.word_list(), b.word_list()
@@ -301,8 +301,8 @@ def match_models(
         st.take(m, keys[0], "alias")
 
     # 2. rules, strongest first
-    parsed_ours = {m: _Name.parse(m) for m in our_list}
-    parsed_ref = {k: [_Name.parse(n) for n in names] for k, names in ref.items()}
+    parsed_ours = {m: NameParts.parse(m) for m in our_list}
+    parsed_ref = {k: [NameParts.parse(n) for n in names] for k, names in ref.items()}
     all_names = list(parsed_ours.values()) + [n for ns in parsed_ref.values() for n in ns]
     for rule in MATCH_RULES[1:]:
         todo = [m for m in our_list if m not in st.matched and m not in st.left]
@@ -371,7 +371,7 @@ def match_models(
 
 
 def _candidates(
-    rule: str, name: _Name, ref: dict[str, list[_Name]], index: dict[object, list[str]]
+    rule: str, name: NameParts, ref: dict[str, list[NameParts]], index: dict[object, list[str]]
 ) -> list[str]:
     """Reference keys that fit ``name`` at ``rule`` (taken or not), in reference order."""
     if rule in _KEY_RULES:
@@ -385,7 +385,7 @@ def _candidates(
 
 
 def _family_check(
-    name: _Name, cands: list[str], ref: dict[str, list[_Name]], everyone: list[_Name],
+    name: NameParts, cands: list[str], ref: dict[str, list[NameParts]], everyone: list[NameParts],
     st: _State,
 ) -> list[str]:
     """Rule ``version``: a size / version on one side only is unsure when the model family
@@ -415,15 +415,15 @@ def _family_check(
     return sure
 
 
-def _plausible(name: _Name, ref: dict[str, list[_Name]]) -> list[str]:
+def _plausible(name: NameParts, ref: dict[str, list[NameParts]]) -> list[str]:
     out = []
     for k, names in ref.items():
         for n in names:
             if (
                 _differs_by_one_word(name, n)
-                and _one_sided(name.sizes, n.sizes)
-                and _one_sided(name.versions, n.versions)
-                and _dates_agree(name.date, n.date)
+                and one_sided(name.sizes, n.sizes)
+                and one_sided(name.versions, n.versions)
+                and dates_agree(name.date, n.date)
             ):
                 out.append(k)
                 break

@@ -29,7 +29,7 @@ scalar functions are the one-row case of the same kernels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -181,7 +181,7 @@ def _intervals(x: IntervalsLike, arg: str) -> tuple[np.ndarray, np.ndarray, pd.I
 
 
 # ----------------------------------------------------------------------------- kernels
-def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson r of every row of ``x`` (B, M) with ``y`` (M,); NaN where undefined."""
     xc = x - x.mean(axis=1, keepdims=True)
     yc = y - y.mean()
@@ -192,18 +192,18 @@ def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
-def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman rho (Pearson on average ranks, ties averaged) of each row of ``x`` with ``y``."""
     from scipy.stats import rankdata  # imported here: scipy.stats costs ~0.7 s at import
 
-    return _pearson_rows(rankdata(x, axis=1), rankdata(y))
+    return pearson_rows(rankdata(x, axis=1), rankdata(y))
 
 
 def _pair_index(m: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(m, k=1)
 
 
-def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Kendall tau-b of each row of ``x`` with ``y`` (ties in either ranking handled)."""
     i, j = _pair_index(y.size)
     sy = np.sign(y[i] - y[j])
@@ -214,7 +214,7 @@ def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def _top_k_rows(x: np.ndarray, y: np.ndarray, k: int, names: np.ndarray) -> np.ndarray:
+def top_k_rows(x: np.ndarray, y: np.ndarray, k: int, names: np.ndarray) -> np.ndarray:
     """Share of the reference top-k found in each row's top-k (ties broken by model order)."""
     order_y = np.lexsort((names, -y))[:k]
     top_y = np.zeros(y.size, dtype=bool)
@@ -231,12 +231,13 @@ def _separated(lo: np.ndarray, up: np.ndarray, i: np.ndarray, j: np.ndarray) -> 
     return (lo[i] > up[j]).astype(np.int8) - (lo[j] > up[i]).astype(np.int8)
 
 
-def _diff_sd(cov: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+def diff_sd(cov: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Standard deviation of the rating difference of each pair (i, j) under ``cov``."""
     var = cov[i, i] + cov[j, j] - 2.0 * cov[i, j]
     return np.sqrt(np.clip(var, 0.0, None))
 
 
-def _forecast(diff: np.ndarray, sd: np.ndarray) -> np.ndarray:
+def forecast(diff: np.ndarray, sd: np.ndarray) -> np.ndarray:
     """P(a above b) = Phi(diff / sd); certain (0, 0.5 or 1) where sd == 0."""
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(sd > 0, diff / np.where(sd > 0, sd, 1.0), np.sign(diff) * np.inf)
@@ -266,8 +267,7 @@ def spearman(ours: RatingsLike, theirs: RatingsLike) -> float:
         Different model sets or lengths, non-finite ratings, fewer than 2 models, or a
         constant ranking (correlation undefined).
     """
-    a, b, _ = _pair(ours, theirs)
-    return _defined(float(_spearman_rows(a[None, :], b)[0]), "spearman")
+    return _one_pair(spearman_rows, ours, theirs, "spearman")
 
 
 def kendall(ours: RatingsLike, theirs: RatingsLike) -> float:
@@ -277,32 +277,25 @@ def kendall(ours: RatingsLike, theirs: RatingsLike) -> float:
     ``P = M (M - 1) / 2`` pairs, with ``T`` the pairs tied in one ranking; equals
     :func:`scipy.stats.kendalltau` (variant ``"b"``). Symmetric in its arguments.
 
-    Parameters
-    ----------
-    ours, theirs : Series, DataFrame with ``rating``, or array, shape (M,)
-
-    Returns
-    -------
-    float in [-1, 1]
+    Takes and checks its arguments as :func:`spearman`; returns a float in [-1, 1].
     """
-    a, b, _ = _pair(ours, theirs)
-    return _defined(float(_kendall_rows(a[None, :], b)[0]), "kendall")
+    return _one_pair(kendall_rows, ours, theirs, "kendall")
 
 
 def pearson(ours: RatingsLike, theirs: RatingsLike) -> float:
     """Pearson correlation of the ratings themselves (sensitive to scale differences
     between the top and the bottom of the board, unlike the rank correlations).
 
-    Parameters
-    ----------
-    ours, theirs : Series, DataFrame with ``rating``, or array, shape (M,)
-
-    Returns
-    -------
-    float in [-1, 1]
+    Takes and checks its arguments as :func:`spearman`; returns a float in [-1, 1].
     """
+    return _one_pair(pearson_rows, ours, theirs, "pearson")
+
+
+def _one_pair(rows: Callable[[np.ndarray, np.ndarray], np.ndarray], ours: RatingsLike,
+              theirs: RatingsLike, name: str) -> float:
+    """The correlation ``rows`` of two leaderboards (``name`` in the error when undefined)."""
     a, b, _ = _pair(ours, theirs)
-    return _defined(float(_pearson_rows(a[None, :], b)[0]), "pearson")
+    return _defined(float(rows(a[None, :], b)[0]), name)
 
 
 def _defined(value: float, name: str) -> float:
@@ -456,20 +449,21 @@ def brier(
     float in [0, 1], or NaN when the reference ties every pair.
     """
     a, b, names = _pair(ours, theirs)
-    cov = _covariance(covariance, names, a.size)
+    cov = covariance_matrix(covariance, names, a.size)
     i, j = _pair_index(a.size)
     label = np.sign(b[i] - b[j])
     keep = label != 0
     if not keep.any():
         return float("nan")
     i, j, y = i[keep], j[keep], (label[keep] > 0).astype(float)
-    p = _forecast(a[i] - a[j], _diff_sd(cov, i, j))
+    p = forecast(a[i] - a[j], diff_sd(cov, i, j))
     return float(np.mean((p - y) ** 2))
 
 
-def _covariance(
+def covariance_matrix(
     covariance: pd.DataFrame | np.ndarray, names: list[Any] | None, m: int
 ) -> np.ndarray:
+    """``covariance`` (a frame over ``names`` or an array) as a checked (m, m) array."""
     if isinstance(covariance, pd.DataFrame):
         if names is not None:
             missing = [n for n in names if n not in covariance.index or n not in covariance.columns]
@@ -512,7 +506,7 @@ def top_k_overlap(ours: RatingsLike, theirs: RatingsLike, *, k: int) -> float:
         [str(n) for n in names] if names is not None else [f"{q:012d}" for q in range(a.size)],
         dtype=object,
     )
-    return float(_top_k_rows(a[None, :], b, int(k), tie)[0])
+    return float(top_k_rows(a[None, :], b, int(k), tie)[0])
 
 
 def consistency(spearman: float, agreement_ci: float, separability: float) -> float:

@@ -80,10 +80,10 @@ def normalize_name(name: str) -> str:
     >>> normalize_name("Vicuna v1.3 (13B)")
     'vicuna-1.3-13b'
     """
-    return "-".join(t for t, _ in _tokens(name))
+    return "-".join(t for t, _ in name_tokens(name))
 
 
-def _tokens(name: str) -> list[tuple[str, bool]]:
+def name_tokens(name: str) -> list[tuple[str, bool]]:
     """Normalized tokens, each with whether it was written as a ``v``-version."""
     s = str(name).strip().lower()
     s = s.rsplit("/", 1)[-1]
@@ -136,7 +136,8 @@ def _date_at(tokens: list[str], k: int) -> tuple[Date, int] | None:
     return None
 
 
-def _dates_agree(a: Date | None, b: Date | None) -> bool:
+def dates_agree(a: Date | None, b: Date | None) -> bool:
+    """Whether two release dates agree where both give a part (year, month, day)."""
     if a is None or b is None:
         return True
     return all(x is None or y is None or x == y for x, y in zip(a, b))
@@ -152,13 +153,14 @@ def _org_len(toks: Sequence[str]) -> int:
     return 0
 
 
-def _one_sided(a: frozenset[str] | tuple[str, ...], b: frozenset[str] | tuple[str, ...]) -> bool:
+def one_sided(a: frozenset[str] | tuple[str, ...], b: frozenset[str] | tuple[str, ...]) -> bool:
+    """Whether two name parts agree: equal, or one of them is absent."""
     return a == b or not a or not b
 
 
 @dataclass(frozen=True)
-class _Name:
-    """One name taken apart (internal)."""
+class NameParts:
+    """One model name taken apart: organisation, family words, sizes, versions, date."""
 
     raw: str
     tokens: tuple[str, ...]  # normalized tokens, synonyms applied, '2.0' -> '2'
@@ -170,9 +172,9 @@ class _Name:
     date: Date | None
 
     @classmethod
-    def parse(cls, raw: str) -> _Name:
+    def parse(cls, raw: str) -> NameParts:
         text, at, provider = str(raw).strip().partition("@")  # model@provider
-        pairs = _tokens(text)
+        pairs = name_tokens(text)
         toks = [_number(t) for t, _ in pairs]
         vflags = [v for _, v in pairs]
         # synonyms

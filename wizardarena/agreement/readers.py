@@ -25,10 +25,10 @@ from wizardarena.agreement.reference import (
     DEFAULT_REFERENCE_URL,
     Reference,
     ReferenceFormat,
-    _check_category,
-    _detect,
-    _format,
-    _iso,
+    check_category,
+    detect_format,
+    iso_date,
+    reference_format,
     reference_from_table,
 )
 from wizardarena.exceptions import (
@@ -48,12 +48,12 @@ ReferenceSource = str | os.PathLike | pd.DataFrame | Leaderboard | dict
 def _from_history(
     df: pd.DataFrame, *, date: str | None, category: str, source: str
 ) -> Reference:
-    _check_category(category, ["full"], "the rating history (it has only 'full')")
+    check_category(category, ["full"], "the rating history (it has only 'full')")
     dates = pd.to_numeric(df["date"], errors="coerce")
     if dates.isna().any():
         rows = np.flatnonzero(dates.isna().to_numpy())[:5].tolist()
         raise ValidationError(f"column 'date' must be YYYYMMDD; rows {rows} are not")
-    iso = pd.Series([_iso(str(int(d)), "date column") for d in dates], index=df.index)
+    iso = pd.Series([iso_date(str(int(d)), "date column") for d in dates], index=df.index)
     available = sorted(set(iso))
     if date is None:
         chosen = available[-1]
@@ -77,20 +77,10 @@ def _from_history(
             )
         notes.append(f"identical duplicate rows collapsed: {sorted(set(dup['key']))}")
         snap = snap.drop_duplicates("key")
-    ref = reference_from_table(
-        snap,
-        source=source,
-        format=ReferenceFormat.LMSYS_HISTORY.value,
-        model="key",
-        lower=None,
-        upper=None,
-        display_name="Model" if "Model" in snap.columns else None,
-        date=chosen,
-        requested_date=date,
-        category="full",
-        notes=tuple(notes),
-    )
-    return ref
+    return _lmsys_board(snap, ReferenceFormat.LMSYS_HISTORY, model="key", source=source,
+                        date=chosen, requested_date=date,
+                        display_name="Model" if "Model" in snap.columns else None,
+                        notes=tuple(notes))
 
 
 def _from_catalog(
@@ -108,7 +98,7 @@ def _from_catalog(
             Param("board", repr(board)), f" is not in the snapshots; available: {boards}"
         )
     df = df[df["board"] == board]
-    cdates = df["commit_date"].map(lambda d: _iso(d, "commit_date"))
+    cdates = df["commit_date"].map(lambda d: iso_date(d, "commit_date"))
     notes: list[str] = []
     if commit is not None:
         mask = df["commit"].astype(str).str.startswith(str(commit))
@@ -150,7 +140,7 @@ def _from_catalog(
             snap = snap[snap["commit"] == commits[0]]
         notes.insert(0, f"snapshot {chosen} used (of {len(available)} dates for {board})")
     cats = sorted(snap["category"].astype(str).unique())
-    _check_category(category, cats, f"snapshot {chosen} of {board!r}")
+    check_category(category, cats, f"snapshot {chosen} of {board!r}")
     snap = snap[snap["category"] == category]
     return reference_from_table(
         snap,
@@ -177,7 +167,7 @@ def _from_catalog_json(
             "an arena-catalog JSON must map category -> {model: {rating, rating_q025, "
             "rating_q975}}"
         )
-    _check_category(category, list(data), "the catalog file")
+    check_category(category, list(data), "the catalog file")
     rows = []
     for model, rec in data[category].items():
         if not isinstance(rec, dict) or "rating" not in rec:
@@ -207,9 +197,9 @@ def _from_catalog_json(
 def _from_lmsys_table(
     df: pd.DataFrame, *, date: str | None, category: str, source: str
 ) -> Reference:
-    _check_category(category, ["full"], "a 2023 leaderboard table (it has only 'full')")
+    check_category(category, ["full"], "a 2023 leaderboard table (it has only 'full')")
     m = re.search(r"(\d{8})", Path(source).name)
-    file_date = _iso(m.group(1)) if m else None
+    file_date = iso_date(m.group(1)) if m else None
     if date is not None and file_date is not None and file_date > date:
         raise ReferenceMatchError(
             f"{Path(source).name} is dated {file_date}, after the requested date {date}"
@@ -227,20 +217,17 @@ def _from_lmsys_table(
     notes = (
         (f"{len(unrated)} models listed without an Arena rating are excluded",) if unrated else ()
     )
-    return reference_from_table(
-        table,
-        source=source,
-        format=ReferenceFormat.LMSYS_TABLE.value,
-        model="Model",
-        lower=None,
-        upper=None,
-        date=file_date,
-        requested_date=date,
-        category="full",
-        snapshot=Path(source).name,
-        excluded=tuple(unrated),
-        notes=notes,
-    )
+    return _lmsys_board(table, ReferenceFormat.LMSYS_TABLE, model="Model", source=source,
+                        date=file_date, requested_date=date, snapshot=Path(source).name,
+                        excluded=tuple(unrated), notes=notes)
+
+
+def _lmsys_board(table: pd.DataFrame, format: ReferenceFormat, *, model: str, source: str,
+                 display_name: str | None = None, **meta: Any) -> Reference:
+    """An LMSYS leaderboard: ratings without intervals, the category ``full``."""
+    return reference_from_table(table, source=source, format=format.value, model=model,
+                                lower=None, upper=None, display_name=display_name,
+                                category="full", **meta)
 
 
 def _from_arena_hard(
@@ -248,11 +235,11 @@ def _from_arena_hard(
 ) -> Reference:
     """The official Arena-Hard-Auto leaderboard: score (win rate against the baseline, in %)
     with its 95% bootstrap interval ``rating_q025``..``rating_q975``."""
-    _check_category(category, ["full"], "an Arena-Hard leaderboard (it has only 'full')")
+    check_category(category, ["full"], "an Arena-Hard leaderboard (it has only 'full')")
     board_date = None
     if "date" in df.columns:
         dates = sorted({str(d) for d in df["date"].dropna()})
-        board_date = _iso(dates[-1], "date column") if dates else None
+        board_date = iso_date(dates[-1], "date column") if dates else None
     if date is not None and board_date is not None and board_date > date:
         raise ReferenceMatchError(
             f"the Arena-Hard leaderboard is dated {board_date}, after the requested date {date}"
@@ -270,7 +257,7 @@ def _from_alpaca_eval(
 ) -> Reference:
     """The official AlpacaEval leaderboards: the length-controlled win rate when every model
     has one (AlpacaEval 2.0's headline metric), else the raw win rate (AlpacaEval 1.0)."""
-    _check_category(category, ["full"], "an AlpacaEval leaderboard (it has only 'full')")
+    check_category(category, ["full"], "an AlpacaEval leaderboard (it has only 'full')")
     first = str(df.columns[0])
     model = "model" if "model" in df.columns else ("name" if "name" in df.columns else first)
     if model == first and not (first.startswith("Unnamed") or first in ("", "index")):
@@ -392,7 +379,7 @@ def _parse(
                 f"a JSON mapping can only be format 'arena-catalog-json'; got {fmt}"
             )
         return _from_catalog_json(obj, category=category, board=board, source=source, date=date)
-    fmt = fmt or _detect(obj)
+    fmt = fmt or detect_format(obj)
     if fmt is ReferenceFormat.LMSYS_HISTORY:
         return _from_history(obj, date=date, category=category, source=source)
     if fmt is ReferenceFormat.ARENA_CATALOG:
@@ -470,8 +457,8 @@ def load_reference(
     >>> load_reference("../shared/data/arena_hard/arena_hard_leaderboard_20240731.csv",
     ...                columns={"model": "model", "rating": "avg_tokens"})  # doctest: +SKIP
     """
-    fmt = _format(format)
-    req = _iso(date)
+    fmt = reference_format(format)
+    req = iso_date(date)
     if isinstance(source, Leaderboard):
         return _from_leaderboard(source, source="<Leaderboard>")
     if isinstance(source, pd.DataFrame):
@@ -583,7 +570,7 @@ def fetch_reference(
         )
     name = url.split("?", 1)[0].rsplit("/", 1)[-1]
     return _parse_bytes(
-        resp.content, name=name, fmt=_format(format), date=_iso(date), board=board,
+        resp.content, name=name, fmt=reference_format(format), date=iso_date(date), board=board,
         category=category, commit=commit, source=url,
         content_type=resp.headers.get("content-type", ""), columns=columns,
     )

@@ -166,7 +166,8 @@ class Reference:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _iso(date: Any, arg: str = "date") -> str | None:
+def iso_date(date: Any, arg: str = "date") -> str | None:
+    """``date`` (a date, ``2024-07-16``, ``20240716``) as ISO text; ``arg`` names it in errors."""
     if date is None:
         return None
     if isinstance(date, (dt.date, dt.datetime, pd.Timestamp)):
@@ -283,7 +284,8 @@ def reference_from_table(
     return Reference(table=out, source=source, format=format, **meta)
 
 
-def _detect(df: pd.DataFrame) -> ReferenceFormat:
+def detect_format(df: pd.DataFrame) -> ReferenceFormat:
+    """The reference format a table is in, told from its columns."""
     cols = set(df.columns)
     if {"board", "commit_date", "category", "model", "rating", "rating_q025"} <= cols:
         return ReferenceFormat.ARENA_CATALOG
@@ -309,7 +311,8 @@ def _detect(df: pd.DataFrame) -> ReferenceFormat:
     )
 
 
-def _format(fmt: str | ReferenceFormat | None) -> ReferenceFormat | None:
+def reference_format(fmt: str | ReferenceFormat | None) -> ReferenceFormat | None:
+    """``format=`` parsed into a :class:`ReferenceFormat` (None: detect it)."""
     if fmt is None:
         return None
     try:
@@ -320,7 +323,8 @@ def _format(fmt: str | ReferenceFormat | None) -> ReferenceFormat | None:
         ) from None
 
 
-def _check_category(category: str, allowed: list[str], what: str) -> None:
+def check_category(category: str, allowed: list[str], what: str) -> None:
+    """Raise unless ``category`` is one of ``allowed`` (the categories of ``what``)."""
     if category not in allowed:
         raise ReferenceMatchError(
             Param("category", repr(category)), f" is not in {what}; available: "

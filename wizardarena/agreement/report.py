@@ -17,21 +17,21 @@ from wizardarena._markdown import markdown_table
 from wizardarena.agreement.aliases import load_aliases
 from wizardarena.agreement.matching import ModelMatch, match_models
 from wizardarena.agreement.metrics import (
-    _covariance,
-    _diff_sd,
-    _forecast,
-    _kendall_rows,
-    _pearson_rows,
-    _spearman_rows,
-    _top_k_rows,
     brier,
     consistency,
+    covariance_matrix,
+    diff_sd,
+    forecast,
     kendall,
+    kendall_rows,
     pair_verdicts,
     pearson,
+    pearson_rows,
     separability,
     spearman,
+    spearman_rows,
     top_k_overlap,
+    top_k_rows,
 )
 from wizardarena.agreement.readers import load_reference
 from wizardarena.agreement.reference import Reference
@@ -132,10 +132,10 @@ class AgreementReport:
             raise ValidationError(
                 f"metric must be one of {list(self.summary.index)}; got {metric!r}"
             )
-        return _num(self.summary["value"].to_dict()[metric])
+        return float(self.summary["value"].to_dict()[metric])
 
     def __repr__(self) -> str:
-        v = {str(k): _num(x) for k, x in self.summary["value"].to_dict().items()}
+        v = {str(k): float(x) for k, x in self.summary["value"].to_dict().items()}
         vals = ", ".join(
             f"{m}={v[m]:.3f}"
             for m in ("spearman", "kendall", "agreement_ci", "separability", "brier")
@@ -280,10 +280,6 @@ class AgreementReport:
             raise ValidationError(f"format must be 'html' or 'md'; got {format!r}")
         text = self.to_html() if fmt == "html" else self.to_markdown()
         atomic_write_text(target, text)
-
-
-def _num(x: Any) -> float:
-    return float(x)
 
 
 def _unmatched_item(row: pd.Series) -> str:
@@ -439,9 +435,9 @@ def agreement(
         lo, hi = _interval(kernel(reps), lvl) if reps is not None and len(reps) else (np.nan,) * 2
         rows[name] = (value, lo, hi, cnt, note)
 
-    with_ci("spearman", spearman(ours, theirs), lambda r: _spearman_rows(r, y), n)
-    with_ci("kendall", kendall(ours, theirs), lambda r: _kendall_rows(r, y), n)
-    with_ci("pearson", pearson(ours, theirs), lambda r: _pearson_rows(r, y), n)
+    with_ci("spearman", spearman(ours, theirs), lambda r: spearman_rows(r, y), n)
+    with_ci("kendall", kendall(ours, theirs), lambda r: kendall_rows(r, y), n)
+    with_ci("pearson", pearson(ours, theirs), lambda r: pearson_rows(r, y), n)
     n_pairs = n * (n - 1) // 2
     finite_ours = bool(np.isfinite(ours[["lower", "upper"]].to_numpy()).all())
     sep = separability(ours) if finite_ours else float("nan")
@@ -485,15 +481,15 @@ def agreement(
     if cov_df is None and reps is not None and len(reps) > 1:
         cov_df = pd.DataFrame(np.cov(reps, rowvar=False), index=models, columns=models)
     if cov_df is not None:
-        cov = _covariance(cov_df, models, n)
-        pv["p_ours"] = _forecast(pv["diff_ours"].to_numpy(), _diff_sd(cov, ia, ib))
+        cov = covariance_matrix(cov_df, models, n)
+        pv["p_ours"] = forecast(pv["diff_ours"].to_numpy(), diff_sd(cov, ia, ib))
         n_brier = int((pv["diff_theirs"] != 0).sum())
         rows["brier"] = (brier(ours, theirs, covariance=cov), np.nan, np.nan, n_brier, "")
     else:
         pv["p_ours"] = np.nan
         rows["brier"] = (np.nan, np.nan, np.nan, 0, "our leaderboard has no covariance")
     with_ci("top_k_overlap", top_k_overlap(ours, theirs, k=k),
-            lambda r: _top_k_rows(r, y, k, names_arr), n, f"k={k}")
+            lambda r: top_k_rows(r, y, k, names_arr), n, f"k={k}")
     cons = consistency(rows["spearman"][0], rows["agreement_ci"][0], rows["separability"][0])
     rows["consistency"] = (cons, np.nan, np.nan, n,
                            "" if np.isfinite(cons) else "needs agreement_ci and separability")
@@ -540,10 +536,10 @@ def agreement(
 
 
 def _figures_base64(report: AgreementReport) -> list[tuple[str, str]]:
-    from wizardarena.plots import _matplotlib, figure_png_base64
+    from wizardarena.plots import figure_png_base64, load_matplotlib
 
     try:
-        _matplotlib()  # MissingExtraError (an ImportError) when matplotlib is absent
+        load_matplotlib()  # MissingExtraError (an ImportError) when matplotlib is absent
         from matplotlib.figure import Figure
     except ImportError:
         return []

@@ -23,8 +23,6 @@ Recognised record layouts (``format="auto"`` sniffs them per record):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,6 +30,13 @@ from typing import Any
 
 import pandas as pd
 
+from wizardarena.battles.prompts import (
+    alpaca_id,
+    check_unique,
+    is_record_file,
+    parse_prompts,
+    read_record_file,
+)
 from wizardarena.exceptions import ValidationError
 
 __all__ = [
@@ -44,62 +49,15 @@ __all__ = [
 
 _QID_KEYS = ("question_id", "uid", "id", "qid", "prompt_id")
 _MODEL_KEYS = ("model", "model_id", "generator")
-_PROMPT_KEYS = ("turns", "prompt", "question", "instruction", "text", "content")
+_PROMPT_KEYS = ("turns", "prompt", "question", "instruction", "text", "content", "messages",
+                "conversation")
 _ANSWER_KEYS = ("turns", "answer", "output", "response", "completion")
 
 
-def alpaca_id(instruction: str) -> str:
-    """Question id of an AlpacaEval instruction (SHA-1, 16 hex digits)."""
-    return hashlib.sha1(instruction.encode()).hexdigest()[:16]
-
-
-def _read_records(path: Path) -> list[Any]:
-    """Records of a prompt or answer file; unreadable files raise ValidationError."""
-    if not path.exists():
-        raise ValidationError(f"{path} does not exist")
-    if not path.is_file():
-        raise ValidationError(f"{path} is not a file")
-    try:
-        return _parse_records(path)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, ValidationError):
-            raise
-        raise ValidationError(f"{path} cannot be read: {type(exc).__name__}: {exc}") from None
-
-
-def _parse_records(path: Path) -> list[Any]:
-    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-    if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
-        import gzip
-
-        opener: Any = gzip.open if path.suffix == ".gz" else open
-        out = []
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except ValueError as exc:
-                    raise ValidationError(f"{path}: line {lineno} is not JSON ({exc})") from None
-                if not isinstance(rec, dict):
-                    raise ValidationError(f"{path}: line {lineno} is not a JSON object")
-                out.append(rec)
-        return out
-    if suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict):
-            data = data.get("data", data.get("records", [data]))
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ValidationError(f"{path}: expected a JSON list of objects")
-        return data
-    if suffix == ".parquet":
-        return pd.read_parquet(path).to_dict("records")
-    if suffix == ".csv":
-        return pd.read_csv(path, dtype={"question_id": str}).to_dict("records")
-    raise ValidationError(
-        f"{path}: unknown file type {suffix!r}; expected .jsonl, .json, .parquet or .csv"
-    )
+def _read_records(path: Path, what: str) -> list[Any]:
+    """Records of a prompt or answer file (the one file reader); unreadable files raise
+    ValidationError."""
+    return read_record_file(path, what=what).to_dict("records")
 
 
 def _first(rec: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, Any]:
@@ -127,36 +85,19 @@ def _as_turns(value: Any, where: str) -> tuple[str, ...]:
                           f"got {type(value).__name__} {str(value)[:60]!r}")
 
 
-def _prompt_record(rec: Mapping[str, Any], i: int, where: str) -> tuple[str, tuple[str, ...],
-                                                                        Any]:
-    qk, qid = _first(rec, _QID_KEYS)
-    pk, prompt = _first(rec, _PROMPT_KEYS)
-    if pk is None and isinstance(rec.get("messages"), list):  # Arena-Hard v2 style
-        prompt = [m["content"] for m in rec["messages"] if m.get("role") == "user"]
-        pk = "messages"
-    if pk is None:
-        raise ValidationError(
-            f"{where}: record {i} has none of the prompt fields {list(_PROMPT_KEYS)}; "
-            f"its keys are {sorted(rec)[:10]}"
-        )
-    turns = _as_turns(prompt, f"{where}: record {i} field {pk!r}")
-    if qk is None:
-        if pk == "instruction":
-            qid = alpaca_id(turns[0])
-        else:
-            raise ValidationError(
-                f"{where}: record {i} has none of the id fields {list(_QID_KEYS)}"
-            )
-    return str(qid), turns, rec.get("category")
-
-
 def normalize_prompts(prompts: Any) -> pd.DataFrame:
     """Canonical prompts frame (see the module docstring) from many inputs.
+
+    The arena's presentation of :func:`wizardarena.battles.prompts.parse_prompts`: the id
+    column is the first of ``question_id``, ``uid``, ``id``, ``qid``, ``prompt_id``, the
+    prompt column the first of ``turns`` (a str there is one turn), ``prompt``,
+    ``question``, ``instruction``, ``text``, ``content``, ``messages``, ``conversation``.
 
     Parameters
     ----------
     prompts : DataFrame, path, sequence of dict, mapping of id to str, or sequence of str
-        A plain sequence of strings gets ids ``"0", "1", ...``.
+        A plain sequence of strings gets ids ``"0", "1", ...``; AlpacaEval records
+        (``instruction`` without an id) get :func:`alpaca_id`.
 
     Returns
     -------
@@ -166,41 +107,53 @@ def normalize_prompts(prompts: Any) -> pd.DataFrame:
     where = "prompts"
     if isinstance(prompts, (str, os.PathLike)):
         where = str(prompts)
-        records: list[Any] = _read_records(Path(prompts))
+        frame = read_record_file(prompts)
     elif isinstance(prompts, pd.DataFrame):
         frame = prompts
         if frame.index.name in _QID_KEYS and not any(k in frame.columns for k in _QID_KEYS):
             frame = frame.reset_index()
-        records = frame.to_dict("records")
     elif isinstance(prompts, Mapping):
-        records = [{"question_id": k, "turns": v} for k, v in prompts.items()]
+        frame = pd.DataFrame({"question_id": list(prompts),
+                              "turns": pd.Series(list(prompts.values()), dtype=object)})
     elif isinstance(prompts, Sequence) and all(isinstance(p, str) for p in prompts):
-        records = [{"question_id": str(i), "turns": p} for i, p in enumerate(prompts)]
+        frame = pd.DataFrame({"question_id": [str(i) for i in range(len(prompts))],
+                              "turns": pd.Series(list(prompts), dtype=object)})
     elif isinstance(prompts, Sequence):
-        records = list(prompts)
+        bad = [i for i, r in enumerate(prompts) if not isinstance(r, Mapping)]
+        if bad:
+            raise ValidationError(
+                f"{where}: record {bad[0]} is {type(prompts[bad[0]]).__name__}, expected dict")
+        frame = pd.DataFrame.from_records(list(prompts))
     else:
         raise ValidationError(f"prompts: unsupported type {type(prompts).__name__}")
-    if not records:
+    if not len(frame):
         raise ValidationError(f"{where}: no prompts")
-    ids, turns, cats = [], [], []
-    for i, rec in enumerate(records):
-        if not isinstance(rec, Mapping):
-            raise ValidationError(f"{where}: record {i} is {type(rec).__name__}, expected dict")
-        q, t, c = _prompt_record(rec, i, where)
-        ids.append(q)
-        turns.append(t)
-        cats.append(None if c is None or (isinstance(c, float) and c != c) else str(c))
-    seen: dict[str, int] = {}
-    dups = [(i, q) for i, q in enumerate(ids) if seen.setdefault(q, i) != i]
-    if dups:
+    src = next((k for k in _PROMPT_KEYS if k in frame.columns), None)
+    if src is None:
         raise ValidationError(
-            f"{where}: question_id must be unique; rows {[i for i, _ in dups[:5]]} repeat "
-            f"{[q for _, q in dups[:5]]}"
-        )
-    frame = pd.DataFrame({"turns": turns}, index=pd.Index(ids, name="question_id", dtype=object))
-    if any(c is not None for c in cats):
-        frame["category"] = pd.Series(cats, index=frame.index, dtype=object)
-    return frame
+            f"{where}: the prompts have none of the prompt fields {list(_PROMPT_KEYS)}; "
+            f"their fields are {sorted(map(str, frame.columns))[:10]}")
+    if src == "turns":  # a str is one turn here (a JSON list is not decoded)
+        frame = frame.assign(turns=pd.Series(
+            [[v] if isinstance(v, str) else v for v in frame["turns"]], index=frame.index,
+            dtype=object))
+    id_col = next((k for k in _QID_KEYS if k in frame.columns), None)
+    parsed = parse_prompts(frame, id_column=id_col, text_column=src)
+    if parsed.ids is not None:
+        ids = parsed.ids
+    elif src == "instruction":
+        ids = [alpaca_id(t[0]) for t in parsed.turns]
+    else:
+        raise ValidationError(f"{where}: the prompts have none of the id fields {list(_QID_KEYS)}")
+    check_unique(ids, f"{where}: question_id")
+    out = pd.DataFrame({"turns": pd.Series([tuple(t) for t in parsed.turns], dtype=object)})
+    out.index = pd.Index(ids, name="question_id", dtype=object)
+    if "category" in parsed.frame.columns:
+        cats = [None if c is None or (isinstance(c, float) and c != c) else str(c)
+                for c in parsed.frame["category"]]
+        if any(c is not None for c in cats):
+            out["category"] = pd.Series(cats, index=out.index, dtype=object)
+    return out
 
 
 def load_prompts(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -274,16 +227,14 @@ def load_answers(source: str | os.PathLike[str], *, model: str | None = None) ->
     """
     path = Path(source)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir()
-                       if p.is_file() and p.name.endswith((".jsonl", ".json", ".parquet", ".csv",
-                                                           ".jsonl.gz")))
+        files = sorted(p for p in path.iterdir() if p.is_file() and is_record_file(p))
         if not files:
             raise ValidationError(f"{path}: no answer files (.jsonl, .json, .parquet, .csv)")
-        frames = [_frame_from_records(_read_records(f), str(f),
+        frames = [_frame_from_records(_read_records(f, "answer file"), str(f),
                                       model if model is not None else None) for f in files]
         frame = pd.concat(frames, ignore_index=True)
     elif path.is_file():
-        frame = _frame_from_records(_read_records(path), str(path), model)
+        frame = _frame_from_records(_read_records(path, "answer file"), str(path), model)
     else:
         raise ValidationError(f"answers: {path} does not exist")
     return _check_unique(frame, str(path))

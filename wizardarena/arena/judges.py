@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from wizardarena.battles.schema import LABELS, WINNER_LABELS, Outcome, Vocabulary
 from wizardarena.endpoints.client import (
     AsyncClient,
     Client,
@@ -57,12 +58,13 @@ __all__ = [
 
 
 class Winner(str, Enum):
-    """Battle outcome labels of the battle log (``winner`` column)."""
+    """The judge's verdict as a battle-log ``winner`` label (one per :class:`Outcome`, from
+    :data:`~wizardarena.battles.schema.WINNER_LABELS`)."""
 
-    MODEL_A = "model_a"
-    MODEL_B = "model_b"
-    TIE = "tie"
-    TIE_BOTHBAD = "tie (bothbad)"
+    MODEL_A = WINNER_LABELS[Outcome.A]
+    MODEL_B = WINNER_LABELS[Outcome.B]
+    TIE = WINNER_LABELS[Outcome.TIE]
+    TIE_BOTHBAD = WINNER_LABELS[Outcome.TIE_BOTHBAD]
 
 
 class VerdictFormat(str, Enum):
@@ -96,10 +98,10 @@ class Verdict:
 Parser = Callable[[str], Verdict]
 
 _AH_RE = re.compile(r"\[\[\s*([AB][<>=]{1,2}[AB])\s*\]\]")
-_AH_LABELS = {
-    "A>>B": Winner.MODEL_A, "A>B": Winner.MODEL_A, "A=B": Winner.TIE,
-    "B>A": Winner.MODEL_B, "B>>A": Winner.MODEL_B,
-}
+#: the five labels the Arena-Hard template asks for, with their outcome from the one label
+#: table (a log may also spell a tie ``B=A``; a judge that writes it fails closed)
+_AH_LABELS = {lab: Winner(WINNER_LABELS[out])
+              for lab, (out, _) in LABELS[Vocabulary.ARENA_HARD].items() if lab != "B=A"}
 _MT_RE = re.compile(r"\[\[\s*([ABC])\s*\]\]")
 _MT_LABELS = {"A": Winner.MODEL_A, "B": Winner.MODEL_B, "C": Winner.TIE}
 _WA_RE = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*\]\]")

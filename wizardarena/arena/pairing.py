@@ -29,6 +29,7 @@ from enum import Enum
 
 import numpy as np
 
+from wizardarena.battles.schema import OUTCOME_SIGN, WINNER_LABELS, WINNER_OUTCOMES
 from wizardarena.exceptions import ValidationError
 
 __all__ = [
@@ -245,17 +246,19 @@ class AdaptiveSampler:
     def record(self, model_a: str, model_b: str, winner: str) -> None:
         """Add one outcome (``winner`` in model_a, model_b, tie, tie (bothbad))."""
         i, j = self._index[model_a], self._index[model_b]
-        if winner == "model_a":
+        outcome = WINNER_OUTCOMES.get(winner)
+        if outcome is None:
+            raise ValidationError(
+                f"winner must be one of {', '.join(WINNER_LABELS)}; got {winner!r}"
+            )
+        sign = OUTCOME_SIGN[outcome]
+        if sign > 0:
             self._wins[i, j] += 1
-        elif winner == "model_b":
+        elif sign < 0:
             self._wins[j, i] += 1
-        elif winner in ("tie", "tie (bothbad)"):
+        else:
             self._wins[i, j] += 0.5
             self._wins[j, i] += 0.5
-        else:
-            raise ValidationError(
-                f"winner must be one of model_a, model_b, tie, tie (bothbad); got {winner!r}"
-            )
 
     def pair_scores(self) -> np.ndarray:
         """Score of each pair in :attr:`pairs` (higher = more useful next), shape (P,)."""

@@ -37,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from wizardarena._io import atomic_write
+from wizardarena.battles.schema import WINNER_LABELS
 from wizardarena.exceptions import StoreError, ValidationError
 
 __all__ = [
@@ -62,7 +63,10 @@ BATTLE_COLUMNS: tuple[str, ...] = (
 
 _KEY = ("question_id", "model_a", "model_b", "game", "turn", "judge", "template_hash")
 
-_DDL = """
+#: the canonical winner labels as an SQL list
+_WINNER_SQL = ", ".join(f"'{w}'" for w in WINNER_LABELS)
+
+_DDL = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS judgments (
     question_id TEXT NOT NULL,
@@ -76,7 +80,7 @@ CREATE TABLE IF NOT EXISTS judgments (
     category TEXT,
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
     winner TEXT CHECK (winner IS NULL OR winner IN
-        ('model_a', 'model_b', 'tie', 'tie (bothbad)')),
+        ({_WINNER_SQL})),
     verdict TEXT,
     score_a REAL,
     score_b REAL,

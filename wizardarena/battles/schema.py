@@ -10,7 +10,9 @@ from wizardarena.exceptions import Param, ValidationError
 __all__ = [
     "CORE_COLUMNS",
     "LABELS",
+    "OUTCOME_SIGN",
     "WINNER_LABELS",
+    "WINNER_OUTCOMES",
     "Outcome",
     "Vocabulary",
     "vocabulary",
@@ -28,6 +30,14 @@ class Outcome(IntEnum):
 
 #: canonical ``winner`` labels, indexed by :class:`Outcome`
 WINNER_LABELS: tuple[str, ...] = ("model_a", "model_b", "tie", "tie (bothbad)")
+
+#: the :class:`Outcome` of each canonical ``winner`` label
+WINNER_OUTCOMES: dict[str, Outcome] = {lab: Outcome(i) for i, lab in enumerate(WINNER_LABELS)}
+
+#: the side of each outcome from ``model_a``'s point of view: +1 won, -1 lost, 0 a tie
+OUTCOME_SIGN: dict[Outcome, int] = {
+    Outcome.A: 1, Outcome.B: -1, Outcome.TIE: 0, Outcome.TIE_BOTHBAD: 0,
+}
 
 
 class Vocabulary(str, Enum):
@@ -56,7 +66,7 @@ class Vocabulary(str, Enum):
 
 LABELS: dict[Vocabulary, dict[str, tuple[Outcome, bool]]] = {
     # label -> (outcome, is_strong)
-    Vocabulary.FASTCHAT: {lab: (Outcome(i), False) for i, lab in enumerate(WINNER_LABELS)},
+    Vocabulary.FASTCHAT: {lab: (out, False) for lab, out in WINNER_OUTCOMES.items()},
     Vocabulary.AB: {
         "A": (Outcome.A, False),
         "B": (Outcome.B, False),

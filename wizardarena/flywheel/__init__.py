@@ -51,15 +51,10 @@ The selection is pure; only ``to_jsonl`` / ``to_parquet`` write (atomically).
 
 from wizardarena.flywheel.compare import Comparison, compare
 from wizardarena.flywheel.data import FlywheelStats, TrainingData, export_schema
-from wizardarena.flywheel.select import (
-    DEFAULT_LABEL_MARGINS,
-    Combine,
-    Flywheel,
-    MarginSource,
-    Missing,
-    PerPrompt,
-    Teacher,
-)
+from wizardarena.flywheel.margins import DEFAULT_LABEL_MARGINS, MarginSource
+from wizardarena.flywheel.rows import Missing
+from wizardarena.flywheel.select import Combine, Flywheel
+from wizardarena.flywheel.teachers import PerPrompt, Teacher
 
 __all__ = [
     "DEFAULT_LABEL_MARGINS",

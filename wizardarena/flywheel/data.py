@@ -20,7 +20,8 @@ from wizardarena.exceptions import Param, render_parts
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["PROVENANCE", "FlywheelStats", "TrainingData", "export_schema"]
+__all__ = ["PROVENANCE", "FlywheelStats", "TrainingData", "export_frame", "export_schema",
+           "selection_stats"]
 
 #: provenance columns of every export, in order, with their types (``export_schema``)
 PROVENANCE: tuple[tuple[str, str], ...] = (
@@ -221,6 +222,50 @@ class TrainingData:
 
         table = pa.Table.from_pylist(self.records(), schema=self.schema)
         return atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def export_frame(kind: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The export rows of ``kind`` (``sft`` or ``preference``) as a frame with the columns
+    and types of :func:`export_schema`."""
+    cols = (["messages"] if kind == "sft" else ["prompt", "chosen", "rejected"]) + [
+        name for name, _ in PROVENANCE]
+    return pd.DataFrame(rows, columns=cols).astype(
+        {name: t for name, t in PROVENANCE if t != "string"})
+
+
+def selection_stats(grp: pd.DataFrame, frame: pd.DataFrame, summary: pd.Series,
+                    rating: pd.Series | None, settings: dict[str, Any]) -> FlywheelStats:
+    """The :class:`FlywheelStats` of a selection: ``grp`` the (prompt, opponent, judge, turn)
+    groups with their ``inconsistent``, ``lost``, ``selected`` flags, ``frame`` the export,
+    ``summary`` the step counts, ``rating`` the ratings that chose teachers (or None)."""
+    by = grp.groupby("opponent", sort=True)
+    exported = frame.groupby("opponent")["margin"]
+    by_opp = pd.DataFrame({
+        "groups": by.size(),
+        "inconsistent": by["inconsistent"].sum().astype(np.int64),
+        "lost": by["lost"].sum().astype(np.int64),
+        "selected": by["selected"].sum().astype(np.int64),
+    })
+    by_opp["exported"] = exported.size().reindex(by_opp.index, fill_value=0).astype(np.int64)
+    by_opp["mean_margin"] = exported.mean().reindex(by_opp.index)
+    by_opp["rating"] = (rating.reindex(by_opp.index).astype(float) if rating is not None
+                        else np.nan)
+    by_opp.index.name = "opponent"
+    parts = {}
+    for name in ("category", "subset"):
+        values = frame[name].astype(str)
+        if (values == "").all():
+            parts[name] = pd.DataFrame({"exported": pd.Series(dtype=np.int64),
+                                        "mean_difficulty": pd.Series(dtype=float)})
+            parts[name].index.name = name
+            continue
+        t = pd.DataFrame({name: values.replace("", "(none)"),
+                          "difficulty": frame["difficulty"].to_numpy(dtype=float)})
+        g = t.groupby(name)
+        parts[name] = pd.DataFrame({"exported": g.size().astype(np.int64),
+                                    "mean_difficulty": g["difficulty"].mean()})
+    return FlywheelStats(summary=summary, by_opponent=by_opp, by_category=parts["category"],
+                         by_subset=parts["subset"], settings=settings)
 
 
 def _plain(v: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -12,24 +11,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wizardarena.battles import BattleLog, BattleSource, read_battles
-from wizardarena.exceptions import DataWarning, Param, RidgeWarning, ValidationError
+from wizardarena.battles import BattleSource, read_battles
+from wizardarena.exceptions import DataWarning, ValidationError
 from wizardarena.exceptions import parse_enum as _enum
 from wizardarena.flywheel.compare import Comparison, compare
-from wizardarena.flywheel.data import PROVENANCE, FlywheelStats, TrainingData
+from wizardarena.flywheel.data import (
+    FlywheelStats,
+    TrainingData,
+    export_frame,
+    selection_stats,
+)
+from wizardarena.flywheel.guard import REMOVED_COLUMNS, guard
+from wizardarena.flywheel.inputs import answers_table, flywheel_prompts
+from wizardarena.flywheel.margins import DEFAULT_LABEL_MARGINS, MarginSource, target_groups
+from wizardarena.flywheel.rows import Missing, export_rows
+from wizardarena.flywheel.teachers import PerPrompt, Teacher, choose_teachers, ratings_series
 from wizardarena.leaderboard import Leaderboard
 from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
 
-__all__ = ["DEFAULT_LABEL_MARGINS", "Combine", "Flywheel", "MarginSource", "Missing",
-           "PerPrompt", "Teacher"]
-
-#: margin of each judge label from ``model_a``'s side (Arena-Hard and MT-Bench labels)
-DEFAULT_LABEL_MARGINS: Mapping[str, float] = {
-    "A>>B": 3.0, "A>B": 1.0, "A=B": 0.0, "B=A": 0.0, "B>A": -1.0, "B>>A": -3.0,
-    "A": 1.0, "B": -1.0, "C": 0.0,
-}
-
-_SIDE = {"model_a": 1, "model_b": -1, "tie": 0, "tie (bothbad)": 0}
+__all__ = ["Combine", "Flywheel"]
 
 
 class Combine(str, Enum):
@@ -37,139 +37,6 @@ class Combine(str, Enum):
 
     BOTH = "both"
     MEAN = "mean"
-
-
-class MarginSource(str, Enum):
-    """Where a game's margin comes from.
-
-    ``auto`` uses the scores when both are present, else the verdict label; ``scores``,
-    ``labels`` and ``winner`` force one source (``winner``: ±1, tie 0).
-    """
-
-    AUTO = "auto"
-    SCORES = "scores"
-    LABELS = "labels"
-    WINNER = "winner"
-
-
-class PerPrompt(str, Enum):
-    """``best``: one example per prompt (the teacher chosen by :class:`Teacher`); ``all``:
-    one per opponent."""
-
-    BEST = "best"
-    ALL = "all"
-
-
-class Teacher(str, Enum):
-    """How ``per_prompt="best"`` chooses among the opponents that beat the target on a prompt.
-
-    ``margin``: the largest loss margin, then the highest rating; ``rating``: the highest
-    rating, then the largest margin. Remaining ties (equal margin and rating) go to a stable
-    pseudo-random pick per prompt (a hash of question id, opponent and judge), never to the
-    order of the names.
-    """
-
-    MARGIN = "margin"
-    RATING = "rating"
-
-
-class Missing(str, Enum):
-    """Selected battles whose answers are missing: ``raise`` (default, as ``run_arena``) or
-    ``skip`` them and count them (``missing_answer``)."""
-
-    RAISE = "raise"
-    SKIP = "skip"
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def _answers_frame(answers: Any) -> pd.DataFrame:
-    """Answers → DataFrame indexed by (question_id, model) with an ``answer`` column.
-
-    Accepts a DataFrame ``question_id, model, answer``, a mapping
-    ``{(question_id, model): answer}``, or anything the arena reads
-    (:func:`wizardarena.arena.answers.answers_frame`: ``{model: {question_id: answer}}``,
-    a path to answer files, Arena-Hard / MT-Bench / AlpacaEval records).
-    """
-    if isinstance(answers, Mapping) and answers and all(
-            isinstance(k, tuple) and len(k) == 2 for k in answers):
-        keys = list(answers)
-        frame = pd.DataFrame({"question_id": [k[0] for k in keys],
-                              "model": [k[1] for k in keys], "answer": list(answers.values())})
-    elif isinstance(answers, pd.DataFrame) and {"question_id", "model"} <= set(answers.columns):
-        frame = answers.reset_index(drop=True)
-    else:
-        from wizardarena.arena.answers import answers_frame
-
-        frame = answers_frame(answers)
-    missing = [c for c in ("question_id", "model") if c not in frame.columns]
-    if missing or not ({"answer", "turns"} & set(frame.columns)):
-        raise ValidationError(
-            "answers must have columns question_id, model and answer (str or list of turns) "
-            f"or turns (list of assistant turns); found {list(frame.columns)}")
-    if "turns" in frame.columns:  # the arena's canonical answers frame: all assistant turns
-        frame = frame.drop(columns=[c for c in ("answer",) if c in frame.columns]).rename(
-            columns={"turns": "answer"})
-    frame = frame.assign(question_id=frame["question_id"].astype(str),
-                         model=frame["model"].astype(str))
-    dup = frame.duplicated(["question_id", "model"])
-    if dup.any():
-        rows = np.flatnonzero(dup.to_numpy())[:5]
-        raise ValidationError(
-            "answers has more than one answer per (question_id, model) at rows "
-            f"{rows.tolist()}: {frame.loc[rows, ['question_id', 'model']].values.tolist()}")
-    return frame.set_index(["question_id", "model"])
-
-
-def _prompt_table(prompts: Any, answers: pd.DataFrame) -> pd.DataFrame:
-    """question_id → turns (list of str) plus optional category / subset / difficulty."""
-    from wizardarena.testset.prompts import normalize_prompts
-
-    if prompts is not None:
-        if isinstance(prompts, pd.DataFrame) and prompts.index.name in (
-                "question_id", "prompt_id", "uid"):
-            prompts = prompts.reset_index()
-        table = normalize_prompts(prompts)
-        table.index = table.index.astype(str)
-        # normalize_prompts keeps a test set's own columns under an input_ prefix
-        back = {f"input_{c}": c for c in ("subset", "difficulty", "category")
-                if f"input_{c}" in table.columns and c not in table.columns}
-        return table.rename(columns=back)
-    if "prompt" in answers.columns:
-        first = answers["prompt"].groupby(level="question_id").first()
-        return normalize_prompts(pd.DataFrame({"question_id": first.index,
-                                               "prompt": first.to_numpy()}))
-    raise ValidationError(
-        "the prompts are unknown: pass ", Param("prompts", "...", cli="FILE"),
-        " (question_id + prompt/turns/messages, e.g. the test set or the training pool) or "
-        "give answers a 'prompt' column")
-
-
-def _turn_list(value: Any, where: str) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple, np.ndarray)) and all(isinstance(v, str) for v in value):
-        return [str(v) for v in value]
-    raise ValidationError(f"{where} must be a str or a list of str; got {str(value)[:60]!r}")
-
-
-Messages = list[dict[str, str]]
-
-
-def _conversation(turns: list[str], answer: list[str], where: str) -> tuple[Messages, Messages]:
-    """Interleave user turns and assistant turns: (all but the last answer, the last answer)."""
-    if len(turns) != len(answer):
-        raise ValidationError(
-            f"{where}: the prompt has {len(turns)} user turn(s) but the answer has "
-            f"{len(answer)} assistant turn(s)")
-    msgs: list[dict[str, str]] = []
-    for u, a in zip(turns, answer):
-        msgs += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
-    return msgs[:-1], msgs[-1:]
-
-
-# --------------------------------------------------------------------------- the flywheel
 
 
 class Flywheel:
@@ -272,7 +139,7 @@ class Flywheel:
         self.label_margins = margins
         self.per_prompt = _enum(PerPrompt, per_prompt, "per_prompt")
         self.teacher = _enum(Teacher, teacher, "teacher")
-        self.ratings = _ratings_series(ratings)
+        self.ratings = ratings_series(ratings)
         self.missing = _enum(Missing, missing, "missing")
         self.prompts = prompts
         self.eval_prompts = eval_prompts
@@ -355,111 +222,6 @@ class Flywheel:
         """:func:`compare` restricted to the target (``rename`` maps new → old names)."""
         return compare(before, after, models=[self.target], rename=rename, level=level)
 
-    # ------------------------------------------------------------------ selection
-    def _margins(self, f: pd.DataFrame) -> np.ndarray:
-        """Signed margin of each game from model_a's side, checked against ``winner``."""
-        n = len(f)
-        has_scores = "score_a" in f.columns and "score_b" in f.columns
-        sa = (pd.to_numeric(f["score_a"], errors="coerce").to_numpy(dtype=float)
-              if has_scores else np.full(n, np.nan))
-        sb = (pd.to_numeric(f["score_b"], errors="coerce").to_numpy(dtype=float)
-              if has_scores else np.full(n, np.nan))
-        scored = np.isfinite(sa) & np.isfinite(sb)
-        side = f["winner"].map(_SIDE).to_numpy(dtype=float)
-        src = self.margin_source
-        margin = np.full(n, np.nan)
-        if src is MarginSource.WINNER:
-            return side
-        use_scores = scored if src is MarginSource.AUTO else (
-            np.ones(n, dtype=bool) if src is MarginSource.SCORES else np.zeros(n, dtype=bool))
-        if src is MarginSource.SCORES and not scored.all():
-            bad = np.flatnonzero(~scored)[:5]
-            raise ValidationError(
-                "margin_source='scores' needs numeric score_a and score_b in every game of the "
-                f"target; games at rows {f.index[bad].tolist()} lack them")
-        margin[use_scores] = sa[use_scores] - sb[use_scores]
-        need = ~use_scores
-        if need.any():
-            if "verdict" not in f.columns:
-                bad = np.flatnonzero(need)[:5]
-                raise ValidationError(
-                    "games without scores need a 'verdict' column with judge labels "
-                    f"(rows {f.index[bad].tolist()}); or use margin_source='winner'")
-            labels = f["verdict"].to_numpy(dtype=object)[need]
-            keys = [str(v).strip().removeprefix("[[").removesuffix("]]").strip()
-                    if isinstance(v, str) else None for v in labels]
-            vals = np.array([self.label_margins.get(k, np.nan) if k is not None else np.nan
-                             for k in keys])
-            unknown = np.flatnonzero(np.isnan(vals))
-            if unknown.size:
-                rows = f.index[np.flatnonzero(need)[unknown[:5]]].tolist()
-                raise ValidationError(
-                    f"verdict labels must be one of {sorted(self.label_margins)} (label_margins) "
-                    f"when scores are absent; rows {rows} have "
-                    f"{[labels[i] for i in unknown[:5]]}")
-            margin[need] = vals
-        wrong = np.flatnonzero(np.sign(margin) != side)
-        if wrong.size:
-            rows = f.index[wrong[:5]].tolist()
-            raise ValidationError(
-                "the margin disagrees with the winner column at rows "
-                f"{rows}: winner {f['winner'].iloc[wrong[:5]].tolist()}, margin "
-                f"{margin[wrong[:5]].tolist()} (model_a's side); fix the log or the "
-                "label_margins")
-        return margin
-
-    def _groups(self, log: BattleLog) -> tuple[pd.DataFrame, int]:
-        if not log.has_column("question_id"):
-            raise ValidationError("the battle log needs a question_id column for the flywheel")
-        if self.target not in log.models:
-            raise ValidationError(
-                f"target {self.target!r} does not appear in the battle log; models: "
-                f"{list(log.models)[:20]}")
-        if self.opponents is not None:
-            absent = [o for o in self.opponents if o not in log.models]
-            if absent:
-                raise ValidationError(f"opponents {absent} do not appear in the battle log")
-        f = log.to_frame()
-        t = self.target
-        first = (f["model_a"] == t).to_numpy()
-        mine = first | (f["model_b"] == t).to_numpy()
-        opponent = np.where(first, f["model_b"], f["model_a"])
-        if self.opponents is not None:
-            mine &= np.isin(opponent, self.opponents)
-        f = f.loc[mine]
-        first, opponent = first[mine], opponent[mine]
-        if f.empty:
-            raise ValidationError(f"the battle log has no games of {t!r} against the opponents")
-        if f["question_id"].isna().any():
-            rows = f.index[f["question_id"].isna().to_numpy()][:5].tolist()
-            raise ValidationError(f"column 'question_id' has missing values at rows {rows}")
-        m_t = np.where(first, 1.0, -1.0) * self._margins(f)
-        games = pd.DataFrame({
-            "question_id": f["question_id"].astype(str).to_numpy(),
-            "opponent": opponent.astype(str),
-            "judge": (f["judge"].astype(str).to_numpy() if "judge" in f.columns else ""),
-            "first": first,
-            "loss": -m_t,
-            "outcome": np.sign(m_t),
-            "turn": (pd.to_numeric(f["turn"]).fillna(1).astype(np.int64).to_numpy()
-                     if "turn" in f.columns else 1),
-            "category": (f["category"].to_numpy(dtype=object) if "category" in f.columns
-                         else None),
-        })
-        key = ["question_id", "opponent", "judge", "turn"]
-        dup = games.duplicated([*key, "first"], keep=False)
-        if dup.any():
-            rows = f.index[dup.to_numpy()][:6].tolist()
-            raise ValidationError(
-                "each (question_id, opponent, judge, turn) must have at most one game per order; "
-                f"rows {rows} repeat one (deduplicate the log or split it by turn)")
-        one = games[games["first"]].set_index(key)
-        two = games[~games["first"]].set_index(key)
-        cols = ["loss", "outcome", "category"]
-        grp = one[cols].add_suffix("_1").join(two[cols].add_suffix("_2"), how="outer")
-        grp["category"] = grp["category_1"].where(grp["category_1"].notna(), grp["category_2"])
-        return grp.reset_index(), len(games)
-
     def _run(self, kind: str, battles: BattleSource, answers: Any, margin: float,
              prompts: Any, progress: ProgressOption) -> TrainingData:
         if not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin <= 0:
@@ -475,7 +237,9 @@ class Flywheel:
 
         step(0)
         log = read_battles(battles)
-        grp, n_games = self._groups(log)
+        grp, n_games = target_groups(log, self.target, self.opponents,
+                                     source=self.margin_source,
+                                     label_margins=self.label_margins)
         step(1)
         l1, l2 = grp["loss_1"].to_numpy(dtype=float), grp["loss_2"].to_numpy(dtype=float)
         both = np.isfinite(l1) & np.isfinite(l2)
@@ -494,23 +258,25 @@ class Flywheel:
         grp["inconsistent"] = inconsistent
         grp["selected"] = selected
 
-        ans = _answers_frame(answers)
-        table = _prompt_table(prompts if prompts is not None else self.prompts, ans)
+        ans = answers_table(answers)
+        table = flywheel_prompts(prompts if prompts is not None else self.prompts, ans)
         cand = grp.loc[selected].reset_index(drop=True)
-        cand["row"], cand["status"] = self._rows(kind, cand, ans, table)
+        cand["row"], cand["status"] = export_rows(
+            kind, cand, ans, table, target=self.target, iteration=self.iteration,
+            missing=self.missing, system_prompt=self.system_prompt,
+            conversational=self.conversational)
         step(2)
         usable = cand.loc[cand["status"] == "ok"]
-        kept, rating = self._per_prompt(usable, log)
+        kept, rating = choose_teachers(usable, log, per_prompt=self.per_prompt,
+                                       teacher=self.teacher, ratings=self.ratings)
         step(3)
-        chosen, removed = kept, pd.DataFrame(
-            columns=["question_id", "reason", "matched_id", "similarity"])
+        chosen, removed = kept, pd.DataFrame(columns=list(REMOVED_COLUMNS))
         if self.eval_prompts is not None and len(kept):
-            chosen, removed = self._guard(kept, table, progress)
+            chosen, removed = guard(
+                kept, table, self.eval_prompts, threshold=self.decontam_threshold,
+                ngram=self.decontam_ngram, embedder=self.embedder, progress=progress)
         step(4)
-        cols = (["messages"] if kind == "sft" else ["prompt", "chosen", "rejected"]) + [
-            name for name, _ in PROVENANCE]
-        frame = pd.DataFrame(chosen["row"].tolist(), columns=cols).astype(
-            {name: t for name, t in PROVENANCE if t != "string"})
+        frame = export_frame(kind, chosen["row"].tolist())
         counts = cand["status"].value_counts()
         summary = pd.Series({
             "games": n_games,
@@ -537,230 +303,9 @@ class Flywheel:
             "missing": self.missing.value,
             "largest_margin": float(loss[lost].max()) if lost.any() else math.nan,
         }
-        stats = _stats_of(grp, frame, summary, rating, settings)
+        stats = selection_stats(grp, frame, summary, rating, settings)
         self._stats = stats
         if frame.empty:
             warnings.warn(stats.why_empty(), DataWarning, stacklevel=4)
         return TrainingData(kind=kind, frame=frame, stats=stats, removed=removed,
                             conversational=self.conversational)
-
-    def _per_prompt(self, usable: pd.DataFrame, log: BattleLog
-                    ) -> tuple[pd.DataFrame, pd.Series | None]:
-        """One teacher per prompt (``best``) or every opponent (``all``), sorted by prompt.
-
-        Returns the kept groups and the ratings that chose between teachers (None when no
-        choice needed ratings).
-        """
-        q = usable["question_id"]
-        rating: pd.Series | None = None
-        if self.per_prompt is PerPrompt.BEST:
-            if self.teacher is Teacher.MARGIN:
-                top = usable["margin"] == usable.groupby("question_id")["margin"].transform("max")
-                contested = top.groupby(q).sum() > 1
-            else:
-                contested = q.value_counts() > 1
-            if contested.any():
-                rating = self._teacher_ratings(log, usable["opponent"].unique().tolist())
-        r = (usable["opponent"].map(rating) if rating is not None
-             else pd.Series(np.nan, index=usable.index))
-        order = pd.DataFrame({
-            "q": q, "m": -usable["margin"], "r": -r.astype(float),
-            "turn": -usable["turn"],
-            "tie": [_stable_hash(a, b, c) for a, b, c in
-                    zip(q, usable["opponent"], usable["judge"])],
-        }, index=usable.index)
-        keys = ["q", "m", "r"] if self.teacher is Teacher.MARGIN else ["q", "r", "m"]
-        kept = usable.loc[order.sort_values([*keys, "turn", "tie"], kind="mergesort").index]
-        if self.per_prompt is PerPrompt.BEST:
-            kept = kept.drop_duplicates("question_id", keep="first")
-        return kept, rating
-
-    def _teacher_ratings(self, log: BattleLog, opponents: Sequence[str]) -> pd.Series:
-        """The given ratings, or Bradley-Terry ratings of the log from the rating engine.
-
-        Only their order matters here. Models without a finite maximum-likelihood rating
-        (undefeated, winless) are held finite by the engine's ridge, which keeps them at the
-        top or the bottom of that order, so its RidgeWarning is not repeated; any other
-        warning of the fit is.
-        """
-        if self.ratings is not None:
-            lack = [o for o in opponents if o not in self.ratings.index]
-            if lack:
-                raise ValidationError(
-                    f"ratings has no rating for opponents {sorted(lack)[:10]}; give every "
-                    "opponent a rating, or leave ratings=None to fit them from the battle log")
-            return self.ratings
-        from wizardarena.api import rank
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            board = rank(log, ci="none", progress=False)
-        for w in caught:
-            if issubclass(w.category, RidgeWarning):
-                continue
-            warnings.warn(f"flywheel teacher ratings (wa.rank(battles, ci='none')): "
-                          f"{w.message}", w.category, stacklevel=6)
-        return board.table["rating"].astype(float)
-
-    def _guard(self, chosen: pd.DataFrame, table: pd.DataFrame,
-               progress: ProgressCallback | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-        from wizardarena.testset.decontam import decontaminate
-
-        qids = pd.unique(chosen["question_id"])
-        train = pd.DataFrame({"question_id": qids,
-                              "turns": [_turn_list(table.at[q, "turns"], f"prompt {q!r}")
-                                        for q in qids]})
-        res = decontaminate(train, self.eval_prompts, threshold=self.decontam_threshold,
-                            ngram=self.decontam_ngram, embedder=self.embedder, rng=0,
-                            progress=progress if progress is not None else False)
-        bad = set(np.asarray(qids)[~res.mask].tolist())
-        removed = res.removed.reset_index().rename(columns={"prompt_id": "question_id"})
-        keep_cols = [c for c in ("question_id", "reason", "matched_id", "similarity")
-                     if c in removed.columns]
-        return chosen.loc[~chosen["question_id"].isin(bad)], removed[keep_cols]
-
-    def _rows(self, kind: str, cand: pd.DataFrame, ans: pd.DataFrame, table: pd.DataFrame
-              ) -> tuple[list[dict[str, Any] | None], list[str]]:
-        """The export row of every selected group, and its status: ``ok``, ``missing``
-        (answers absent or with too few turns), ``empty`` (the winner's answer is empty) or
-        ``identical`` (chosen == rejected)."""
-        system = ([{"role": "system", "content": self.system_prompt}]
-                  if self.system_prompt else [])
-        rows: list[dict[str, Any] | None] = []
-        status: list[str] = []
-        missing: list[tuple[str, str]] = []
-        for g in cand.to_dict(orient="records"):
-            q, opp = str(g["question_id"]), str(g["opponent"])
-            if q not in table.index:
-                raise ValidationError(f"prompts has no text for question_id {q!r}")
-            turns = _turn_list(table.at[q, "turns"], f"prompt {q!r}")
-            keys = [(q, opp)] + ([(q, self.target)] if kind == "preference" else [])
-            texts = []
-            for key in keys:
-                where = f"answer of {key[1]!r} to {q!r}"
-                value = ans.at[key, "answer"] if key in ans.index else None
-                text = None if _absent(value) else _turn_list(value, where)
-                if text is None or (self.missing is Missing.SKIP and len(text) < len(turns)):
-                    missing.append(key)
-                    break
-                texts.append(_conversation(turns, text, where))
-            if len(texts) < len(keys):
-                rows.append(None)
-                status.append("missing")
-                continue
-            ctx, win_msg = texts[0]
-            row: dict[str, Any]
-            if kind == "sft":
-                row = {"messages": system + ctx + win_msg}
-            else:
-                lose_msg = texts[1][1]
-                prompt = system + ctx
-                if self.conversational:
-                    row = {"prompt": prompt, "chosen": win_msg, "rejected": lose_msg}
-                else:
-                    if len(turns) > 1 or system:
-                        raise ValidationError(
-                            "conversational=False writes plain strings and needs single-turn "
-                            f"prompts without a system prompt; {q!r} has {len(turns)} turns")
-                    row = {"prompt": turns[0], "chosen": win_msg[0]["content"],
-                           "rejected": lose_msg[0]["content"]}
-            chosen_text = win_msg[0]["content"].strip()
-            if not chosen_text:
-                state = "empty"
-            elif kind == "preference" and chosen_text == texts[1][1][0]["content"].strip():
-                state = "identical"
-            else:
-                state = "ok"
-            cat = g["category"]
-            category = "" if _absent(cat) else str(cat)
-            row.update({
-                "question_id": q, "target": self.target, "opponent": opp, "judge": g["judge"],
-                "margin": float(g["margin"]), "round": self.iteration,
-                "n_games": int(g["n_games"]), "turn": int(g["turn"]),
-                "category": category or _opt(table, q, "category"),
-                "subset": _opt(table, q, "subset"),
-                "difficulty": _opt_float(table, q, "difficulty"),
-            })
-            rows.append(row)
-            status.append(state)
-        if missing and self.missing is Missing.RAISE:
-            raise ValidationError(
-                f"answers has no answer for {len(missing)} selected (question_id, model) "
-                f"pair(s), e.g. {missing[:5]}; pass ", Param("missing", "'skip'", cli=""),
-                " to skip those battles (counted in stats.summary['missing_answer'])")
-        return rows, status
-
-
-def _stats_of(grp: pd.DataFrame, frame: pd.DataFrame, summary: pd.Series,
-              rating: pd.Series | None, settings: dict[str, Any]) -> FlywheelStats:
-    by = grp.groupby("opponent", sort=True)
-    exported = frame.groupby("opponent")["margin"]
-    by_opp = pd.DataFrame({
-        "groups": by.size(),
-        "inconsistent": by["inconsistent"].sum().astype(np.int64),
-        "lost": by["lost"].sum().astype(np.int64),
-        "selected": by["selected"].sum().astype(np.int64),
-    })
-    by_opp["exported"] = exported.size().reindex(by_opp.index, fill_value=0).astype(np.int64)
-    by_opp["mean_margin"] = exported.mean().reindex(by_opp.index)
-    by_opp["rating"] = (rating.reindex(by_opp.index).astype(float) if rating is not None
-                        else np.nan)
-    by_opp.index.name = "opponent"
-    parts = {}
-    for name in ("category", "subset"):
-        values = frame[name].astype(str)
-        if (values == "").all():
-            parts[name] = pd.DataFrame({"exported": pd.Series(dtype=np.int64),
-                                        "mean_difficulty": pd.Series(dtype=float)})
-            parts[name].index.name = name
-            continue
-        t = pd.DataFrame({name: values.replace("", "(none)"),
-                          "difficulty": frame["difficulty"].to_numpy(dtype=float)})
-        g = t.groupby(name)
-        parts[name] = pd.DataFrame({"exported": g.size().astype(np.int64),
-                                    "mean_difficulty": g["difficulty"].mean()})
-    return FlywheelStats(summary=summary, by_opponent=by_opp, by_category=parts["category"],
-                         by_subset=parts["subset"], settings=settings)
-
-
-def _ratings_series(ratings: Any) -> pd.Series | None:
-    if ratings is None:
-        return None
-    if isinstance(ratings, Leaderboard):
-        s = ratings.table["rating"].dropna()  # a model the board could not rate has none
-    elif isinstance(ratings, (pd.Series, Mapping)):
-        s = pd.Series(ratings)
-    else:
-        raise ValidationError("ratings must be a Leaderboard, a Series or a mapping of model "
-                              f"to rating; got {type(ratings).__name__}")
-    values = pd.to_numeric(s, errors="coerce").astype(float)
-    bad = values.index[~np.isfinite(values.to_numpy())].tolist()
-    if bad:
-        raise ValidationError(f"ratings must be finite numbers; models {bad[:5]} have "
-                              f"{s.loc[bad[:5]].tolist()}")
-    values.index = values.index.astype(str)
-    return values
-
-
-def _absent(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _stable_hash(*parts: object) -> int:
-    """A reproducible pseudo-random integer of ``parts`` (independent of name order)."""
-    text = "\x00".join(str(p) for p in parts).encode("utf-8")
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
-
-
-def _opt(table: pd.DataFrame, q: str, col: str) -> str:
-    if col not in table.columns:
-        return ""
-    v = table.at[q, col]
-    return "" if _absent(v) else str(v)
-
-
-def _opt_float(table: pd.DataFrame, q: str, col: str) -> float:
-    if col not in table.columns:
-        return math.nan
-    v = pd.to_numeric(pd.Series([table.at[q, col]]), errors="coerce").iloc[0]
-    return math.nan if pd.isna(v) else float(v)

@@ -342,7 +342,7 @@ def assemble(
                 f"their intervals are less reliable: {shown}",
                 DataWarning, stacklevel=stacklevel + 1,
             )
-        lower, upper = _percentiles(reps, alpha)
+        lower, upper = percentile_bounds(reps, alpha)
         if point == "median":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
@@ -399,7 +399,7 @@ def assemble(
                         position_bias=position, pair_battles=pairs)
 
 
-def _percentiles(reps: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def percentile_bounds(reps: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bounds per column, ignoring NaN; ±∞ replicates (winless, undefeated) count
     as the extremes they are: a bound that falls on (or interpolates towards) one is ±∞."""
     big = np.finfo(float).max / 4

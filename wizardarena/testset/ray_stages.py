@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wizardarena.battles.prompts import ID_COLUMNS
 from wizardarena.exceptions import ValidationError
 from wizardarena.progress import Progress, ProgressCallback
 from wizardarena.ray import RayEngine, error_frame, gpu_ids, resolve
@@ -63,7 +64,6 @@ from wizardarena.testset.dedup import (
 from wizardarena.testset.embed import check_embeddings, embed_texts
 from wizardarena.testset.embedders import SentenceTransformerEmbedder
 from wizardarena.testset.prompts import (
-    _ID_COLUMNS,
     PromptText,
     normalize_prompts,
     prompt_files,
@@ -92,7 +92,7 @@ def read_file_stage(batch: pd.DataFrame, *, text: str, id_column: str | None,
                                       text_column=text_column).reset_index()
         except ValidationError as exc:
             return error_frame(ValidationError(f"{path}: ", *exc.parts))
-        generated = id_column is None and not any(c in raw.columns for c in _ID_COLUMNS)
+        generated = id_column is None and not any(c in raw.columns for c in ID_COLUMNS)
         frame[_ORDER] = (np.int64(file) << np.int64(_ROW_BITS)) + np.arange(len(frame))
         frame["_generated_id"] = generated
         out.append(frame)
