@@ -211,6 +211,35 @@ def test_no_import_circles_counting_every_import() -> None:
     assert not _circles(folders), f"folder circles: {_circles(folders)}"
 
 
+def test_imports_point_down_the_layers() -> None:
+    """Every import points down the layers of docs/index.md (or sideways within one); the
+    simulator imports only the base and is imported only by the face and the consumers."""
+    mods = _modules()
+    graph = _every_import(mods)
+    base = next(k for k, (name, _) in enumerate(LAYERS) if name == "base")
+    consumers = next(k for k, (name, _) in enumerate(LAYERS) if name == "consumers")
+    up: list[str] = []
+    for v, ws in sorted(graph.items()):
+        v_sim = v == TEST_DOUBLE or v.startswith(TEST_DOUBLE + ".")
+        for w in sorted(ws):
+            w_sim = w == TEST_DOUBLE or w.startswith(TEST_DOUBLE + ".")
+            if v_sim and w_sim:
+                continue
+            if v_sim:
+                if _layer(w) != base:
+                    up.append(f"{v} -> {w} (the simulator imports the base only)")
+                continue
+            if w_sim:
+                if _layer(v) > consumers:
+                    up.append(f"{v} -> {w} (only the face and the consumers use the simulator)")
+                continue
+            lv, lw = _layer(v), _layer(w)
+            assert lv >= 0 and lw >= 0, f"no layer for {v if lv < 0 else w}: add it to LAYERS"
+            if lw < lv:
+                up.append(f"{v} ({LAYERS[lv][0]}) -> {w} ({LAYERS[lw][0]})")
+    assert not up, "imports that point up:\n" + "\n".join(up)
+
+
 def test_the_local_path_never_imports_ray(tmp_path: Path) -> None:
     # engine="local" (the default) works without the ray extra: ranking a log, a partitioned
     # log, building a test set and running a small arena leave ray unimported
