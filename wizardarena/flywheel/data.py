@@ -154,8 +154,9 @@ class FlywheelStats:
 
     def to_markdown(self) -> str:
         """The four tables as markdown sections."""
-        parts = ["| step | count |", "|:---|---:|"]
-        parts += [f"| {k} | {int(v)} |" for k, v in self.summary.items()]
+        steps = pd.DataFrame({"step": list(self.summary.index),
+                              "count": [int(v) for v in self.summary.to_numpy()]})
+        parts = [markdown_table(steps)]
         for title, t in (("opponent", self.by_opponent), ("category", self.by_category),
                          ("subset", self.by_subset)):
             if len(t):
