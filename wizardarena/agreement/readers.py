@@ -475,25 +475,15 @@ def load_reference(
     path = Path(source)
     if not path.is_file():
         raise ReferenceMatchError(f"reference file {str(path)!r} does not exist")
-    return _parse_bytes(
-        path.read_bytes(), name=path.name, fmt=fmt, date=req, board=board,
-        category=category, commit=commit, source=str(path), columns=columns,
-    )
+    return _parse(_decode(path.read_bytes(), name=path.name, fmt=fmt, source=str(path)),
+                  fmt=fmt, date=req, board=board, category=category, commit=commit,
+                  source=str(path), columns=columns)
 
 
-def _parse_bytes(
-    data: bytes,
-    *,
-    name: str,
-    fmt: ReferenceFormat | None,
-    date: str | None,
-    board: str,
-    category: str,
-    commit: str | None,
-    source: str,
-    content_type: str = "",
-    columns: Mapping[str, str] | None = None,
-) -> Reference:
+def _decode(data: bytes, *, name: str, fmt: ReferenceFormat | None, source: str,
+            content_type: str = "") -> pd.DataFrame | dict[str, Any]:
+    """The table (or JSON object) of a reference file's bytes: gzip undone, then Parquet,
+    JSON or CSV by name, content type or magic bytes."""
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
         name = name.removesuffix(".gz")
@@ -517,8 +507,7 @@ def _parse_bytes(
             obj = pd.read_csv(io.BytesIO(data))
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise ReferenceMatchError(f"{source} is not a readable CSV: {exc}") from None
-    return _parse(obj, fmt=fmt, date=date, board=board, category=category,
-                  commit=commit, source=source, columns=columns)
+    return obj
 
 
 def fetch_reference(
@@ -569,8 +558,8 @@ def fetch_reference(
             status_code=resp.status_code,
         )
     name = url.split("?", 1)[0].rsplit("/", 1)[-1]
-    return _parse_bytes(
-        resp.content, name=name, fmt=reference_format(format), date=iso_date(date), board=board,
-        category=category, commit=commit, source=url,
-        content_type=resp.headers.get("content-type", ""), columns=columns,
-    )
+    fmt = reference_format(format)
+    obj = _decode(resp.content, name=name, fmt=fmt, source=url,
+                  content_type=resp.headers.get("content-type", ""))
+    return _parse(obj, fmt=fmt, date=iso_date(date), board=board, category=category,
+                  commit=commit, source=url, columns=columns)
