@@ -26,7 +26,7 @@ import numpy as np
 
 
 def run(n_texts: int, per_text: float, timeout: float) -> str:
-    from wizardarena.endpoints.client import Client
+    from wizardarena.endpoints import Client
     from wizardarena.sim.server import SimArena
     from wizardarena.testset.api_embedder import APIEmbedder
 

@@ -60,7 +60,7 @@ from wizardarena.arena.store import (
     open_store,
 )
 from wizardarena.battles import read_battles
-from wizardarena.endpoints.client import AsyncClient, ClientStats, run_sync, run_workers
+from wizardarena.endpoints import AsyncClient, ClientStats, run_sync, run_workers
 from wizardarena.exceptions import (
     EndpointError,
     ValidationError,

@@ -27,7 +27,7 @@ are :class:`~wizardarena.exceptions.HTTPStatusError`); timeouts, connection erro
 5xx are retried up to ``max_retries`` times per batch, then raise
 :class:`~wizardarena.exceptions.ClientError`. The API key is stripped of surrounding
 whitespace and scrubbed from every response and message
-(:class:`~wizardarena.endpoints.failures.Scrubber`).
+(:class:`~wizardarena.endpoints.scrub.Scrubber`).
 """
 
 from __future__ import annotations
@@ -44,23 +44,20 @@ from typing import Any
 import httpx
 import numpy as np
 
-from wizardarena.endpoints.client import (
-    _TransientError,
-    _Wait,
-    embedding_rows,
-    run_sync,
-    stack_embeddings,
-)
-from wizardarena.endpoints.failures import (
-    CircuitBreaker,
+from wizardarena.endpoints import (
     FailureClass,
     RequestContext,
+    RetryWait,
     Scrubber,
+    TransientError,
     classify_response,
-    classify_transport_error,
+    embedding_rows,
     error_for,
+    run_sync,
     scrub_http_logs,
+    stack_embeddings,
 )
+from wizardarena.endpoints.failures import classify_transport_error
 from wizardarena.exceptions import ClientError, ValidationError
 from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.embed import check_embeddings
@@ -101,7 +98,7 @@ class APIEmbedder:
 
     Parameters
     ----------
-    client : str or wizardarena.endpoints.client.Client
+    client : str or wizardarena.endpoints.Client
         The API root (``"http://host:8000/v1"``), or a client whose ``base_url``,
         ``model`` and ``api_key_env`` are used.
     model : str, optional
@@ -117,7 +114,7 @@ class APIEmbedder:
         Retries per batch after timeouts, transport errors, 429 and 5xx.
     max_backoff : float, default 30.0
         Cap on one wait before a retry, ``Retry-After`` included (as in
-        :class:`~wizardarena.endpoints.client.AsyncClient`).
+        :class:`~wizardarena.endpoints.AsyncClient`).
     max_chars, max_tokens : int, optional
         Truncate every text before sending it (:func:`~wizardarena.testset._ngrams.truncate_texts`).
     api_key_env : str or None, default "OPENAI_API_KEY"
@@ -159,7 +156,7 @@ class APIEmbedder:
             model = model if model is not None else inner.model
         else:
             raise ValidationError(
-                "client must be an API root URL (str) or a wizardarena.endpoints.client.Client; "
+                "client must be an API root URL (str) or a wizardarena.endpoints.Client; "
                 f"got {type(client).__name__}"
             )
         if not base_url.startswith(("http://", "https://")):
@@ -199,7 +196,7 @@ class APIEmbedder:
         scrub_http_logs(self._scrub)
         # the arena's retry wait: Retry-After capped at max_backoff, else exponential backoff
         # with jitter (no circuit breaker: the adaptive concurrency backs off instead)
-        self._wait = _Wait(0.5, self.max_backoff, CircuitBreaker(None))
+        self._wait = RetryWait(0.5, self.max_backoff)
         self._transport = transport
         self._send = send
         self.stats = EmbedderStats()
@@ -236,7 +233,7 @@ class APIEmbedder:
                 lost = classify_transport_error(exc, ctx)
                 lost = dataclasses.replace(lost, message=scrub(lost.message))
                 if lost.kind is FailureClass.TRANSIENT:
-                    raise _TransientError(lost, url) from None
+                    raise TransientError(lost, url) from None
                 raise error_for(lost, self._where) from None
             content = scrub.bytes(r.content) if scrub else r.content
             # ... and what is retried (429, 5xx, a 200 with an error object ...) and what
@@ -246,7 +243,7 @@ class APIEmbedder:
                 if failure.kind is FailureClass.TRANSIENT:
                     failure = dataclasses.replace(
                         failure, message=f"{failure.reason}: {failure.message}")
-                    raise _TransientError(failure, url)
+                    raise TransientError(failure, url)
                 raise error_for(failure, self._where)
             return embedding_rows(data, len(texts), self._where, scrub)
 
@@ -304,8 +301,8 @@ class APIEmbedder:
                             limit = min(float(self.max_concurrency), limit + 1.0)
                         else:
                             limit = max(1.0, limit - 1.0)
-                    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError, _TransientError)):
-                        timed_out = not isinstance(exc, _TransientError)
+                    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError, TransientError)):
+                        timed_out = not isinstance(exc, TransientError)
                         if attempt >= self.max_retries:
                             what = "timed out" if timed_out else str(exc)
                             raise ClientError(self._scrub(
