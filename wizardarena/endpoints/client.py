@@ -60,11 +60,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import math
 import os
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -113,6 +115,9 @@ __all__ = [
 T = TypeVar("T")
 
 Message = Mapping[str, Any]
+
+#: entered around each HTTP attempt of a request (see :meth:`AsyncClient.embed_batch`)
+Gate = Callable[[], AbstractAsyncContextManager[Any]]
 
 #: connections per httpx client (see the module docstring)
 POOL_SHARD = 8
@@ -338,7 +343,8 @@ class AsyncClient:
     def _context(self, route: str, model: str | None) -> RequestContext:
         return RequestContext(route, model, self.api_key_env, self._key_sent)
 
-    async def _attempt(self, route: str, payload: bytes, model: str | None) -> Any:
+    async def _attempt(self, route: str, payload: bytes, model: str | None,
+                       timeout: float | None = None) -> Any:
         self._open()
         slots = self._slots
         if slots is None:  # one endpoint: its free slots bound the requests in flight
@@ -360,8 +366,11 @@ class AsyncClient:
         url = ep.urls[route]
         pool = ep.pools[k]
         try:
-            response = await pool.send(pool.build_request("POST", url, content=payload),
-                                       stream=True)
+            request = pool.build_request(
+                "POST", url, content=payload, timeout=httpx.USE_CLIENT_DEFAULT
+                if timeout is None else httpx.Timeout(timeout, connect=min(
+                    timeout, CONNECT_TIMEOUT)))
+            response = await pool.send(request, stream=True)
             try:
                 content = await self._read(response)
             finally:
@@ -453,14 +462,39 @@ class AsyncClient:
         return EndpointUnreachableError(
             f"none of the {len(self._endpoints)} endpoints can be reached: {each}")
 
-    async def _post(self, route: str, body: dict[str, Any]) -> tuple[Any, int]:
-        """POST with retries; return the decoded JSON body and the attempts it took."""
+    async def _post(self, route: str, body: dict[str, Any], *, timeout: float | None = None,
+                    gate: Gate | None = None, patient: bool = False) -> tuple[Any, int]:
+        """POST with retries; return the decoded JSON body and the attempts it took
+        (``timeout``, ``gate``, ``patient``: see :meth:`embed_batch`)."""
         payload = json.dumps(body).encode()
         model = body.get("model")
+        attempt: Callable[[], Awaitable[Any]]
+        if gate is None and not patient:
+            attempt = functools.partial(self._attempt, route, payload, model, timeout)
+        else:
+            self._open()  # before the gate: opening the pools is no part of an attempt's time
+            seconds = [timeout]  # the timeout of the next attempt
+
+            async def gated() -> Any:
+                start = time.monotonic()
+                try:
+                    if gate is None:
+                        return await self._attempt(route, payload, model, seconds[0])
+                    async with gate():
+                        return await self._attempt(route, payload, model, seconds[0])
+                except TransientError as exc:
+                    if patient and exc.failure.timed_out:
+                        # the server may compute the abandoned attempt for as long as it
+                        # ran: the next one waits that long, and gets twice the time
+                        exc.min_wait = time.monotonic() - start
+                        seconds[0] = 2.0 * (seconds[0] or self.timeout)
+                    raise
+
+            attempt = gated
         try:
             return await retry_transient(
-                lambda: self._attempt(route, payload, model),
-                max_retries=self.max_retries, wait=self._wait, on_retry=self._count_retry)
+                attempt, max_retries=self.max_retries, wait=self._wait,
+                on_retry=self._count_retry)
         except RetriesExhausted as exc:
             self.stats.failures += 1
             raise self._final(exc.last.url, exc.attempts, exc.last.failure) from None
@@ -572,18 +606,55 @@ class AsyncClient:
         if len(texts) == 0:
             return np.zeros((0, 0), dtype=np.float64)
         chunks = [list(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+        parts = await asyncio.gather(*(self.embed_batch(c, model=name) for c in chunks))
+        return stack_embeddings(parts, self.embeddings_url)
 
-        where = f"{self.scrub.url(self.base_url)}/embeddings"
+    @property
+    def embeddings_url(self) -> str:
+        """The ``/embeddings`` URL of the first endpoint, redacted (for messages)."""
+        return f"{self.scrub.url(self.base_url)}/embeddings"
 
-        async def one(chunk: list[str]) -> np.ndarray:
-            data, _ = await self._post("embeddings", {"model": name, "input": chunk})
-            arr = embedding_rows(data, len(chunk), where, self.scrub)
-            usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-            self.stats.prompt_tokens += _count(usage.get("prompt_tokens"))
-            return arr
+    async def embed_batch(
+        self,
+        texts: list[str],
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+        gate: Gate | None = None,
+        patient: bool = False,
+    ) -> np.ndarray:
+        """Embed one batch of texts in one request (retried as every request is).
 
-        parts = await asyncio.gather(*(one(c) for c in chunks))
-        return stack_embeddings(parts, where)
+        Parameters
+        ----------
+        texts : list of str
+            The batch (sent as one ``input`` list).
+        model : str, optional
+            Overrides the client's default model.
+        timeout : float, optional
+            Seconds for the first attempt (default: the client's ``timeout``).
+        gate : callable, optional
+            Returns an async context manager entered around each HTTP attempt (not around
+            the waits between them): a limiter of the requests in flight that sees each
+            attempt's outcome (the exception it raised: a
+            :class:`~wizardarena.endpoints.retry.TransientError` for a retried failure).
+        patient : bool, default False
+            For a server that keeps computing a request its client gave up on: after a
+            timed-out attempt, the next one waits at least as long as that attempt ran and
+            gets twice its timeout, so no two attempts of the batch run on the server
+            together.
+
+        Returns
+        -------
+        numpy.ndarray, shape (len(texts), d), float64
+        """
+        name = self._model(model)
+        data, _ = await self._post("embeddings", {"model": name, "input": texts},
+                                   timeout=timeout, gate=gate, patient=patient)
+        arr = embedding_rows(data, len(texts), self.embeddings_url, self.scrub)
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        self.stats.prompt_tokens += _count(usage.get("prompt_tokens"))
+        return arr
 
 
 class Client:
@@ -605,6 +676,12 @@ class Client:
     def stats(self) -> ClientStats:
         """Counters of the underlying :class:`AsyncClient`."""
         return self._async.stats
+
+    @property
+    def async_client(self) -> AsyncClient:
+        """The underlying :class:`AsyncClient` (its ``base_url``, ``model``,
+        ``api_key_env`` ... are this client's)."""
+        return self._async
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:

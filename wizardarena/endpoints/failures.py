@@ -84,6 +84,8 @@ class Failure:
         The likely fix (fatal failures).
     connection : bool
         No connection could be made (feeds the circuit breaker).
+    timed_out : bool
+        The attempt ran out of time (the server may still be computing it).
     """
 
     kind: FailureClass
@@ -93,6 +95,7 @@ class Failure:
     retry_after: float | None = None
     hint: str = ""
     connection: bool = False
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -277,7 +280,8 @@ def classify_transport_error(exc: Exception, ctx: RequestContext) -> Failure:
                        hint="the server's TLS certificate is not trusted: point SSL_CERT_FILE "
                             "at the CA bundle that signed it")
     connection = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-    return Failure(FailureClass.TRANSIENT, name, text, connection=connection)
+    return Failure(FailureClass.TRANSIENT, name, text, connection=connection,
+                   timed_out=isinstance(exc, httpx.TimeoutException))
 
 
 def error_for(failure: Failure, url: str = "") -> ClientError:

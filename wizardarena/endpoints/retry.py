@@ -34,12 +34,16 @@ class TransientError(Exception):
         The classified failure (its class is ``TRANSIENT``).
     url : str, default ""
         Where the attempt went (not redacted: for the final message, which redacts it).
+    min_wait : float, default 0.0
+        Seconds the next attempt must wait at least (set for a timed-out attempt of a
+        patient request: as long as the abandoned attempt ran).
     """
 
-    def __init__(self, failure: Failure, url: str = "") -> None:
+    def __init__(self, failure: Failure, url: str = "", min_wait: float = 0.0) -> None:
         super().__init__(failure.message)
         self.failure = failure
         self.url = url
+        self.min_wait = min_wait
 
 
 class RetriesExhausted(Exception):
@@ -53,7 +57,8 @@ class RetriesExhausted(Exception):
 
 class RetryWait:
     """tenacity wait: ``Retry-After`` when given, else exponential backoff with full jitter;
-    shortened by the circuit breaker while connections fail.
+    shortened by the circuit breaker while connections fail; after a timed-out attempt of a
+    patient request, as long as that attempt ran (:attr:`TransientError.min_wait`).
 
     Parameters
     ----------
@@ -74,6 +79,8 @@ class RetryWait:
 
     def delay(self, exc: BaseException | None, failures: int) -> float:
         """Seconds to wait after the ``failures``-th consecutive failure ``exc``."""
+        if isinstance(exc, TransientError) and exc.min_wait > 0:
+            return exc.min_wait
         if isinstance(exc, TransientError) and exc.failure.retry_after is not None:
             return float(min(exc.failure.retry_after, self.maximum))
         high = min(self.maximum, self.initial * 2 ** (failures - 1))
