@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -92,8 +93,9 @@ class AdaptiveLimit:
 
     It starts at one request; after each attempt that succeeds it adds one while the time
     per text stays within 1.5x of the fastest seen, and removes one when it grows; a
-    transient failure (a timeout, 429, 5xx ...) halves it. Waiting for a free slot awaits a
-    condition (no polling).
+    transient failure (a timeout, 429, 5xx ...) halves it. Attempts waiting for a free slot
+    are served first come, first served (a retry queues behind the batches already waiting);
+    each awaits its own future (no polling).
 
     Parameters
     ----------
@@ -109,7 +111,7 @@ class AdaptiveLimit:
         self.best = np.inf  # fastest seconds per text seen
         self.in_flight = 0
         self.stats = stats
-        self._free = asyncio.Condition()
+        self._waiting: deque[asyncio.Future[None]] = deque()
 
     def gate(self, n_texts: int) -> Callable[[], Any]:
         """The gate of a batch of ``n_texts`` texts (for
@@ -118,8 +120,18 @@ class AdaptiveLimit:
 
     @asynccontextmanager
     async def _slot(self, n_texts: int) -> AsyncIterator[None]:
-        async with self._free:
-            await self._free.wait_for(lambda: self.in_flight < int(self.limit))
+        if self._waiting or self.in_flight >= int(self.limit):
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
+            try:
+                await turn  # _release took the slot for it
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()  # the slot was handed over: pass it on
+                else:
+                    self._waiting.remove(turn)
+                raise
+        else:
             self.in_flight += 1
         st = self.stats
         st.requests += 1
@@ -142,9 +154,16 @@ class AdaptiveLimit:
                           else max(1.0, self.limit - 1.0))
             st.concurrency.append(int(self.limit))
         finally:
-            async with self._free:
-                self.in_flight -= 1
-                self._free.notify_all()
+            self._release()
+
+    def _release(self) -> None:
+        """Free a slot; hand the free slots to the attempts waiting longest."""
+        self.in_flight -= 1
+        while self._waiting and self.in_flight < int(self.limit):
+            turn = self._waiting.popleft()
+            if not turn.done():
+                self.in_flight += 1
+                turn.set_result(None)
 
 
 class SendTransport(httpx.AsyncBaseTransport):
