@@ -1,12 +1,12 @@
 """The arena: judged pairwise battles over any OpenAI-compatible endpoint.
 
-Modules: :mod:`~wizardarena.endpoints.client` (httpx client, chat + embeddings),
-:mod:`~wizardarena.arena.judges` (templates, verdict parsing, :class:`Judge`),
+Modules: :mod:`~wizardarena.arena.judges` (templates, verdict parsing, :class:`Judge`),
 :mod:`~wizardarena.arena.pairing`, :mod:`~wizardarena.arena.store` (SQLite judgment store),
 :mod:`~wizardarena.arena.answers` (prompt / answer loaders),
 :mod:`~wizardarena.arena.generate` (answer generation),
-:mod:`~wizardarena.endpoints.failures` (the three failure classes, the circuit breaker, key
-scrubbing) and :mod:`~wizardarena.arena.runner` (:func:`run_arena`).
+and :mod:`~wizardarena.arena.runner` (:func:`run_arena`). Endpoints are called through
+the one client layer, :mod:`wizardarena.endpoints` (httpx client, retries, failure classes,
+circuit breaker, key scrubbing).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Stable API (used by the arena runner, answer generation and test-set construction)::
 
-    from wizardarena.endpoints.client import AsyncClient, Client, ChatResult
+    from wizardarena.endpoints import AsyncClient, Client, ChatResult
 
     async with AsyncClient("http://127.0.0.1:8000/v1", model="judge",
                            api_key_env="OPENAI_API_KEY", concurrency=16) as c:
@@ -65,7 +65,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -97,7 +97,6 @@ from wizardarena.endpoints.retry import (
     retry_transient,
 )
 from wizardarena.endpoints.scrub import Scrubber, scrub_http_logs
-from wizardarena.endpoints.sync import LoopThread
 from wizardarena.exceptions import (
     ClientError,
     EndpointUnreachableError,
@@ -108,7 +107,6 @@ from wizardarena.exceptions import (
 __all__ = [
     "AsyncClient",
     "ChatResult",
-    "Client",
     "ClientStats",
 ]
 
@@ -655,68 +653,3 @@ class AsyncClient:
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         self.stats.prompt_tokens += _count(usage.get("prompt_tokens"))
         return arr
-
-
-class Client:
-    """Synchronous facade over :class:`AsyncClient`, safe inside a running event loop.
-
-    The async client runs on a private event loop in a daemon thread, so this works from
-    scripts and from notebooks alike. Parameters are those of :class:`AsyncClient`.
-    Close it (or use it as a context manager) to free the thread and connections.
-    """
-
-    def __init__(self, base_url: str | Sequence[str], **kwargs: Any) -> None:
-        self._async = AsyncClient(base_url, **kwargs)
-        self._loop: LoopThread | None = LoopThread()
-
-    def __repr__(self) -> str:
-        return repr(self._async).replace("AsyncClient", "Client", 1)
-
-    @property
-    def stats(self) -> ClientStats:
-        """Counters of the underlying :class:`AsyncClient`."""
-        return self._async.stats
-
-    @property
-    def async_client(self) -> AsyncClient:
-        """The underlying :class:`AsyncClient` (its ``base_url``, ``model``,
-        ``api_key_env`` ... are this client's)."""
-        return self._async
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._loop is None:
-            coro.close()
-            raise ClientError("the client is closed")
-        return self._loop.run(coro)
-
-    def chat(self, messages: Sequence[Message], **kwargs: Any) -> ChatResult:
-        """See :meth:`AsyncClient.chat`."""
-        return self._run(self._async.chat(messages, **kwargs))
-
-    def chat_many(
-        self, conversations: Iterable[Sequence[Message]], **kwargs: Any
-    ) -> list[ChatResult]:
-        """Run many chats concurrently (bounded by ``concurrency``); results in input order."""
-        convs = list(conversations)
-
-        async def go() -> list[ChatResult]:
-            return list(await asyncio.gather(*(self._async.chat(m, **kwargs) for m in convs)))
-
-        return self._run(go())
-
-    def embed(self, texts: Sequence[str], **kwargs: Any) -> np.ndarray:
-        """See :meth:`AsyncClient.embed`; returns shape (n, d)."""
-        return self._run(self._async.embed(texts, **kwargs))
-
-    def close(self) -> None:
-        """Close connections and stop the private loop (idempotent)."""
-        if self._loop is not None:
-            self._loop.run(self._async.aclose())
-            self._loop.close()
-            self._loop = None
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

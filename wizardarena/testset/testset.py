@@ -42,7 +42,7 @@ from wizardarena.ray import Engine, RayEngine, check_engine, engine_for
 from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.clean import DropReason, clean_prompts, finish, make_report
 from wizardarena.testset.dedup import calibrate_cosine_threshold, embedding_duplicates
-from wizardarena.testset.difficulty import DifficultyResult, _LLMScorer, coerce_scores
+from wizardarena.testset.difficulty import DifficultyResult, LLMScorer, coerce_scores
 from wizardarena.testset.embed import Precomputed, embed_texts, resolve_embedder
 from wizardarena.testset.prompts import PromptsLike, PromptText, normalize_prompts
 from wizardarena.testset.ray_stages import RayStages
@@ -529,7 +529,7 @@ def _build_testset(
         )
         candidate[cand_pos] = True
         cand_frame = kept.iloc[cand_pos]
-        if isinstance(difficulty, _LLMScorer):
+        if isinstance(difficulty, LLMScorer):
             result = difficulty(cand_frame, progress=progress if progress is not None else False)
         else:
             tick("difficulty", 0, len(cand_frame))
