@@ -405,8 +405,8 @@ class AsyncClient:
         ``max_response_bytes`` (the rest is not read)."""
         cap = self.max_response_bytes
         length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) > cap:
-            return None
+        if length.isdigit():  # the transport reads no more than the length it announced
+            return await response.aread() if int(length) <= cap else None
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():

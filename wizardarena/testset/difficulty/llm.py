@@ -214,6 +214,22 @@ class LLMScorer:
         self.template = template
         self.system = self.default_system if isinstance(system, Default) else system
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r})"
+
+    @staticmethod
+    def _result(prompts: pd.DataFrame, texts: list[str], scores: Sequence[float],
+                details: pd.DataFrame | None = None) -> DifficultyResult:
+        """The result of a scoring run: scores (NaN where an answer did not parse) and the
+        raw answers, by prompt."""
+        values = np.asarray(scores, dtype=float)
+        return DifficultyResult(
+            scores=pd.Series(values, index=prompts.index, name="difficulty"),
+            raw=pd.Series(texts, index=prompts.index, name="difficulty_raw", dtype=object),
+            n_failed=int(np.isnan(values).sum()),
+            details=details,
+        )
+
     def messages(self, turns: Sequence[str]) -> list[dict[str, str]]:
         """The chat messages sent for one prompt."""
         msgs = [] if self.system is None else [{"role": "system", "content": self.system}]
@@ -291,20 +307,12 @@ class LLMDifficulty(LLMScorer):
     default_template = LLM_DIFFICULTY_TEMPLATE
     default_system = LLM_DIFFICULTY_SYSTEM
 
-    def __repr__(self) -> str:
-        return f"LLMDifficulty(model={self.model!r})"
-
     def __call__(
         self, prompts: pd.DataFrame, *, progress: ProgressOption = True
     ) -> DifficultyResult:
         """Rate every prompt; returns scores 0-10 (NaN where the answer did not parse)."""
         texts = self._ask(prompts, progress)
-        scores = np.array([parse_rating(t) for t in texts], dtype=float)
-        return DifficultyResult(
-            scores=pd.Series(scores, index=prompts.index, name="difficulty"),
-            raw=pd.Series(texts, index=prompts.index, name="difficulty_raw", dtype=object),
-            n_failed=int(np.isnan(scores).sum()),
-        )
+        return self._result(prompts, texts, [parse_rating(t) for t in texts])
 
 
 class CriteriaDifficulty(LLMScorer):
@@ -323,9 +331,6 @@ class CriteriaDifficulty(LLMScorer):
     default_template = CRITERIA_TEMPLATE
     default_system = CRITERIA_SYSTEM
 
-    def __repr__(self) -> str:
-        return f"CriteriaDifficulty(model={self.model!r})"
-
     def __call__(
         self, prompts: pd.DataFrame, *, progress: ProgressOption = True
     ) -> DifficultyResult:
@@ -339,12 +344,5 @@ class CriteriaDifficulty(LLMScorer):
             },
             index=prompts.index,
         )
-        scores = np.array(
-            [np.nan if p is None else float(sum(p.values())) for p in parsed], dtype=float
-        )
-        return DifficultyResult(
-            scores=pd.Series(scores, index=prompts.index, name="difficulty"),
-            raw=pd.Series(texts, index=prompts.index, name="difficulty_raw", dtype=object),
-            n_failed=int(np.isnan(scores).sum()),
-            details=details,
-        )
+        scores = [np.nan if p is None else float(sum(p.values())) for p in parsed]
+        return self._result(prompts, texts, scores, details)
