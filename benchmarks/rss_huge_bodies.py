@@ -5,7 +5,8 @@ Run in its own process (peak RSS is per process)::
     python benchmarks/rss_huge_bodies.py huge 209715200     # a 200 MiB body, Content-Length
     python benchmarks/rss_huge_bodies.py endless 0          # a chunked body that never ends
 
-Prints one JSON line: the peak RSS (MB) of this process, the run's counts and its seconds.
+Prints one JSON line: the peak RSS (MB) of this process before the run (imports, server
+started) and after it, the run's counts and its seconds.
 The server runs in a separate process (``SimArena(process=True)``), so only the client's
 memory is measured.
 """
@@ -33,6 +34,7 @@ def main(kind: str, size: int, concurrency: int = 32) -> dict[str, float]:
     answers = {m: {p["question_id"]: f"Answer of {m}." for p in PROMPTS} for m in MODELS}
     with SimArena(MODELS, faults=faults, rng=0, process=True) as sim, \
             tempfile.TemporaryDirectory() as tmp:
+        before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         judge = Judge(sim.base_url, sim.judge_model, api_key_env=None, max_retries=1,
                       timeout=60.0)
         t0 = time.perf_counter()
@@ -40,8 +42,8 @@ def main(kind: str, size: int, concurrency: int = 32) -> dict[str, float]:
                       concurrency=concurrency, progress=False)
         seconds = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"peak_rss_mb": round(rss_mb, 1), "n_ok": r.n_ok, "n_errors": r.n_errors,
-            "seconds": round(seconds, 2)}
+    return {"peak_rss_mb": round(rss_mb, 1), "rss_before_run_mb": round(before_mb, 1),
+            "n_ok": r.n_ok, "n_errors": r.n_errors, "seconds": round(seconds, 2)}
 
 
 if __name__ == "__main__":
