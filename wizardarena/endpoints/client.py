@@ -53,6 +53,13 @@ Behaviour
   (quadratically) on every request event, which costs ~13 ms of CPU per request at 64
   connections in one pool and ~0.9 ms in pools of 8 (``benchmarks/RESULTS.md``). Installing
   ``sniffio`` (part of the ``h2`` extra) saves httpcore failing imports (0.3-0.4 ms a request).
+- Responses are bounded: each body is read streamed up to ``max_response_bytes`` (default
+  16 MiB, :data:`~wizardarena.endpoints.options.DEFAULT_MAX_RESPONSE_BYTES`); a longer or
+  endless one is cut there, its connection closed, and the attempt is a transient failure
+  (``"response over 16 MiB"``), retried by the one retry loop
+  (:mod:`~wizardarena.endpoints.retry`).
+- :class:`Client`, the synchronous facade, lives in :mod:`~wizardarena.endpoints.sync`
+  beside the loop thread it runs on.
 - :attr:`AsyncClient.stats` counts attempts, retries, failures and tokens.
 """
 
