@@ -8,7 +8,7 @@ import pytest
 
 import wizardarena as wa
 from wizardarena.arena.judges import Judge
-from wizardarena.endpoints.client import Client
+from wizardarena.endpoints import Client
 from wizardarena.sim import SimArena
 
 MODELS = {"strong": 1300.0, "middle": 1100.0, "weak": 900.0}

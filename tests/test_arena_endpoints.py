@@ -11,7 +11,7 @@ import pytest
 from wizardarena.arena.judges import Judge
 from wizardarena.arena.runner import run_arena
 from wizardarena.cli import main
-from wizardarena.endpoints.client import AsyncClient, run_sync
+from wizardarena.endpoints import AsyncClient, run_sync
 from wizardarena.exceptions import EndpointUnreachableError, ValidationError
 from wizardarena.sim import SimArena, closed_port_url
 

@@ -24,13 +24,15 @@ from wizardarena.arena.judges import Judge
 from wizardarena.arena.runner import SYSTEMATIC_REJECTIONS, run_arena
 from wizardarena.arena.store import JudgmentStore
 from wizardarena.cli import main
-from wizardarena.endpoints.client import AsyncClient, Client, h2_available
-from wizardarena.endpoints.failures import (
+from wizardarena.endpoints import (
+    AsyncClient,
     CircuitBreaker,
+    Client,
     FailureClass,
     RequestContext,
     Scrubber,
     classify_response,
+    h2_available,
 )
 from wizardarena.exceptions import (
     EndpointError,

@@ -21,7 +21,7 @@ import pytest
 from wizardarena.arena.judges import Judge, build_messages, get_template
 from wizardarena.arena.runner import run_arena
 from wizardarena.arena.store import JudgmentStore
-from wizardarena.endpoints.client import Client
+from wizardarena.endpoints import Client
 from wizardarena.sim import Faults, SimArena, SimJudge, SimModel, request_key
 
 MODELS = {"m-a": 1250.0, "m-b": 1150.0, "m-c": 1050.0, "m-d": 1000.0}

@@ -26,7 +26,7 @@ from wizardarena.arena.judges import (
 )
 from wizardarena.arena.pairing import AdaptiveSampler, iter_matches, model_pairs
 from wizardarena.arena.store import JudgmentRecord, JudgmentStore
-from wizardarena.endpoints.client import AsyncClient, Client, run_sync
+from wizardarena.endpoints import AsyncClient, Client, run_sync
 from wizardarena.exceptions import (
     ClientError,
     HTTPStatusError,

@@ -13,7 +13,7 @@ from wizardarena.api import rank
 from wizardarena.arena.judges import Judge
 from wizardarena.arena.runner import run_arena
 from wizardarena.cli import main
-from wizardarena.endpoints.client import Client
+from wizardarena.endpoints import Client
 from wizardarena.flywheel import Flywheel
 from wizardarena.sim import SimArena, SimJudge, SimModel
 

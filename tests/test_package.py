@@ -240,6 +240,25 @@ def test_imports_point_down_the_layers() -> None:
     assert not up, "imports that point up:\n" + "\n".join(up)
 
 
+def test_no_private_name_crosses_a_module() -> None:
+    """What another module needs is public inside the package: no module imports a name
+    with a leading underscore from another module of the package (function level too)."""
+    crossing = []
+    for name, f in _modules().items():
+        pkg = name if f.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+            mod = (".".join([*base, node.module] if node.module else base)
+                   if node.level else str(node.module))
+            if mod.split(".")[0] != "wizardarena" or mod == name:
+                continue
+            crossing += [f"{name} <- {mod}.{a.name}" for a in node.names
+                         if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not crossing, "private names imported across modules:\n" + "\n".join(crossing)
+
+
 def test_the_local_path_never_imports_ray(tmp_path: Path) -> None:
     # engine="local" (the default) works without the ray extra: ranking a log, a partitioned
     # log, building a test set and running a small arena leave ray unimported

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from wizardarena.cli import main
-from wizardarena.endpoints.client import Client
+from wizardarena.endpoints import Client
 from wizardarena.exceptions import HTTPStatusError, ValidationError
 from wizardarena.sim import Faults, SimArena, SimModel, hashed_embedding
 

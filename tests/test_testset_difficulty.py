@@ -181,7 +181,7 @@ def rater(messages: list[dict[str, Any]]) -> str:
 @pytest.fixture(scope="module")
 def sim_client() -> Any:
     server = pytest.importorskip("wizardarena.sim.server")
-    from wizardarena.endpoints.client import Client
+    from wizardarena.endpoints import Client
 
     with server.SimArena({"m": 1000.0}, extra_models={"rater": rater}, rng=0) as sim:
         with Client(sim.base_url, model="rater", api_key_env=None, max_retries=0) as client:

@@ -28,8 +28,14 @@ import pandas as pd
 
 from wizardarena.arena.answers import normalize_prompts
 from wizardarena.arena.store import JudgmentStore, open_store
-from wizardarena.endpoints.client import AsyncClient, run_sync, run_workers
-from wizardarena.endpoints.failures import FailureClass, classify_error
+from wizardarena.endpoints import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    AsyncClient,
+    FailureClass,
+    classify_error,
+    run_sync,
+    run_workers,
+)
 from wizardarena.exceptions import (
     ClientError,
     IncompleteAnswersError,
@@ -117,6 +123,7 @@ async def agenerate_answers(
     timeout: float = 300.0,
     max_retries: int = 6,
     breaker_seconds: float | None = 10.0,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     store: str | os.PathLike[str] | JudgmentStore | None = None,
     out: str | os.PathLike[str] | None = None,
     progress: ProgressOption = True,
@@ -128,7 +135,8 @@ async def agenerate_answers(
         frame = normalize_prompts(prompts)
         client = AsyncClient(base_url, model=model, api_key_env=api_key_env, timeout=timeout,
                              concurrency=concurrency, max_retries=max_retries,
-                             breaker_seconds=breaker_seconds)
+                             breaker_seconds=breaker_seconds,
+                             max_response_bytes=max_response_bytes)
         # inputs are valid: only now create files
         st, owned = open_store(store) if store is not None else (None, False)
         sink: AnswerFile | None = None
@@ -254,6 +262,7 @@ def generate_answers(
     timeout: float = 300.0,
     max_retries: int = 6,
     breaker_seconds: float | None = 10.0,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     store: str | os.PathLike[str] | JudgmentStore | None = None,
     out: str | os.PathLike[str] | None = None,
     progress: ProgressOption = True,
@@ -279,6 +288,9 @@ def generate_answers(
         Retries of a transient failure (CLI ``--max-retries``).
     breaker_seconds : float or None, default 10.0
         Stop when no connection could be made for this long (CLI ``--breaker-seconds``).
+    max_response_bytes : int, default 16777216 (16 MiB)
+        Cap on one response body; a longer one is cut and retried as a transient failure
+        (CLI ``--max-response-bytes``).
     store : path or JudgmentStore, optional
         Keep answers in the store's answers table.
     out : path, optional
@@ -310,5 +322,5 @@ def generate_answers(
         prompts, base_url=base_url, model=model, api_key_env=api_key_env, system=system,
         temperature=temperature, max_tokens=max_tokens, concurrency=concurrency,
         timeout=timeout, max_retries=max_retries, breaker_seconds=breaker_seconds,
-        store=store, out=out, progress=progress,
+        max_response_bytes=max_response_bytes, store=store, out=out, progress=progress,
     ))

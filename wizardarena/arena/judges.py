@@ -33,7 +33,8 @@ from enum import Enum
 from typing import Any
 
 from wizardarena.battles.schema import LABELS, WINNER_LABELS, Outcome, Vocabulary
-from wizardarena.endpoints.client import (
+from wizardarena.endpoints import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     AsyncClient,
     Client,
     check_base_urls,
@@ -435,6 +436,9 @@ class Judge:
     breaker_seconds : float or None, default 10.0
         Stop the run when no connection to the endpoint could be made for this long (CLI
         ``--breaker-seconds``; 0 or None: never).
+    max_response_bytes : int, default 16777216 (16 MiB)
+        Cap on one response body; a longer one is cut and retried as a transient failure
+        (CLI ``--max-response-bytes``).
     extra_params : mapping, optional
         Extra request fields (``seed``, ``top_p``, ...).
     """
@@ -452,9 +456,11 @@ class Judge:
         max_retries: int = 6,
         breaker_seconds: float | None = 10.0,
         extra_params: Mapping[str, Any] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         check_client_options(timeout=timeout, max_retries=max_retries,
-                             breaker_seconds=breaker_seconds)
+                             breaker_seconds=breaker_seconds,
+                             max_response_bytes=max_response_bytes)
         if not isinstance(model, str) or not model:
             raise ValidationError(f"model must be a non-empty str; got {model!r}")
         self.base_urls: tuple[str, ...] = check_base_urls(base_url, flag="--judge-url")
@@ -467,6 +473,7 @@ class Judge:
         self.timeout = timeout
         self.max_retries = max_retries
         self.breaker_seconds = breaker_seconds
+        self.max_response_bytes = max_response_bytes
         self.extra_params = dict(extra_params or {})
 
     def __repr__(self) -> str:
@@ -476,19 +483,21 @@ class Judge:
                 f"template={self.template.name!r})")
 
     def async_client(self, concurrency: int = 16) -> AsyncClient:
-        """An :class:`~wizardarena.endpoints.client.AsyncClient` on this judge's endpoint(s),
+        """An :class:`~wizardarena.endpoints.AsyncClient` on this judge's endpoint(s),
         with its key variable, timeout, retries and breaker, and ``concurrency`` requests in
         flight (close it with ``await client.aclose()``)."""
         return AsyncClient(self.base_urls, model=self.model, api_key_env=self.api_key_env,
                            timeout=self.timeout, concurrency=concurrency,
-                           max_retries=self.max_retries, breaker_seconds=self.breaker_seconds)
+                           max_retries=self.max_retries, breaker_seconds=self.breaker_seconds,
+                           max_response_bytes=self.max_response_bytes)
 
     def sync_client(self, concurrency: int = 16) -> Client:
-        """The synchronous :class:`~wizardarena.endpoints.client.Client` counterpart of
+        """The synchronous :class:`~wizardarena.endpoints.Client` counterpart of
         :meth:`async_client` (close it, or use it as a context manager)."""
         return Client(self.base_urls, model=self.model, api_key_env=self.api_key_env,
                       timeout=self.timeout, concurrency=concurrency,
-                      max_retries=self.max_retries, breaker_seconds=self.breaker_seconds)
+                      max_retries=self.max_retries, breaker_seconds=self.breaker_seconds,
+                           max_response_bytes=self.max_response_bytes)
 
     def messages(
         self, questions: Sequence[str], answer_a: Sequence[str], answer_b: Sequence[str],

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from wizardarena.arena.judges import Judge, build_messages
 from wizardarena.arena.pairing import Match
 from wizardarena.arena.store import UNPARSEABLE, format_key
-from wizardarena.endpoints.client import AsyncClient
-from wizardarena.endpoints.failures import FailureClass, classify_error
+from wizardarena.endpoints import AsyncClient, FailureClass, classify_error
 from wizardarena.exceptions import ClientError, JudgeParseError, RequestRejectedError
 
 __all__ = ["MatchJudge", "Outcome", "OutcomeKind"]

@@ -57,7 +57,7 @@ from wizardarena.arena.store import (
     JudgmentStore,
     open_store,
 )
-from wizardarena.endpoints.client import AsyncClient, ClientStats, run_sync, run_workers
+from wizardarena.endpoints import AsyncClient, ClientStats, run_sync, run_workers
 from wizardarena.exceptions import (
     EndpointError,
     ValidationError,

@@ -112,7 +112,7 @@ def _error(args: argparse.Namespace, message: str) -> None:
     env = getattr(args, "api_key_env", None)
     key = os.environ.get(env) if env else None
     if key:
-        from wizardarena.endpoints.failures import Scrubber
+        from wizardarena.endpoints import Scrubber
 
         message = Scrubber([key])(message)
     print(f"wizardarena {args.command}: error: {message}", file=sys.stderr)

@@ -6,10 +6,12 @@ import argparse
 import sys
 
 from wizardarena.cli._common import add_quiet, progress_option
+from wizardarena.endpoints import DEFAULT_MAX_RESPONSE_BYTES
 
 
 def add_client_options(p: argparse.ArgumentParser, *, timeout: float) -> None:
-    """``--timeout``, ``--max-retries`` and ``--breaker-seconds`` (as the Python options)."""
+    """``--timeout``, ``--max-retries``, ``--breaker-seconds`` and ``--max-response-bytes``
+    (as the Python options)."""
     p.add_argument("--timeout", type=float, default=timeout,
                    help=f"seconds per HTTP attempt (default {timeout:g})")
     p.add_argument("--max-retries", type=int, default=6,
@@ -17,6 +19,9 @@ def add_client_options(p: argparse.ArgumentParser, *, timeout: float) -> None:
     p.add_argument("--breaker-seconds", type=float, default=10.0,
                    help="stop when no connection to the endpoint could be made for this many "
                         "seconds (default 10; 0 never stops)")
+    p.add_argument("--max-response-bytes", type=int, default=DEFAULT_MAX_RESPONSE_BYTES,
+                   help="cap on one response body in bytes; a longer one is cut and retried "
+                        "(default 16777216, 16 MiB)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         api_key_env=args.api_key_env, system=args.system, temperature=args.temperature,
         max_tokens=args.max_tokens, concurrency=args.concurrency, timeout=args.timeout,
         max_retries=args.max_retries, breaker_seconds=args.breaker_seconds,
+        max_response_bytes=args.max_response_bytes,
         store=args.store, out=out, progress=progress_option(args),
     )
     print(f"{len(frame)} answers of {args.model} in {out}", file=sys.stderr)

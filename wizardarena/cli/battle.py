@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     judge = Judge(args.judge_url[0] if len(args.judge_url) == 1 else args.judge_url,
                   args.judge_model, template=args.template,
                   api_key_env=args.api_key_env, timeout=args.timeout,
-                  max_retries=args.max_retries, breaker_seconds=args.breaker_seconds)
+                  max_retries=args.max_retries, breaker_seconds=args.breaker_seconds,
+                  max_response_bytes=args.max_response_bytes)
     priced = args.price_input is not None or args.price_output is not None
     progress = progress_option(args, extra=(
         lambda p: {"cost": _cost(args, p.prompt_tokens or 0, p.completion_tokens or 0).strip()}

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from wizardarena.api import rank
     from wizardarena.arena.judges import Judge
     from wizardarena.arena.runner import run_arena
-    from wizardarena.endpoints.client import Client
+    from wizardarena.endpoints import Client
     from wizardarena.sim import SimArena, SimJudge, SimModel
 
     n_models = len(DEMO_RATINGS)

@@ -150,7 +150,7 @@ def _format(path: str) -> str:
 def _client(args: argparse.Namespace, what: str) -> Any:
     if not args.base_url:
         raise ValidationError(f"{what} needs --base-url (an OpenAI-compatible API root)")
-    from wizardarena.endpoints.client import Client
+    from wizardarena.endpoints import Client
 
     return Client(
         args.base_url, model=args.judge_model, api_key_env=args.api_key_env,

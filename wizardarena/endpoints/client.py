@@ -2,7 +2,7 @@
 
 Stable API (used by the arena runner, answer generation and test-set construction)::
 
-    from wizardarena.endpoints.client import AsyncClient, Client, ChatResult
+    from wizardarena.endpoints import AsyncClient, Client, ChatResult
 
     async with AsyncClient("http://127.0.0.1:8000/v1", model="judge",
                            api_key_env="OPENAI_API_KEY", concurrency=16) as c:
@@ -53,6 +53,13 @@ Behaviour
   (quadratically) on every request event, which costs ~13 ms of CPU per request at 64
   connections in one pool and ~0.9 ms in pools of 8 (``benchmarks/RESULTS.md``). Installing
   ``sniffio`` (part of the ``h2`` extra) saves httpcore failing imports (0.3-0.4 ms a request).
+- Responses are bounded: each body is read streamed up to ``max_response_bytes`` (default
+  16 MiB, :data:`~wizardarena.endpoints.options.DEFAULT_MAX_RESPONSE_BYTES`); a longer or
+  endless one is cut there, its connection closed, and the attempt is a transient failure
+  (``"response over 16 MiB"``), retried by the one retry loop
+  (:mod:`~wizardarena.endpoints.retry`).
+- :class:`Client`, the synchronous facade, lives in :mod:`~wizardarena.endpoints.sync`
+  beside the loop thread it runs on.
 - :attr:`AsyncClient.stats` counts attempts, retries, failures and tokens.
 """
 
@@ -60,32 +67,43 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
+import functools
 import json
 import math
 import os
-import random
-import threading
 import time
-from collections.abc import Awaitable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import numpy as np
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from wizardarena.endpoints.breaker import BreakerCap, CircuitBreaker
+from wizardarena.endpoints.embeddings import embedding_rows, stack_embeddings
 from wizardarena.endpoints.failures import (
-    CircuitBreaker,
     Failure,
     FailureClass,
     RequestContext,
-    Scrubber,
     classify_response,
     classify_transport_error,
     error_for,
-    scrub_http_logs,
 )
+from wizardarena.endpoints.options import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    check_base_urls,
+    check_client_options,
+    format_bytes,
+    h2_available,
+)
+from wizardarena.endpoints.retry import (
+    RetriesExhausted,
+    RetryWait,
+    TransientError,
+    retry_transient,
+)
+from wizardarena.endpoints.scrub import Scrubber, scrub_http_logs
 from wizardarena.exceptions import (
     ClientError,
     EndpointUnreachableError,
@@ -96,18 +114,15 @@ from wizardarena.exceptions import (
 __all__ = [
     "AsyncClient",
     "ChatResult",
-    "Client",
     "ClientStats",
-    "check_base_urls",
-    "check_client_options",
-    "h2_available",
-    "run_sync",
-    "run_workers",
 ]
 
 T = TypeVar("T")
 
 Message = Mapping[str, Any]
+
+#: entered around each HTTP attempt of a request (see :meth:`AsyncClient.embed_batch`)
+Gate = Callable[[], AbstractAsyncContextManager[Any]]
 
 #: connections per httpx client (see the module docstring)
 POOL_SHARD = 8
@@ -152,15 +167,6 @@ class ClientStats:
     completion_tokens: int = 0
 
 
-class _TransientError(Exception):
-    """Internal: a failure worth retrying (``url``: where the attempt went)."""
-
-    def __init__(self, failure: Failure, url: str = "") -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-        self.url = url
-
-
 ROUTES = ("chat/completions", "embeddings")
 
 
@@ -182,102 +188,12 @@ class _Endpoint:
         return self.breaker.failures == 0
 
 
-class _BreakerCap:
-    """Retry waits of a client with several endpoints: shortened (as one breaker does) only
-    while every endpoint still in use fails to connect."""
-
-    def __init__(self, endpoints: Sequence[_Endpoint]) -> None:
-        self.endpoints = endpoints
-
-    def cap_delay(self, delay: float) -> float:
-        live = [e for e in self.endpoints if e.breaker.error is None]
-        if not live or any(e.healthy for e in live):
-            return delay
-        return min(e.breaker.cap_delay(delay) for e in live)
-
-
-class _Wait:
-    """tenacity wait: ``Retry-After`` when given, else exponential backoff with full jitter;
-    shortened by the circuit breaker while connections fail."""
-
-    def __init__(self, initial: float, maximum: float,
-                 breaker: CircuitBreaker | _BreakerCap) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.breaker = breaker
-        self._jitter = random.Random()  # private, unseeded: jitter only, never global state
-
-    def delay(self, exc: BaseException | None, failures: int) -> float:
-        """Seconds to wait after the ``failures``-th consecutive failure ``exc``."""
-        if isinstance(exc, _TransientError) and exc.failure.retry_after is not None:
-            return float(min(exc.failure.retry_after, self.maximum))
-        high = min(self.maximum, self.initial * 2 ** (failures - 1))
-        return self.breaker.cap_delay(self._jitter.uniform(0.5 * high, high))
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        # the first failure happened before tenacity took over
-        return self.delay(exc, state.attempt_number + 1)
-
-
 def _count(value: Any) -> int:
     """A token count from a usage field (0 when absent or not a number)."""
     try:
         return max(0, int(value or 0))
     except (TypeError, ValueError):
         return 0
-
-
-def h2_available() -> bool:
-    """Whether the ``h2`` package (HTTP/2 for httpx) is importable."""
-    return importlib.util.find_spec("h2") is not None
-
-
-def check_base_urls(base_url: Any, flag: str = "--judge-url / --model-url"
-                    ) -> tuple[str, ...]:
-    """The API root(s) of a client as a tuple, validated: each an http(s) URL, no repeats.
-    ``flag`` is the command-line flag the messages name (default: both)."""
-    urls = [base_url] if isinstance(base_url, str) else (
-        list(base_url) if isinstance(base_url, (list, tuple)) else [base_url])
-    if not urls:
-        raise ValidationError(f"base_url ({flag}) must be an http(s) URL "
-                              "or a non-empty list of them; got an empty list")
-    out = []
-    for u in urls:
-        try:
-            host = httpx.URL(u).host if isinstance(u, str) else ""
-        except httpx.InvalidURL:
-            host = ""
-        if not host or not u.startswith(("http://", "https://")):
-            raise ValidationError(
-                f"base_url ({flag}) must be an http(s) URL such as "
-                f"'http://localhost:8000/v1'; got "
-                f"{Scrubber([]).url(u) if '@' in str(u) else u!r}"
-            )
-        out.append(u.rstrip("/"))
-    repeated = sorted({Scrubber([]).url(u) for u in out if out.count(u) > 1})
-    if repeated:
-        raise ValidationError(f"base_url ({flag}) lists {repeated} more "
-                              f"than once; give each server once")
-    return tuple(out)
-
-
-def check_client_options(*, timeout: Any, max_retries: Any, breaker_seconds: Any) -> None:
-    """Validate the options shared by the client, :class:`~wizardarena.arena.judges.Judge`
-    and answer generation (CLI: ``--timeout``, ``--max-retries``, ``--breaker-seconds``)."""
-    def number(x: Any) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-    if not number(timeout) or timeout <= 0:
-        raise ValidationError(f"timeout (--timeout) must be a number of seconds > 0; "
-                              f"got {timeout!r}")
-    if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-        raise ValidationError(f"max_retries (--max-retries) must be an integer >= 0; "
-                              f"got {max_retries!r}")
-    if breaker_seconds is not None and (not number(breaker_seconds) or breaker_seconds < 0):
-        raise ValidationError(f"breaker_seconds (--breaker-seconds) must be a number of "
-                              f"seconds >= 0 (0 or None disables the breaker); "
-                              f"got {breaker_seconds!r}")
 
 
 class AsyncClient:
@@ -314,6 +230,10 @@ class AsyncClient:
     transport : httpx.AsyncBaseTransport, optional
         Replace httpx's default transport (e.g. :class:`httpx.MockTransport` in tests);
         proxies from the environment then no longer apply.
+    max_response_bytes : int, default 16777216 (16 MiB)
+        Cap on one response body: a longer (or endless) body is cut there, its connection
+        closed, and the attempt counts as a transient failure (retried; see
+        :data:`~wizardarena.endpoints.options.DEFAULT_MAX_RESPONSE_BYTES`).
     """
 
     def __init__(
@@ -331,9 +251,11 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
         http2: bool | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         check_client_options(timeout=timeout, max_retries=max_retries,
-                             breaker_seconds=breaker_seconds)
+                             breaker_seconds=breaker_seconds,
+                             max_response_bytes=max_response_bytes)
         roots = check_base_urls(base_url)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValidationError(f"concurrency must be an integer >= 1; got {concurrency!r}")
@@ -348,6 +270,7 @@ class AsyncClient:
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self.breaker_seconds = float(breaker_seconds) if breaker_seconds else 0.0
+        self.max_response_bytes = max_response_bytes
         self.http2 = h2_available() if http2 is None else bool(http2)
         self.stats = ClientStats()
         key = os.environ.get(api_key_env) if api_key_env else None
@@ -366,8 +289,8 @@ class AsyncClient:
         self._open_pools = False
         # with several endpoints: bounds the requests in flight over all of them
         self._slots: asyncio.Semaphore | None = None
-        self._wait = _Wait(self.backoff, self.max_backoff,
-                           self.breaker if len(roots) == 1 else _BreakerCap(self._endpoints))
+        self._wait = RetryWait(self.backoff, self.max_backoff, self.breaker if len(roots) == 1
+                               else BreakerCap([e.breaker for e in self._endpoints]))
 
     def __repr__(self) -> str:
         urls = (self.scrub.url(self.base_url) if len(self.base_urls) == 1
@@ -425,7 +348,8 @@ class AsyncClient:
     def _context(self, route: str, model: str | None) -> RequestContext:
         return RequestContext(route, model, self.api_key_env, self._key_sent)
 
-    async def _attempt(self, route: str, payload: bytes, model: str | None) -> Any:
+    async def _attempt(self, route: str, payload: bytes, model: str | None,
+                       timeout: float | None = None) -> Any:
         self._open()
         slots = self._slots
         if slots is None:  # one endpoint: its free slots bound the requests in flight
@@ -445,8 +369,17 @@ class AsyncClient:
             self.stats.attempts += 1
             k = ep.free.get_nowait()  # never empty: each endpoint has `concurrency` slots
         url = ep.urls[route]
+        pool = ep.pools[k]
         try:
-            response = await ep.pools[k].post(url, content=payload)
+            request = pool.build_request(
+                "POST", url, content=payload, timeout=httpx.USE_CLIENT_DEFAULT
+                if timeout is None else httpx.Timeout(timeout, connect=min(
+                    timeout, CONNECT_TIMEOUT)))
+            response = await pool.send(request, stream=True)
+            try:
+                content = await self._read(response)
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             f = classify_transport_error(exc, self._context(route, model))
             f = dataclasses.replace(f, message=self.scrub(f.message))
@@ -458,12 +391,37 @@ class AsyncClient:
             if slots is not None:
                 slots.release()
         ep.breaker.record_response()
-        content = self.scrub.bytes(response.content) if self.scrub else response.content
+        if content is None:
+            cap = format_bytes(self.max_response_bytes)
+            raise self._raise(Failure(
+                FailureClass.TRANSIENT, f"response over {cap}",
+                f"the {response.status_code} response is longer than max_response_bytes "
+                f"({cap}; --max-response-bytes) and was cut there, its connection closed: "
+                f"raise the cap or, for embeddings, lower batch_size",
+                response.status_code), str(url))
+        if self.scrub:
+            content = self.scrub.bytes(content)
         data, failure = classify_response(response.status_code, content, response.headers,
                                           self._context(route, model))
         if failure is None:
             return data
         raise self._raise(failure, str(url))
+
+    async def _read(self, response: httpx.Response) -> bytes | None:
+        """The body of a streamed response, or ``None`` once it grows past
+        ``max_response_bytes`` (the rest is not read)."""
+        cap = self.max_response_bytes
+        length = response.headers.get("content-length", "")
+        if length.isdigit():  # the transport reads no more than the length it announced
+            return await response.aread() if int(length) <= cap else None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _choose(self) -> _Endpoint:
         """The endpoint of the next request: among those answering (and those due for a
@@ -489,9 +447,9 @@ class AsyncClient:
             raise self._unreachable_all() from None
 
     def _raise(self, failure: Failure, url: str) -> Exception:
-        """The exception for a failure: internal transient, or the public one."""
+        """The exception for a failure: transient (retried), or the public one."""
         if failure.kind is FailureClass.TRANSIENT:
-            return _TransientError(failure, url)
+            return TransientError(failure, url)
         return error_for(failure, self.scrub.url(url))
 
     def _unreachable(self, failure: Failure, ep: _Endpoint) -> EndpointUnreachableError:
@@ -509,40 +467,44 @@ class AsyncClient:
         return EndpointUnreachableError(
             f"none of the {len(self._endpoints)} endpoints can be reached: {each}")
 
-    async def _post(self, route: str, body: dict[str, Any]) -> tuple[Any, int]:
-        """POST with retries; return the decoded JSON body and the attempts it took."""
+    async def _post(self, route: str, body: dict[str, Any], *, timeout: float | None = None,
+                    gate: Gate | None = None, patient: bool = False) -> tuple[Any, int]:
+        """POST with retries; return the decoded JSON body and the attempts it took
+        (``timeout``, ``gate``, ``patient``: see :meth:`embed_batch`)."""
         payload = json.dumps(body).encode()
         model = body.get("model")
-        try:  # fast path: no retry machinery unless the first attempt fails
-            return await self._attempt(route, payload, model), 1
-        except _TransientError as exc:
-            last = exc
-        attempts = 1
-        if self.max_retries > 0:
-            self.stats.retries += 1
-            await asyncio.sleep(self._wait.delay(last, 1))
-            retrying = AsyncRetrying(
-                stop=stop_after_attempt(self.max_retries),
-                wait=self._wait,
-                retry=retry_if_exception_type(_TransientError),
-                reraise=True,
-                before_sleep=self._count_retry,
-            )
-            try:
-                async for attempt in retrying:
-                    with attempt:
-                        attempts += 1
-                        try:
-                            return await self._attempt(route, payload, model), attempts
-                        except _TransientError as exc:
-                            last = exc
-                            raise
-            except _TransientError:
-                pass
-        self.stats.failures += 1
-        raise self._final(last.url, attempts, last.failure)
+        attempt: Callable[[], Awaitable[Any]]
+        if gate is None and not patient:
+            attempt = functools.partial(self._attempt, route, payload, model, timeout)
+        else:
+            self._open()  # before the gate: opening the pools is no part of an attempt's time
+            seconds = [timeout]  # the timeout of the next attempt
 
-    def _count_retry(self, state: RetryCallState) -> None:
+            async def gated() -> Any:
+                start = time.monotonic()
+                try:
+                    if gate is None:
+                        return await self._attempt(route, payload, model, seconds[0])
+                    async with gate():
+                        return await self._attempt(route, payload, model, seconds[0])
+                except TransientError as exc:
+                    if patient and exc.failure.timed_out:
+                        # the server may compute the abandoned attempt for as long as it
+                        # ran: the next one waits that long, and gets twice the time
+                        exc.min_wait = time.monotonic() - start
+                        seconds[0] = 2.0 * (seconds[0] or self.timeout)
+                    raise
+
+            attempt = gated
+        try:
+            return await retry_transient(
+                attempt, max_retries=self.max_retries, wait=self._wait,
+                on_retry=self._count_retry)
+        except RetriesExhausted as exc:
+            self.stats.failures += 1
+            raise self._final(exc.last.url, exc.attempts, exc.last.failure) from None
+
+    def _count_retry(self) -> None:
         self.stats.retries += 1
 
     def _final(self, url: str, attempts: int, failure: Failure) -> ClientError:
@@ -649,176 +611,52 @@ class AsyncClient:
         if len(texts) == 0:
             return np.zeros((0, 0), dtype=np.float64)
         chunks = [list(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
-
-        where = f"{self.scrub.url(self.base_url)}/embeddings"
-
-        async def one(chunk: list[str]) -> np.ndarray:
-            data, _ = await self._post("embeddings", {"model": name, "input": chunk})
-            arr = embedding_rows(data, len(chunk), where, self.scrub)
-            usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-            self.stats.prompt_tokens += _count(usage.get("prompt_tokens"))
-            return arr
-
-        parts = await asyncio.gather(*(one(c) for c in chunks))
-        return stack_embeddings(parts, where)
-
-
-def embedding_rows(data: Any, n: int, where: str, scrub: Scrubber) -> np.ndarray:
-    """The vectors of a decoded ``/embeddings`` response (one that
-    :func:`~wizardarena.endpoints.failures.classify_response` accepted) in input order (by
-    ``index``), float64 (n, d); :class:`~wizardarena.exceptions.ClientError` unless it holds
-    ``n`` vectors of one length. ``where``: the (redacted) URL for messages."""
-    try:
-        rows = sorted(data["data"], key=lambda d: d["index"])
-        arr = np.asarray([r["embedding"] for r in rows], dtype=np.float64)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ClientError(scrub(
-            f"response of {where} is not an embeddings list: {exc}")) from None
-    if arr.ndim != 2 or arr.shape[0] != n:
-        raise ClientError(
-            f"{where} returned {arr.shape[0] if arr.ndim else 0} vectors for {n} inputs")
-    return arr
-
-
-def stack_embeddings(parts: Sequence[np.ndarray], where: str) -> np.ndarray:
-    """The batches of :func:`embedding_rows` as one matrix; ClientError if their
-    dimensions differ."""
-    dims = {p.shape[1] for p in parts}
-    if len(dims) != 1:
-        raise ClientError(f"{where} returned mixed dimensions {sorted(dims)}")
-    return np.vstack(parts)
-
-
-class _LoopThread:
-    """An event loop running forever in a daemon thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
-
-    def close(self) -> None:
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.close()
-
-
-class Client:
-    """Synchronous facade over :class:`AsyncClient`, safe inside a running event loop.
-
-    The async client runs on a private event loop in a daemon thread, so this works from
-    scripts and from notebooks alike. Parameters are those of :class:`AsyncClient`.
-    Close it (or use it as a context manager) to free the thread and connections.
-    """
-
-    def __init__(self, base_url: str | Sequence[str], **kwargs: Any) -> None:
-        self._async = AsyncClient(base_url, **kwargs)
-        self._loop: _LoopThread | None = _LoopThread()
-
-    def __repr__(self) -> str:
-        return repr(self._async).replace("AsyncClient", "Client", 1)
+        parts = await asyncio.gather(*(self.embed_batch(c, model=name) for c in chunks))
+        return stack_embeddings(parts, self.embeddings_url)
 
     @property
-    def stats(self) -> ClientStats:
-        """Counters of the underlying :class:`AsyncClient`."""
-        return self._async.stats
+    def embeddings_url(self) -> str:
+        """The ``/embeddings`` URL of the first endpoint, redacted (for messages)."""
+        return f"{self.scrub.url(self.base_url)}/embeddings"
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._loop is None:
-            coro.close()
-            raise ClientError("the client is closed")
-        return self._loop.run(coro)
+    async def embed_batch(
+        self,
+        texts: list[str],
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+        gate: Gate | None = None,
+        patient: bool = False,
+    ) -> np.ndarray:
+        """Embed one batch of texts in one request (retried as every request is).
 
-    def chat(self, messages: Sequence[Message], **kwargs: Any) -> ChatResult:
-        """See :meth:`AsyncClient.chat`."""
-        return self._run(self._async.chat(messages, **kwargs))
+        Parameters
+        ----------
+        texts : list of str
+            The batch (sent as one ``input`` list).
+        model : str, optional
+            Overrides the client's default model.
+        timeout : float, optional
+            Seconds for the first attempt (default: the client's ``timeout``).
+        gate : callable, optional
+            Returns an async context manager entered around each HTTP attempt (not around
+            the waits between them): a limiter of the requests in flight that sees each
+            attempt's outcome (the exception it raised: a
+            :class:`~wizardarena.endpoints.retry.TransientError` for a retried failure).
+        patient : bool, default False
+            For a server that keeps computing a request its client gave up on: after a
+            timed-out attempt, the next one waits at least as long as that attempt ran and
+            gets twice its timeout, so no two attempts of the batch run on the server
+            together.
 
-    def chat_many(
-        self, conversations: Iterable[Sequence[Message]], **kwargs: Any
-    ) -> list[ChatResult]:
-        """Run many chats concurrently (bounded by ``concurrency``); results in input order."""
-        convs = list(conversations)
-
-        async def go() -> list[ChatResult]:
-            return list(await asyncio.gather(*(self._async.chat(m, **kwargs) for m in convs)))
-
-        return self._run(go())
-
-    def embed(self, texts: Sequence[str], **kwargs: Any) -> np.ndarray:
-        """See :meth:`AsyncClient.embed`; returns shape (n, d)."""
-        return self._run(self._async.embed(texts, **kwargs))
-
-    def close(self) -> None:
-        """Close connections and stop the private loop (idempotent)."""
-        if self._loop is not None:
-            self._loop.run(self._async.aclose())
-            self._loop.close()
-            self._loop = None
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-async def run_workers(jobs: Iterator[Awaitable[None]], concurrency: int) -> None:
-    """Await the coroutines of ``jobs``, ``concurrency`` at a time, in order.
-
-    The first exception cancels the jobs in flight (and leaves the rest of ``jobs``
-    unstarted) and is raised; cancelling the caller cancels them too.
-    """
-    async def worker() -> None:
-        for job in jobs:  # a shared iterator: each job is taken by one worker
-            await job
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for t in done:
-        exc = None if t.cancelled() else t.exception()
-        if exc is not None:
-            raise exc
-
-
-def run_sync(coro: Awaitable[T]) -> T:
-    """Run a coroutine to completion from synchronous code.
-
-    Uses :func:`asyncio.run` when no loop is running in this thread; inside a running loop
-    (a notebook) it runs the coroutine in a worker thread with its own loop and waits.
-    """
-
-    async def wrap() -> T:
-        return await coro
-
-    try:
-        asyncio.get_running_loop()
-        running = True
-    except RuntimeError:
-        running = False
-    if not running:
-        return asyncio.run(wrap())
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(wrap())
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, name="wizardarena-run-sync")
-    worker.start()
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
+        Returns
+        -------
+        numpy.ndarray, shape (len(texts), d), float64
+        """
+        name = self._model(model)
+        data, _ = await self._post("embeddings", {"model": name, "input": texts},
+                                   timeout=timeout, gate=gate, patient=patient)
+        arr = embedding_rows(data, len(texts), self.embeddings_url, self.scrub)
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        self.stats.prompt_tokens += _count(usage.get("prompt_tokens"))
+        return arr

@@ -1,4 +1,4 @@
-"""What a failed request means, decided in one place; the circuit breaker; secret scrubbing.
+"""What a failed request means, decided in one place.
 
 Every failure of a request to an OpenAI-compatible endpoint falls in one of three classes
 (:class:`FailureClass`), and this module is the only place that decides which:
@@ -10,34 +10,22 @@ Every failure of a request to an OpenAI-compatible endpoint falls in one of thre
 - **permanent** — 400, 413, 422 and the other 4xx: record the request as failed under its
   key and go on; a rerun skips it unless ``retry_failed=True``;
 - **transient** — 429 (honouring ``Retry-After``), 408, 409, 425, 5xx, connection errors and
-  resets, timeouts, truncated JSON, a 200 with an ``error`` object or without ``choices``:
-  retry with backoff (tenacity); when retries run out, count an error and store nothing, so
-  a rerun asks again.
+  resets, timeouts, truncated JSON, a 200 with an ``error`` object or without ``choices``, a
+  response body over ``max_response_bytes``: retry with backoff (tenacity); when retries
+  run out, count an error and store nothing, so a rerun asks again.
 
 :func:`classify_response` and :func:`classify_transport_error` classify what the client
 sees; :func:`classify_error` maps the client's exceptions back to the class for the runner
-and answer generation.
-
-Connection failures also feed a :class:`CircuitBreaker`: when every connection attempt
-failed, with no response in between, for ``breaker_seconds`` (default 10 s), the run stops
-with :class:`~wizardarena.exceptions.EndpointUnreachableError` instead of retrying each
-request on its own.
-
-A :class:`Scrubber` removes the API key and every ``Authorization``-like header value from
-text and bytes, whatever a server echoes; :func:`scrub_http_logs` keeps them out of httpx's
-and httpcore's log records too (httpcore logs request headers at DEBUG). Each client owns its
-own breaker and scrubber, so shards of a run in separate processes each carry theirs; the
-only process-wide piece is the log filter, which serves every live scrubber.
+and answer generation. The circuit breaker is in :mod:`~wizardarena.endpoints.breaker`, key
+scrubbing in :mod:`~wizardarena.endpoints.scrub`.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
-import logging
 import time
-import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -52,25 +40,16 @@ from wizardarena.exceptions import (
 )
 
 __all__ = [
-    "REDACTED",
-    "CircuitBreaker",
     "Failure",
     "FailureClass",
     "RequestContext",
-    "Scrubber",
     "classify_error",
     "classify_response",
     "classify_status",
     "classify_transport_error",
     "error_for",
     "parse_retry_after",
-    "scrub_http_logs",
 ]
-
-REDACTED = "***"
-
-#: header names whose values are secrets (compared in lower case)
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key"})
 
 _URL_HINT = ("base_url (--judge-url / --model-url) must be the API root including /v1, e.g. "
              "http://localhost:8000/v1 (vLLM), http://localhost:11434/v1 (Ollama) or "
@@ -105,6 +84,8 @@ class Failure:
         The likely fix (fatal failures).
     connection : bool
         No connection could be made (feeds the circuit breaker).
+    timed_out : bool
+        The attempt ran out of time (the server may still be computing it).
     """
 
     kind: FailureClass
@@ -114,6 +95,7 @@ class Failure:
     retry_after: float | None = None
     hint: str = ""
     connection: bool = False
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,187 +133,6 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-# -- scrubbing -------------------------------------------------------------------------------
-class Scrubber:
-    """Replace secrets by ``***`` in text, bytes and URLs.
-
-    Parameters
-    ----------
-    secrets : iterable of str or None
-        Values to remove (the API key, ...). Each is also removed in its stripped and
-        JSON-escaped forms. Values shorter than 4 characters are ignored (they are not
-        secrets, and removing them would garble every text).
-    headers : mapping, optional
-        Request headers; the values of :data:`SECRET_HEADERS` (and the token after
-        ``Bearer``/``Basic``) become secrets too.
-    """
-
-    def __init__(self, secrets: Iterable[str | None] = (), *,
-                 headers: Mapping[str, str] | None = None) -> None:
-        values: set[str] = set()
-        raw = [s for s in secrets if s]
-        for name, value in (headers or {}).items():
-            if name.lower() in SECRET_HEADERS and value:
-                raw.append(value)
-                scheme, _, token = value.partition(" ")
-                if token and scheme.lower() in ("bearer", "basic", "token"):
-                    raw.append(token)
-        for s in raw:
-            for v in (s, s.strip(), json.dumps(s)[1:-1], json.dumps(s.strip())[1:-1]):
-                if len(v) >= 4:
-                    values.add(v)
-        self._text = sorted(values, key=len, reverse=True)  # longest first
-        self._bytes = [v.encode("utf-8") for v in self._text]
-
-    def __bool__(self) -> bool:
-        return bool(self._text)
-
-    def __call__(self, text: str) -> str:
-        """``text`` without any secret."""
-        for s in self._text:
-            if s in text:
-                text = text.replace(s, REDACTED)
-        return text
-
-    def bytes(self, data: bytes) -> bytes:
-        """``data`` without any secret (UTF-8)."""
-        for s in self._bytes:
-            if s in data:
-                data = data.replace(s, REDACTED.encode())
-        return data
-
-    def url(self, url: str | httpx.URL) -> str:
-        """A URL for messages: no password, no key-like query value, no secret."""
-        try:
-            u = httpx.URL(str(url))
-        except (httpx.InvalidURL, TypeError, ValueError):
-            return self(str(url))
-        if u.password:
-            u = u.copy_with(username=u.username, password=REDACTED)
-        if u.query:
-            params = [(k, REDACTED if _secret_param(k) else v) for k, v in u.params.multi_items()]
-            u = u.copy_with(params=params)
-        return self(str(u)).replace("%2A%2A%2A", REDACTED)
-
-
-#: loggers of httpx and httpcore; httpcore's DEBUG records show the request headers
-HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2",
-                "httpcore.proxy", "httpcore.socks")
-
-
-class _LogScrubber(logging.Filter):
-    """Scrub the secrets of every live :class:`Scrubber` from httpx/httpcore log records.
-
-    Filters run only for records that are emitted (a logger enabled at that level), so this
-    costs nothing unless DEBUG logging of httpcore is on.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scrubbers: weakref.WeakSet[Scrubber] = weakref.WeakSet()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        scrubbers = list(self.scrubbers)
-        if scrubbers:
-            text = clean = record.getMessage()
-            for s in scrubbers:
-                clean = s(clean)
-            if clean != text:
-                record.msg, record.args = clean, ()
-        return True
-
-
-_LOG_SCRUBBER = _LogScrubber()
-
-
-def scrub_http_logs(scrubber: Scrubber) -> None:
-    """Keep ``scrubber``'s secrets out of httpx/httpcore log records while it lives."""
-    if not scrubber:
-        return
-    if not _LOG_SCRUBBER.scrubbers:
-        for name in HTTP_LOGGERS:
-            logger = logging.getLogger(name)
-            if _LOG_SCRUBBER not in logger.filters:
-                logger.addFilter(_LOG_SCRUBBER)
-    _LOG_SCRUBBER.scrubbers.add(scrubber)
-
-
-def _secret_param(name: str) -> bool:
-    low = name.lower()
-    return any(w in low for w in ("key", "token", "secret", "password", "sig", "auth"))
-
-
-# -- the circuit breaker ---------------------------------------------------------------------
-class CircuitBreaker:
-    """Stop a run whose endpoint cannot be reached.
-
-    The breaker opens when connection attempts have failed, with no HTTP response of any kind
-    in between, for at least ``seconds`` and at least ``min_failures`` times. While a failing
-    streak is on, retry waits are shortened (:meth:`cap_delay`) so that an attempt is made
-    when the window ends: a dead endpoint stops the run after about ``seconds``, not after
-    every request has used up its retries. Once open, every request fails at once with the
-    same :class:`~wizardarena.exceptions.EndpointUnreachableError`.
-
-    Parameters
-    ----------
-    seconds : float or None, default 10.0
-        Length of the failing streak that opens the breaker; ``None`` or 0 disables it.
-    min_failures : int, default 3
-        Fewest failed attempts in the streak.
-    clock : callable, default time.monotonic
-    """
-
-    def __init__(self, seconds: float | None = 10.0, *, min_failures: int = 3,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = float(seconds) if seconds else 0.0
-        self.min_failures = int(min_failures)
-        self._clock = clock
-        self._since: float | None = None
-        self.failures = 0
-        self.error: EndpointUnreachableError | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.seconds > 0
-
-    @property
-    def streak_seconds(self) -> float:
-        """Seconds since the first failure of the current streak (0 if none)."""
-        return 0.0 if self._since is None else self._clock() - self._since
-
-    def check(self) -> None:
-        """Raise the breaker's error if it is open."""
-        if self.error is not None:
-            raise self.error
-
-    def record_response(self) -> None:
-        """Any HTTP response (even an error status) proves the endpoint is reachable."""
-        self._since = None
-        self.failures = 0
-
-    def record_failure(self) -> bool:
-        """Count one failed connection attempt; return True if the breaker must open now."""
-        now = self._clock()
-        if self._since is None:
-            self._since = now
-        self.failures += 1
-        return (self.enabled and self.error is None and self.failures >= self.min_failures
-                and now - self._since >= self.seconds)
-
-    def trip(self, error: EndpointUnreachableError) -> EndpointUnreachableError:
-        """Open the breaker with ``error`` (kept: the first one wins); return the error."""
-        if self.error is None:
-            self.error = error
-        return self.error
-
-    def cap_delay(self, delay: float) -> float:
-        """Shorten a retry wait so the next attempt falls just after the window ends."""
-        if not self.enabled or self._since is None:
-            return delay
-        left = self._since + self.seconds - self._clock()
-        return max(0.0, min(delay, left + 0.05))
 
 
 # -- classification --------------------------------------------------------------------------
@@ -479,7 +280,8 @@ def classify_transport_error(exc: Exception, ctx: RequestContext) -> Failure:
                        hint="the server's TLS certificate is not trusted: point SSL_CERT_FILE "
                             "at the CA bundle that signed it")
     connection = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-    return Failure(FailureClass.TRANSIENT, name, text, connection=connection)
+    return Failure(FailureClass.TRANSIENT, name, text, connection=connection,
+                   timed_out=isinstance(exc, httpx.TimeoutException))
 
 
 def error_for(failure: Failure, url: str = "") -> ClientError:

@@ -18,8 +18,11 @@ therefore re-sends work the server is still doing, and never finishes. This embe
 - truncates texts with the same rule as every other embedder input
   (:func:`~wizardarena.testset._ngrams.truncate_texts`: ``max_chars`` / ``max_tokens``).
 
-Requests go through httpx; failures are classified and worded as in the arena's client
-(:mod:`wizardarena.endpoints.failures`): fatal ones (401/403/404, an illegal header such as a key
+Requests go through the endpoints layer (:meth:`wizardarena.endpoints.AsyncClient.embed_batch`:
+httpx, bounded responses, its one retry loop, failures classified and worded as in the arena,
+:mod:`wizardarena.endpoints.failures`); this module adds only the policy: the adaptive limit
+on the requests in flight (a gate the layer enters around each attempt) and patient
+timeouts. Fatal failures (401/403/404, an illegal header such as a key
 with a newline inside, TLS, a bad URL ...) raise
 :class:`~wizardarena.exceptions.EndpointError` at once, naming the likely fix; permanent ones
 (400, 413, 422 ...) raise :class:`~wizardarena.exceptions.RequestRejectedError` at once (both
@@ -27,51 +30,40 @@ are :class:`~wizardarena.exceptions.HTTPStatusError`); timeouts, connection erro
 5xx are retried up to ``max_retries`` times per batch, then raise
 :class:`~wizardarena.exceptions.ClientError`. The API key is stripped of surrounding
 whitespace and scrubbed from every response and message
-(:class:`~wizardarena.endpoints.failures.Scrubber`).
+(:class:`~wizardarena.endpoints.scrub.Scrubber`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-import os
+import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import numpy as np
 
-from wizardarena.endpoints.client import (
-    _TransientError,
-    _Wait,
-    embedding_rows,
-    run_sync,
-    stack_embeddings,
-)
-from wizardarena.endpoints.failures import (
-    CircuitBreaker,
+from wizardarena.endpoints import (
+    AsyncClient,
+    Client,
     FailureClass,
-    RequestContext,
-    Scrubber,
-    classify_response,
-    classify_transport_error,
-    error_for,
-    scrub_http_logs,
+    TransientError,
+    classify_error,
+    run_sync,
+    run_workers,
+    stack_embeddings,
 )
 from wizardarena.exceptions import ClientError, ValidationError
 from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.embed import check_embeddings
 
-__all__ = ["APIEmbedder", "EmbedderStats"]
+__all__ = ["APIEmbedder", "AdaptiveLimit", "EmbedderStats", "SendTransport"]
 
 Send = Callable[[list[str], float], Awaitable[np.ndarray]]
-
-
-class _Timeout(TimeoutError):
-    """The request exceeded its timeout (a ``send`` function may raise any TimeoutError)."""
 
 
 @dataclass
@@ -96,12 +88,110 @@ class EmbedderStats:
     concurrency: list[int] = field(default_factory=list)
 
 
+class AdaptiveLimit:
+    """The adaptive limit on the requests in flight (AIMD), as a gate around each attempt.
+
+    It starts at one request; after each attempt that succeeds it adds one while the time
+    per text stays within 1.5x of the fastest seen, and removes one when it grows; a
+    transient failure (a timeout, 429, 5xx ...) halves it. Attempts waiting for a free slot
+    are served first come, first served (a retry queues behind the batches already waiting);
+    each awaits its own future (no polling).
+
+    Parameters
+    ----------
+    maximum : int
+        Upper bound of the limit.
+    stats : EmbedderStats
+        Counters it updates.
+    """
+
+    def __init__(self, maximum: int, stats: EmbedderStats) -> None:
+        self.maximum = float(maximum)
+        self.limit = 1.0
+        self.best = np.inf  # fastest seconds per text seen
+        self.in_flight = 0
+        self.stats = stats
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def gate(self, n_texts: int) -> Callable[[], Any]:
+        """The gate of a batch of ``n_texts`` texts (for
+        :meth:`~wizardarena.endpoints.AsyncClient.embed_batch`)."""
+        return lambda: self._slot(n_texts)
+
+    @asynccontextmanager
+    async def _slot(self, n_texts: int) -> AsyncIterator[None]:
+        if self._waiting or self.in_flight >= int(self.limit):
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
+            try:
+                await turn  # _release took the slot for it
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()  # the slot was handed over: pass it on
+                else:
+                    self._waiting.remove(turn)
+                raise
+        else:
+            self.in_flight += 1
+        st = self.stats
+        st.requests += 1
+        st.max_in_flight = max(st.max_in_flight, self.in_flight)
+        start = time.monotonic()
+        try:
+            yield
+        except TransientError as exc:
+            if exc.failure.timed_out:
+                st.timeouts += 1
+            else:
+                st.transient_errors += 1
+            self.limit = max(1.0, self.limit / 2.0)
+            st.concurrency.append(int(self.limit))
+            raise
+        else:
+            per_text = (time.monotonic() - start) / max(1, n_texts)
+            self.best = min(self.best, per_text)
+            self.limit = (min(self.maximum, self.limit + 1.0) if per_text <= 1.5 * self.best
+                          else max(1.0, self.limit - 1.0))
+            st.concurrency.append(int(self.limit))
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Free a slot; hand the free slots to the attempts waiting longest."""
+        self.in_flight -= 1
+        while self._waiting and self.in_flight < int(self.limit):
+            turn = self._waiting.popleft()
+            if not turn.done():
+                self.in_flight += 1
+                turn.set_result(None)
+
+
+class SendTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that answers ``/embeddings`` requests with a function
+    ``async send(texts, timeout) -> ndarray`` (tests and simulations): the request still
+    goes through the client, its retries and its limits. A ``TimeoutError`` of ``send``
+    is a read timeout."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        texts = json.loads(await request.aread())["input"]
+        timeout = request.extensions.get("timeout", {}).get("read")
+        try:
+            rows = np.asarray(await self.send(texts, timeout), dtype=np.float64)
+        except TimeoutError:
+            raise httpx.ReadTimeout("the send function timed out", request=request) from None
+        data = [{"index": i, "embedding": r.tolist()} for i, r in enumerate(rows)]
+        return httpx.Response(200, json={"data": data}, request=request)
+
+
 class APIEmbedder:
     """Embeddings from an OpenAI-compatible ``/v1/embeddings`` endpoint, adaptively.
 
     Parameters
     ----------
-    client : str or wizardarena.endpoints.client.Client
+    client : str or wizardarena.endpoints.Client
         The API root (``"http://host:8000/v1"``), or a client whose ``base_url``,
         ``model`` and ``api_key_env`` are used.
     model : str, optional
@@ -117,7 +207,7 @@ class APIEmbedder:
         Retries per batch after timeouts, transport errors, 429 and 5xx.
     max_backoff : float, default 30.0
         Cap on one wait before a retry, ``Retry-After`` included (as in
-        :class:`~wizardarena.endpoints.client.AsyncClient`).
+        :class:`~wizardarena.endpoints.AsyncClient`).
     max_chars, max_tokens : int, optional
         Truncate every text before sending it (:func:`~wizardarena.testset._ngrams.truncate_texts`).
     api_key_env : str or None, default "OPENAI_API_KEY"
@@ -126,7 +216,9 @@ class APIEmbedder:
     transport : httpx.AsyncBaseTransport, optional
         For tests or proxies.
     send : callable, optional
-        ``async send(texts, timeout) -> ndarray`` replacing the HTTP request (tests).
+        ``async send(texts, timeout) -> ndarray`` answering the requests instead of a server
+        (tests); its requests still go through the client, as HTTP would
+        (:class:`SendTransport`).
 
     Attributes
     ----------
@@ -153,13 +245,13 @@ class APIEmbedder:
     ) -> None:
         if isinstance(client, str):
             base_url, key_env = client, api_key_env
-        elif hasattr(client, "embed") and hasattr(client, "_async"):
-            inner = client._async
+        elif isinstance(client, Client):
+            inner = client.async_client
             base_url, key_env = inner.base_url, inner.api_key_env
             model = model if model is not None else inner.model
         else:
             raise ValidationError(
-                "client must be an API root URL (str) or a wizardarena.endpoints.client.Client; "
+                "client must be an API root URL (str) or a wizardarena.endpoints.Client; "
                 f"got {type(client).__name__}"
             )
         if not base_url.startswith(("http://", "https://")):
@@ -192,153 +284,49 @@ class APIEmbedder:
         self.max_chars = max_chars
         self.max_tokens = max_tokens
         self.max_backoff = float(max_backoff)
-        key = os.environ.get(key_env) if key_env else None
-        self._key = key.strip() if key else None
-        self._key_env = key_env
-        self._scrub = Scrubber([self._key])
-        scrub_http_logs(self._scrub)
-        # the arena's retry wait: Retry-After capped at max_backoff, else exponential backoff
-        # with jitter (no circuit breaker: the adaptive concurrency backs off instead)
-        self._wait = _Wait(0.5, self.max_backoff, CircuitBreaker(None))
-        self._transport = transport
-        self._send = send
+        # the layer's client: its one retry loop waits as the arena's does (Retry-After
+        # capped at max_backoff, else backoff with jitter); no circuit breaker: the adaptive
+        # limit backs off instead. A send function answers through a transport, so its
+        # requests take the same path.
+        self._client = AsyncClient(
+            self.base_url, model=model or "unnamed-send-model", api_key_env=key_env,
+            timeout=self.timeout, concurrency=max_concurrency, max_retries=max_retries,
+            backoff=0.5, max_backoff=self.max_backoff, breaker_seconds=None,
+            transport=SendTransport(send) if send is not None else transport)
         self.stats = EmbedderStats()
 
     def __repr__(self) -> str:
-        return f"APIEmbedder(model={self.model!r}, base_url={self._scrub.url(self.base_url)!r})"
+        return (f"APIEmbedder(model={self.model!r}, "
+                f"base_url={self._client.scrub.url(self.base_url)!r})")
 
     def close(self) -> None:
         """Nothing to close (each call opens and closes its own connections)."""
 
-    # -- HTTP ------------------------------------------------------------------------------
-    @property
-    def _where(self) -> str:
-        """The endpoint's URL for messages (redacted)."""
-        return f"{self._scrub.url(self.base_url)}/embeddings"
-
-    def _http_send(self, http: httpx.AsyncClient) -> Send:
-        url = f"{self.base_url}/embeddings"
-        headers = {"Content-Type": "application/json"}
-        if self._key:
-            headers["Authorization"] = f"Bearer {self._key}"
-        ctx = RequestContext("embeddings", self.model, self._key_env, key_sent=bool(self._key))
-        scrub = self._scrub
-
-        async def send(texts: list[str], timeout: float) -> np.ndarray:
-            body = json.dumps({"model": self.model, "input": texts}).encode()
-            try:
-                r = await http.post(url, content=body, headers=headers, timeout=timeout)
-            except httpx.TimeoutException:
-                raise _Timeout() from None
-            except httpx.HTTPError as exc:
-                # the arena's classifier: a bad URL, an illegal header (a newline in the
-                # key), TLS or proxy trouble are fatal; connection errors are retried
-                lost = classify_transport_error(exc, ctx)
-                lost = dataclasses.replace(lost, message=scrub(lost.message))
-                if lost.kind is FailureClass.TRANSIENT:
-                    raise _TransientError(lost, url) from None
-                raise error_for(lost, self._where) from None
-            content = scrub.bytes(r.content) if scrub else r.content
-            # ... and what is retried (429, 5xx, a 200 with an error object ...) and what
-            # is not (400, 401, 404 ...)
-            data, failure = classify_response(r.status_code, content, r.headers, ctx)
-            if failure is not None:
-                if failure.kind is FailureClass.TRANSIENT:
-                    failure = dataclasses.replace(
-                        failure, message=f"{failure.reason}: {failure.message}")
-                    raise _TransientError(failure, url)
-                raise error_for(failure, self._where)
-            return embedding_rows(data, len(texts), self._where, scrub)
-
-        return send
-
-    # -- scheduling ------------------------------------------------------------------------
-    async def _run(self, batches: list[list[str]], send: Send) -> list[np.ndarray]:
-        stats = EmbedderStats()
-        self.stats = stats
-        results: list[np.ndarray | None] = [None] * len(batches)
-        # (batch index, attempt, not before, timeout)
-        ready: deque[tuple[int, int, float, float]] = deque(
-            (b, 0, 0.0, self.timeout + self.timeout_per_text * len(batches[b]))
-            for b in range(len(batches))
-        )
-        running: dict[asyncio.Task[np.ndarray], tuple[int, int, float, float]] = {}
-        limit = 1.0
-        best = np.inf  # fastest seconds per text seen
-        loop = asyncio.get_running_loop()
-        try:
-            while ready or running:
-                now = loop.time()
-                launched = True
-                while launched and len(running) < int(limit):
-                    launched = False
-                    for _ in range(len(ready)):
-                        b, attempt, not_before, tmo = ready[0]
-                        if not_before <= now:
-                            ready.popleft()
-                            task = asyncio.ensure_future(send(batches[b], tmo))
-                            running[task] = (b, attempt, now, tmo)
-                            stats.requests += 1
-                            launched = True
-                            break
-                        ready.rotate(-1)
-                stats.max_in_flight = max(stats.max_in_flight, len(running))
-                wait_for = None
-                if ready:
-                    wait_for = max(0.0, min(r[2] for r in ready) - loop.time())
-                if not running:
-                    await asyncio.sleep(wait_for or 0.0)
-                    continue
-                done, _ = await asyncio.wait(
-                    running, timeout=wait_for, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in done:
-                    b, attempt, started, tmo = running.pop(task)
-                    elapsed = loop.time() - started
-                    exc = task.exception()
-                    if exc is None:
-                        results[b] = task.result()
-                        per_text = elapsed / max(1, len(batches[b]))
-                        best = min(best, per_text)
-                        if per_text <= 1.5 * best:
-                            limit = min(float(self.max_concurrency), limit + 1.0)
-                        else:
-                            limit = max(1.0, limit - 1.0)
-                    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError, _TransientError)):
-                        timed_out = not isinstance(exc, _TransientError)
-                        if attempt >= self.max_retries:
-                            what = "timed out" if timed_out else str(exc)
-                            raise ClientError(self._scrub(
-                                f"{self._where}: a batch of {len(batches[b])} "
-                                f"texts failed {attempt + 1} times (last: {what}); lower "
-                                "batch_size or raise timeout / timeout_per_text"
-                            ))
-                        limit = max(1.0, limit / 2.0)
-                        if timed_out:
-                            stats.timeouts += 1
-                            # the server may still be computing the abandoned attempt for
-                            # about as long as we waited: do not send it again before
-                            ready.append((b, attempt + 1, loop.time() + elapsed, 2.0 * tmo))
-                        else:
-                            stats.transient_errors += 1
-                            delay = self._wait.delay(exc, attempt + 1)
-                            ready.append((b, attempt + 1, loop.time() + delay, tmo))
-                    else:
-                        raise exc
-                    stats.concurrency.append(int(limit))
-        finally:
-            for task in running:
-                task.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-        return [r for r in results if r is not None]
-
     async def _embed(self, batches: list[list[str]]) -> list[np.ndarray]:
-        if self._send is not None:
-            return await self._run(batches, self._send)
-        limits = httpx.Limits(max_connections=self.max_concurrency)
-        async with httpx.AsyncClient(transport=self._transport, limits=limits) as http:
-            return await self._run(batches, self._http_send(http))
+        self.stats = EmbedderStats()
+        limit = AdaptiveLimit(self.max_concurrency, self.stats)
+        client = self._client
+        parts: list[np.ndarray | None] = [None] * len(batches)
+
+        async def one(b: int) -> None:
+            batch = batches[b]
+            try:
+                parts[b] = await client.embed_batch(
+                    batch, timeout=self.timeout + self.timeout_per_text * len(batch),
+                    gate=limit.gate(len(batch)), patient=True)
+            except ClientError as exc:
+                if classify_error(exc) is not FailureClass.TRANSIENT:
+                    raise
+                raise ClientError(
+                    f"{client.embeddings_url}: a batch of {len(batch)} texts failed ({exc}); "
+                    f"lower batch_size or raise timeout / timeout_per_text") from None
+
+        try:
+            # every batch waits for the adaptive limit, so all may be started at once
+            await run_workers((one(b) for b in range(len(batches))), len(batches))
+        finally:
+            await client.aclose()
+        return [p for p in parts if p is not None]
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``; float32 (n, d), unit rows, in input order."""
@@ -352,4 +340,5 @@ class APIEmbedder:
             return np.zeros((0, 1), dtype=np.float32)
         batches = [texts[s : s + self.batch_size] for s in range(0, len(texts), self.batch_size)]
         parts = run_sync(self._embed(batches))
-        return check_embeddings(stack_embeddings(parts, self._where), len(texts), repr(self))
+        return check_embeddings(stack_embeddings(parts, self._client.embeddings_url),
+                                len(texts), repr(self))

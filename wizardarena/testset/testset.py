@@ -43,7 +43,7 @@ from wizardarena.testset._ngrams import truncate_texts
 from wizardarena.testset.clean import DropReason, clean_prompts, finish, make_report
 from wizardarena.testset.cover import Coverage, DiverseMethod, coverage, select_budget
 from wizardarena.testset.dedup import calibrate_cosine_threshold, embedding_duplicates
-from wizardarena.testset.difficulty import DifficultyResult, _LLMScorer, coerce_scores
+from wizardarena.testset.difficulty import DifficultyResult, LLMScorer, coerce_scores
 from wizardarena.testset.embed import Precomputed, embed_texts
 from wizardarena.testset.embedders import resolve_embedder
 from wizardarena.testset.prompts import PromptsLike, PromptText, normalize_prompts
@@ -499,7 +499,7 @@ def build_testset(
             )
             candidate[cand_pos] = True
             cand_frame = kept.iloc[cand_pos]
-            if isinstance(difficulty, _LLMScorer):
+            if isinstance(difficulty, LLMScorer):
                 result = difficulty(cand_frame, progress=report if report is not None else False)
             else:
                 tick("difficulty", 0, len(cand_frame))
