@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from wizardarena.exceptions import (
 )
 from wizardarena.progress import Progress, ProgressCallback, ProgressOption, progress_callback
 
-__all__ = ["AnswerFile", "agenerate_answers", "generate_answers"]
+__all__ = ["AnswerFile", "AnswerRequest", "agenerate_answers", "generate_answers"]
 
 COLUMNS = ["model", "question_id", "turns", "answer"]
 
@@ -110,69 +111,82 @@ class AnswerFile:
             self._fd = -1
 
 
-async def agenerate_answers(
-    prompts: Any,
-    *,
-    base_url: str,
-    model: str,
-    api_key_env: str | None = "OPENAI_API_KEY",
-    system: str | None = None,
-    temperature: float | None = 0.0,
-    max_tokens: int | None = None,
-    concurrency: int = 16,
-    timeout: float = 300.0,
-    max_retries: int = 6,
-    breaker_seconds: float | None = 10.0,
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    store: str | os.PathLike[str] | JudgmentStore | None = None,
-    out: str | os.PathLike[str] | None = None,
-    progress: ProgressOption = True,
-) -> pd.DataFrame:
-    """Async version of :func:`generate_answers`."""
-    with progress_callback(progress) as report:
-        if not isinstance(model, str) or not model:
-            raise ValidationError(f"model must be a non-empty str; got {model!r}")
-        frame = normalize_prompts(prompts)
-        client = AsyncClient(base_url, model=model, api_key_env=api_key_env, timeout=timeout,
-                             concurrency=concurrency, max_retries=max_retries,
-                             breaker_seconds=breaker_seconds,
-                             max_response_bytes=max_response_bytes)
-        # inputs are valid: only now create files
-        st, owned = open_store(store) if store is not None else (None, False)
-        sink: AnswerFile | None = None
-        try:
-            sink = AnswerFile(out, model) if out is not None else None
-            done: dict[str, list[str]] = {}
-            if st is not None:
-                prev = st.answers(model)
-                done.update(zip(prev["question_id"], (list(t) for t in prev["turns"])))
-            if sink is not None:
-                for q, turns in done.items():  # answers only the store had
-                    if q not in sink.done:
-                        sink.append(q, turns)
-                if st is not None:
-                    for q, turns in sink.done.items():  # answers only the file had
-                        if q not in done:
-                            st.put_answer(model, q, turns, tstamp=time.time())
-                done.update(sink.done)
-            todo = [(q, t) for q, t in zip(frame.index, frame["turns"]) if q not in done]
-            failures = await _answer_all(client, todo, done, model=model, system=system,
-                                         temperature=temperature, max_tokens=max_tokens,
-                                         concurrency=concurrency, store=st, sink=sink,
-                                         progress=report)
-        finally:
-            await client.aclose()
-            if sink is not None:
-                sink.close()
-            if owned and st is not None:
-                st.close()
-        rows = [{"model": model, "question_id": q, "turns": list(done[q]),
-                 "answer": done[q][-1] if done[q] else ""} for q in frame.index if q in done]
-        answers = pd.DataFrame(rows, columns=COLUMNS)
-        if failures:
-            raise _incomplete(failures, answers, len(frame), store, out)
-        return answers
+@dataclass(frozen=True)
+class AnswerRequest:
+    """What :func:`generate_answers` asks for (see it for each field): built once from the
+    keyword arguments of :func:`generate_answers` or :func:`agenerate_answers` and run by
+    :meth:`run`, the one body of both."""
 
+    base_url: str
+    model: str
+    api_key_env: str | None = "OPENAI_API_KEY"
+    system: str | None = None
+    temperature: float | None = 0.0
+    max_tokens: int | None = None
+    concurrency: int = 16
+    timeout: float = 300.0
+    max_retries: int = 6
+    breaker_seconds: float | None = 10.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    store: str | os.PathLike[str] | JudgmentStore | None = None
+    out: str | os.PathLike[str] | None = None
+    progress: ProgressOption = True
+
+    async def run(self, prompts: Any) -> pd.DataFrame:
+        """The answers to ``prompts`` (see :func:`generate_answers`)."""
+        model, system, temperature, max_tokens = (self.model, self.system, self.temperature,
+                                                  self.max_tokens)
+        concurrency, store, out = self.concurrency, self.store, self.out
+        with progress_callback(self.progress) as report:
+            if not isinstance(model, str) or not model:
+                raise ValidationError(f"model must be a non-empty str; got {model!r}")
+            frame = normalize_prompts(prompts)
+            client = AsyncClient(self.base_url, model=model, api_key_env=self.api_key_env,
+                                 timeout=self.timeout, concurrency=concurrency,
+                                 max_retries=self.max_retries,
+                                 breaker_seconds=self.breaker_seconds,
+                                 max_response_bytes=self.max_response_bytes)
+            # inputs are valid: only now create files
+            st, owned = open_store(store) if store is not None else (None, False)
+            sink: AnswerFile | None = None
+            try:
+                sink = AnswerFile(out, model) if out is not None else None
+                done: dict[str, list[str]] = {}
+                if st is not None:
+                    prev = st.answers(model)
+                    done.update(zip(prev["question_id"], (list(t) for t in prev["turns"])))
+                if sink is not None:
+                    for q, turns in done.items():  # answers only the store had
+                        if q not in sink.done:
+                            sink.append(q, turns)
+                    if st is not None:
+                        for q, turns in sink.done.items():  # answers only the file had
+                            if q not in done:
+                                st.put_answer(model, q, turns, tstamp=time.time())
+                    done.update(sink.done)
+                todo = [(q, t) for q, t in zip(frame.index, frame["turns"]) if q not in done]
+                failures = await _answer_all(client, todo, done, model=model, system=system,
+                                             temperature=temperature, max_tokens=max_tokens,
+                                             concurrency=concurrency, store=st, sink=sink,
+                                             progress=report)
+            finally:
+                await client.aclose()
+                if sink is not None:
+                    sink.close()
+                if owned and st is not None:
+                    st.close()
+            rows = [{"model": model, "question_id": q, "turns": list(done[q]),
+                     "answer": done[q][-1] if done[q] else ""} for q in frame.index if q in done]
+            answers = pd.DataFrame(rows, columns=COLUMNS)
+            if failures:
+                raise _incomplete(failures, answers, len(frame), store, out)
+            return answers
+
+
+async def agenerate_answers(prompts: Any, **options: Any) -> pd.DataFrame:
+    """Async version of :func:`generate_answers` (same keyword arguments, the fields of
+    :class:`AnswerRequest`)."""
+    return await AnswerRequest(**options).run(prompts)
 
 async def _answer_all(
     client: AsyncClient, todo: list[tuple[str, tuple[str, ...]]],
@@ -318,9 +332,9 @@ def generate_answers(
         The endpoint cannot serve the run (bad key, unknown model, unreachable ...); the
         answers received before are kept in ``out`` / ``store``.
     """
-    return run_sync(agenerate_answers(
-        prompts, base_url=base_url, model=model, api_key_env=api_key_env, system=system,
+    return run_sync(AnswerRequest(
+        base_url=base_url, model=model, api_key_env=api_key_env, system=system,
         temperature=temperature, max_tokens=max_tokens, concurrency=concurrency,
         timeout=timeout, max_retries=max_retries, breaker_seconds=breaker_seconds,
         max_response_bytes=max_response_bytes, store=store, out=out, progress=progress,
-    ))
+    ).run(prompts))
