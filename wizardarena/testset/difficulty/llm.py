@@ -9,6 +9,7 @@ strictly and fail closed.
 
 from __future__ import annotations
 
+import abc
 import json
 import re
 from collections.abc import Sequence
@@ -158,7 +159,7 @@ def _query_text(turns: Sequence[str]) -> str:
     return "\n\n".join(f"[Turn {k + 1}]\n{t}" for k, t in enumerate(turns))
 
 
-class LLMScorer:
+class LLMScorer(abc.ABC):
     """A judge model scores each prompt: the machinery shared by :class:`LLMDifficulty` and
     :class:`CriteriaDifficulty` (resolve the client, batch the calls, report progress).
 
@@ -239,8 +240,14 @@ class LLMScorer:
 
     def __call__(
         self, prompts: pd.DataFrame, *, progress: ProgressOption = True
-    ) -> DifficultyResult:  # pragma: no cover - implemented by subclasses
-        raise NotImplementedError
+    ) -> DifficultyResult:
+        """Ask the judge about every prompt and score its answers (NaN where an answer does
+        not parse: fail closed)."""
+        return self.score(prompts, self._ask(prompts, progress))
+
+    @abc.abstractmethod
+    def score(self, prompts: pd.DataFrame, texts: list[str]) -> DifficultyResult:
+        """The result from the judge's answers ``texts`` (one per row of ``prompts``)."""
 
     def _ask(self, prompts: pd.DataFrame, progress: ProgressOption) -> list[str]:
         with progress_callback(progress) as report:
@@ -307,11 +314,8 @@ class LLMDifficulty(LLMScorer):
     default_template = LLM_DIFFICULTY_TEMPLATE
     default_system = LLM_DIFFICULTY_SYSTEM
 
-    def __call__(
-        self, prompts: pd.DataFrame, *, progress: ProgressOption = True
-    ) -> DifficultyResult:
-        """Rate every prompt; returns scores 0-10 (NaN where the answer did not parse)."""
-        texts = self._ask(prompts, progress)
+    def score(self, prompts: pd.DataFrame, texts: list[str]) -> DifficultyResult:
+        """Scores 0-10 from the judge's ratings (NaN where an answer did not parse)."""
         return self._result(prompts, texts, [parse_rating(t) for t in texts])
 
 
@@ -331,11 +335,8 @@ class CriteriaDifficulty(LLMScorer):
     default_template = CRITERIA_TEMPLATE
     default_system = CRITERIA_SYSTEM
 
-    def __call__(
-        self, prompts: pd.DataFrame, *, progress: ProgressOption = True
-    ) -> DifficultyResult:
-        """Judge every prompt on the 7 criteria; returns the count satisfied (NaN if unparsed)."""
-        texts = self._ask(prompts, progress)
+    def score(self, prompts: pd.DataFrame, texts: list[str]) -> DifficultyResult:
+        """The number of the 7 criteria each prompt satisfies (NaN if unparsed)."""
         parsed = [parse_criteria(t) for t in texts]
         details = pd.DataFrame(
             {
