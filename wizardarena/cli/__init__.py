@@ -5,7 +5,8 @@ Each subcommand lives in its own module of this package and exposes two function
     def register(subparsers: argparse._SubParsersAction) -> None: ...  # adds its parser
     def run(args: argparse.Namespace) -> int: ...   # does the work, returns the exit code
 
-``register`` must call ``parser.set_defaults(_run=run)``. Modules are imported lazily by
+``register`` makes its parser with :func:`wizardarena.cli._common.command`, which records
+``run``. Modules are imported lazily by
 name from :data:`COMMANDS`, so a subcommand whose optional dependencies are missing does not
 break the others.
 """

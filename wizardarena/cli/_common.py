@@ -63,6 +63,21 @@ class ArgumentParser(argparse.ArgumentParser):
         return action
 
 
+def command(sub: argparse._SubParsersAction, name: str,
+            run: Callable[[argparse.Namespace], int], *, help: str,
+            description: str) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name``, whose work is ``run(args) -> exit code``."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=description)
+    p.set_defaults(_run=run)
+    return p
+
+
+def add_prompt_file(p: argparse.ArgumentParser) -> None:
+    """``--prompts FILE``: the prompt set (test set) a command answers or judges."""
+    p.add_argument("--prompts", required=True, metavar="FILE",
+                   help="prompt file (.jsonl/.json/.parquet/.csv)")
+
+
 # ----------------------------------------------------------------------------- errors
 def keywords(parser: argparse.ArgumentParser, **dests: str) -> None:
     """Declare which option carries a Python keyword when the names differ, e.g.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from wizardarena.cli._common import (
     add_rating_options,
+    command,
     keywords,
     rating_arguments,
     relay_warnings,
@@ -56,8 +57,7 @@ def _parse_columns(text: str | None) -> dict[str, str] | None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "agree",
+    p = command(sub, "agree", run,
         help="compare a leaderboard with a reference leaderboard (e.g. LMSYS Chatbot Arena)",
         description="Rank a battle log, match its model names to a reference leaderboard and "
         "report Spearman, Kendall, Pearson, separability, agreement with CI, pair-rank "
@@ -100,7 +100,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="report format (default: html for --out *.html, else md)")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write the report here (default: print it)")
-    p.set_defaults(_run=run)
     keywords(p, aliases="alias", format="reference_format", columns="ref_columns")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wizardarena.cli._common import add_quiet, progress_option
+from wizardarena.cli._common import add_prompt_file, add_quiet, command, progress_option
 from wizardarena.endpoints import DEFAULT_MAX_RESPONSE_BYTES
 
 
@@ -25,14 +25,13 @@ def add_client_options(p: argparse.ArgumentParser, *, timeout: float) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "answer",
+    p = command(sub, "answer", run,
         help="generate a model's answers to a prompt set through an OpenAI-compatible endpoint",
         description="Ask a model (vLLM, Ollama, OpenAI, ...) to answer every prompt. Each "
         "answer is appended to the output JSONL ({model, question_id, turns, answer}) the "
         "moment it arrives; a rerun asks only for the prompts that have none yet.",
     )
-    p.add_argument("--prompts", required=True, help="prompt file (.jsonl/.json/.parquet/.csv)")
+    add_prompt_file(p)
     p.add_argument("--model-url", required=True, help="API root, e.g. http://localhost:8000/v1")
     p.add_argument("--model", required=True, help="model name at that endpoint")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
@@ -47,7 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=16)
     add_client_options(p, timeout=300.0)
     add_quiet(p)
-    p.set_defaults(_run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,8 +7,10 @@ import sys
 from typing import Any
 
 from wizardarena.cli._common import (
+    add_prompt_file,
     add_quiet,
     add_ray_options,
+    command,
     progress_option,
     ray_arguments,
 )
@@ -16,14 +18,13 @@ from wizardarena.cli.answer import add_client_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "battle",
+    p = command(sub, "battle", run,
         help="judge pairwise battles between models' answers with an LLM judge",
         description="Judge every prompt pairwise (both orders by default) with a judge behind "
         "an OpenAI-compatible endpoint; judgments go to a resumable SQLite store and the "
         "battle log to Parquet.",
     )
-    p.add_argument("--prompts", required=True, help="prompt file (.jsonl/.json/.parquet/.csv)")
+    add_prompt_file(p)
     p.add_argument("--answers", required=True, nargs="+",
                    help="answer files or directories (Arena-Hard, AlpacaEval, MT-Bench, JSONL)")
     p.add_argument("--judge-url", required=True, nargs="+", metavar="URL",
@@ -68,7 +69,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_quiet(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the adaptive sampler")
     add_ray_options(p, workers="judge actors, each with --concurrency requests in flight")
-    p.set_defaults(_run=run)
 
 
 def _cost(args: argparse.Namespace, pt: int, ct: int) -> str:

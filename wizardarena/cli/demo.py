@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wizardarena.cli._common import add_quiet, finite, int_range, keywords, progress_option
+from wizardarena.cli._common import add_quiet, command, finite, int_range, keywords, progress_option
 
 DEMO_RATINGS = {
     "wizard-70b": 1180.0,
@@ -56,8 +56,7 @@ MAX_PROMPTS = 80
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "demo",
+    p = command(sub, "demo", run,
         help="run the built-in end-to-end demo against a simulated arena (no network needed)",
         description="Start the simulated OpenAI-compatible arena on loopback, let 7 simulated "
         "models answer built-in prompts, judge every pair in both orders with the simulated "
@@ -75,7 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Elo points the simulated judge gives the first slot")
     p.add_argument("--seed", type=int, default=0, help="seed of the arena and the bootstrap")
     add_quiet(p)
-    p.set_defaults(_run=run)
     keywords(p, rng="seed")
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wizardarena.cli._common import add_quiet, keywords, progress_option, relay_warnings
+from wizardarena.cli._common import add_quiet, command, keywords, progress_option, relay_warnings
 
 #: how the selection options are spelled on this command line (FlywheelStats.why_empty)
 FLAGS = {
@@ -29,8 +29,7 @@ FLAGS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "flywheel",
+    p = command(sub, "flywheel", run,
         help="export SFT / DPO training data from the battles a target model lost",
         description="Select the prompts a target model lost (by a judge margin, both orders "
         "combined) and export the winners' answers as TRL-ready SFT and preference data.",
@@ -81,7 +80,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="file format of the exported data")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_quiet(p)
-    p.set_defaults(_run=run)
     keywords(p, iteration="round", missing="skip_missing",
              require_both_orders="allow_single_order",
              exclude_inconsistent="keep_inconsistent")

@@ -13,6 +13,7 @@ from typing import Any
 
 from wizardarena.cli._common import (
     add_rating_options,
+    command,
     command_message,
     finite,
     rating_arguments,
@@ -25,8 +26,7 @@ _MARK = {True: "✅", False: "❌", None: "⚠️"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "gate",
+    p = command(sub, "gate", run,
         help="a CI gate: exit 0 if the checks pass, 1 if one fails, 2 if the input is unusable",
         description="Fit ratings with intervals on a battle log and check one model against "
         "others: --not-worse-than (fails only when the log shows, at --level, a regression "
@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write the Markdown summary to FILE (e.g. for a PR comment)")
     # gate reports its own errors (exit 2 and a summary for every unusable input), in this
     # command's flags like the others
-    p.set_defaults(_run=run, _command_parser=p)
+    p.set_defaults(_command_parser=p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import argparse
 from wizardarena.cli._common import (
     add_rating_options,
     add_ray_options,
+    command,
     rating_arguments,
     ray_arguments,
     relay_warnings,
@@ -16,8 +17,7 @@ from wizardarena.cli._common import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "rank",
+    p = command(sub, "rank", run,
         help="fit Bradley-Terry / Elo ratings with confidence intervals from a battle log",
         description="Fit ratings with intervals from a battle log (.parquet, .jsonl, .json, "
         ".csv) with columns model_a, model_b, winner; or from a directory or glob of Parquet "
@@ -43,7 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write here instead of standard output")
     add_ray_options(p)
-    p.set_defaults(_run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,12 +8,11 @@ import sys
 
 import numpy as np
 
-from wizardarena.cli._common import int_range, keywords
+from wizardarena.cli._common import command, int_range, keywords
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "simulate",
+    p = command(sub, "simulate", run,
         help="write a synthetic battle log drawn from known ratings (for tests and trials)",
         description="Draw true ratings (normal around 1000), then battles whose outcomes "
         "follow Bradley-Terry exactly, with ties and optional per-prompt correlation; write "
@@ -33,7 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="battle log file (.parquet, .jsonl, .csv)")
     p.add_argument("--truth", default=None, metavar="FILE",
                    help="also write the true ratings as JSON here")
-    p.set_defaults(_run=run)
     keywords(p, rng="seed", tie_rate="tie_rate", prompt_effect="prompt_effect")
 
 

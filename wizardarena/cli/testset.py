@@ -19,6 +19,7 @@ import numpy as np
 from wizardarena.cli._common import (
     add_quiet,
     add_ray_options,
+    command,
     keywords,
     progress_option,
     ray_arguments,
@@ -30,8 +31,7 @@ _FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".csv": 
 
 def register(subparsers: Any) -> None:
     """Add the ``testset`` subcommand."""
-    p = subparsers.add_parser(
-        "testset",
+    p = command(subparsers, "testset", run,
         help="build a diverse + hard test set from prompts",
         description=(
             "Clean, deduplicate, embed and cluster prompts; pick a diverse subset "
@@ -134,7 +134,6 @@ def register(subparsers: Any) -> None:
     )
     add_quiet(p)
     add_ray_options(p, workers="Ray Data tasks (and embedding actors) at a time")
-    p.set_defaults(_run=run)
     keywords(p, n_clusters="clusters", rng="seed", threshold="decontam_threshold")
 
 
