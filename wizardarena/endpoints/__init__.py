@@ -14,7 +14,7 @@ through :class:`AsyncClient` / :class:`Client`.
 """
 
 from wizardarena.endpoints.breaker import CircuitBreaker
-from wizardarena.endpoints.client import AsyncClient, ChatResult, ClientStats
+from wizardarena.endpoints.client import AsyncClient
 from wizardarena.endpoints.embeddings import embedding_rows, stack_embeddings
 from wizardarena.endpoints.failures import (
     Failure,
@@ -30,6 +30,7 @@ from wizardarena.endpoints.options import (
     check_client_options,
     h2_available,
 )
+from wizardarena.endpoints.results import ChatResult, ClientStats
 from wizardarena.endpoints.retry import RetriesExhausted, RetryWait, TransientError
 from wizardarena.endpoints.scrub import Scrubber, scrub_http_logs
 from wizardarena.endpoints.sync import Client, LoopThread, run_sync

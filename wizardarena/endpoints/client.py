@@ -28,7 +28,7 @@ Behaviour
   sent if it is unset; surrounding whitespace is dropped). It is never logged or part of
   ``repr``, and it (with any ``Authorization``-like header value) is scrubbed from every
   response body, every answer or verdict text and every error message, even when a server
-  echoes it (:class:`~wizardarena.endpoints.failures.Scrubber`).
+  echoes it (:class:`~wizardarena.endpoints.scrub.Scrubber`).
 - Failures are classified by :mod:`wizardarena.endpoints.failures`: transient ones (429 honouring
   ``Retry-After``, 408/409/425, 5xx, connection errors, resets, timeouts, truncated JSON, a
   200 with an ``error`` object or without ``choices``) are retried with exponential backoff and
@@ -41,18 +41,13 @@ Behaviour
 - A circuit breaker (``breaker_seconds``, default 10 s) shared by every request of the client
   raises :class:`~wizardarena.exceptions.EndpointUnreachableError` when no connection could be
   made for that long, instead of letting each request use up its retries.
-- ``base_url`` may be a list of API roots serving the same model (several vLLM servers, say):
-  each request goes to the endpoint with the fewest requests in flight (a faster server
-  frees its connections sooner and so gets more of them). Each endpoint has its own circuit
-  breaker: one that refuses connections gets no requests while the others answer (a retry
-  goes elsewhere), except one probe now and then (after 0.25 s, doubling up to 5 s); after
-  ``breaker_seconds`` of refusals it is left out for the rest of the run, and the run stops
-  with :class:`~wizardarena.exceptions.EndpointUnreachableError` only when every endpoint is.
-- ``concurrency`` bounds the requests in flight. The connections are spread over several
-  httpx clients of at most 8 connections each: httpcore's pool scans all its connections
-  (quadratically) on every request event, which costs ~13 ms of CPU per request at 64
-  connections in one pool and ~0.9 ms in pools of 8 (``benchmarks/RESULTS.md``). Installing
-  ``sniffio`` (part of the ``h2`` extra) saves httpcore failing imports (0.3-0.4 ms a request).
+- ``base_url`` may be a list of API roots serving the same model (several vLLM servers,
+  say); ``concurrency`` bounds the requests in flight. Where a request goes, and how the
+  connections are pooled, is :mod:`~wizardarena.endpoints.pools`: the endpoint with the
+  fewest requests in flight among those answering, each with its own circuit breaker (the
+  run stops with :class:`~wizardarena.exceptions.EndpointUnreachableError` only when every
+  endpoint is unreachable). Installing ``sniffio`` (part of the ``h2`` extra) saves httpcore
+  failing imports (0.3-0.4 ms a request).
 - Responses are bounded: each body is read streamed up to ``max_response_bytes`` (default
   16 MiB, :data:`~wizardarena.endpoints.options.DEFAULT_MAX_RESPONSE_BYTES`); a longer or
   endless one is cut there, its connection closed, and the attempt is a transient failure
@@ -69,18 +64,16 @@ import asyncio
 import dataclasses
 import functools
 import json
-import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import numpy as np
 
-from wizardarena.endpoints.breaker import BreakerCap, CircuitBreaker
+from wizardarena.endpoints.breaker import BreakerCap
 from wizardarena.endpoints.embeddings import embedding_rows, stack_embeddings
 from wizardarena.endpoints.failures import (
     Failure,
@@ -97,6 +90,14 @@ from wizardarena.endpoints.options import (
     format_bytes,
     h2_available,
 )
+from wizardarena.endpoints.pools import (
+    CONNECT_TIMEOUT,
+    Endpoint,
+    choose_endpoint,
+    close_pools,
+    open_pools,
+)
+from wizardarena.endpoints.results import ChatResult, ClientStats, usage_count
 from wizardarena.endpoints.retry import (
     RetriesExhausted,
     RetryWait,
@@ -123,77 +124,6 @@ Message = Mapping[str, Any]
 
 #: entered around each HTTP attempt of a request (see :meth:`AsyncClient.embed_batch`)
 Gate = Callable[[], AbstractAsyncContextManager[Any]]
-
-#: connections per httpx client (see the module docstring)
-POOL_SHARD = 8
-#: upper bound of the connect timeout (seconds): a connection takes milliseconds or never
-CONNECT_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """One chat completion.
-
-    Attributes
-    ----------
-    text : str
-        The assistant message content (``""`` when the server returned ``null``).
-    prompt_tokens, completion_tokens : int
-        Token usage reported by the server (0 when it reports none).
-    model : str
-        The model that answered, as reported by the server (else the one requested).
-    finish_reason : str or None
-        As reported by the server.
-    attempts : int
-        HTTP attempts it took (1 = no retry).
-    """
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    model: str
-    finish_reason: str | None = None
-    attempts: int = 1
-
-
-@dataclass
-class ClientStats:
-    """Mutable counters of an :class:`AsyncClient` (attempts include retries)."""
-
-    attempts: int = 0
-    retries: int = 0
-    failures: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-ROUTES = ("chat/completions", "embeddings")
-
-
-class _Endpoint:
-    """One API root of a client: its routes (parsed once: httpx would parse a str URL again
-    on every request), its circuit breaker and its connection pools."""
-
-    def __init__(self, base_url: str, breaker_seconds: float | None) -> None:
-        self.base_url = base_url
-        self.urls = {r: httpx.URL(f"{base_url}/{r}") for r in ROUTES}
-        self.breaker = CircuitBreaker(breaker_seconds)
-        self.pools: list[httpx.AsyncClient] = []
-        self.free: asyncio.Queue[int] | None = None  # pool index of each free connection slot
-        self.next_probe = 0.0  # while connections fail: no request before this time
-
-    @property
-    def healthy(self) -> bool:
-        """No failed connection since the last response."""
-        return self.breaker.failures == 0
-
-
-def _count(value: Any) -> int:
-    """A token count from a usage field (0 when absent or not a number)."""
-    try:
-        return max(0, int(value or 0))
-    except (TypeError, ValueError):
-        return 0
 
 
 class AsyncClient:
@@ -282,7 +212,7 @@ class AsyncClient:
                              for k in self._headers)
         self.scrub = Scrubber([key], headers=self._headers)
         scrub_http_logs(self.scrub)
-        self._endpoints = [_Endpoint(u, breaker_seconds) for u in roots]
+        self._endpoints = [Endpoint(u, breaker_seconds) for u in roots]
         #: the circuit breaker of the first endpoint (of the only one, usually)
         self.breaker = self._endpoints[0].breaker
         self._transport = transport
@@ -304,29 +234,8 @@ class AsyncClient:
     def _open(self) -> None:
         if self._open_pools:
             return
-        shards = 1 if self._transport is not None else math.ceil(
-            self.concurrency / POOL_SHARD)
-        per = math.ceil(self.concurrency / shards)
-        t = self.timeout
-        # one TLS context for all shards (each would load the CA bundle, ~40 ms), made
-        # as httpx makes it: certifi, or SSL_CERT_FILE / SSL_CERT_DIR (trust_env)
-        tls = httpx.create_ssl_context(verify=True, trust_env=True) \
-            if self._transport is None else True
-        # every endpoint can take all the requests in flight (when the others are down);
-        # httpx opens connections only when they are used
-        for ep in self._endpoints:
-            ep.pools = [
-                httpx.AsyncClient(
-                    http2=self.http2, trust_env=True, follow_redirects=False, verify=tls,
-                    limits=httpx.Limits(max_connections=per, max_keepalive_connections=per),
-                    timeout=httpx.Timeout(t, connect=min(t, CONNECT_TIMEOUT)),
-                    headers=self._headers, transport=self._transport,
-                )
-                for _ in range(shards)
-            ]
-            ep.free = asyncio.Queue()
-            for k in range(self.concurrency):
-                ep.free.put_nowait(k % shards)
+        open_pools(self._endpoints, concurrency=self.concurrency, http2=self.http2,
+                   headers=self._headers, transport=self._transport, timeout=self.timeout)
         if len(self._endpoints) > 1:
             self._slots = asyncio.Semaphore(self.concurrency)
         self._open_pools = True
@@ -334,10 +243,7 @@ class AsyncClient:
     async def aclose(self) -> None:
         """Close the connection pools."""
         self._open_pools, self._slots = False, None
-        for ep in self._endpoints:
-            pools, ep.pools, ep.free = ep.pools, [], None
-            for pool in pools:
-                await pool.aclose()
+        await close_pools(self._endpoints)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -423,20 +329,14 @@ class AsyncClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _choose(self) -> _Endpoint:
-        """The endpoint of the next request: among those answering (and those due for a
-        probe), the one with the fewest requests in flight."""
-        live = [e for e in self._endpoints if e.breaker.error is None]
-        if not live:
+    def _choose(self) -> Endpoint:
+        """The endpoint of the next request (see :func:`choose_endpoint`)."""
+        ep = choose_endpoint(self._endpoints)
+        if ep is None:
             raise self._unreachable_all()
-        now = time.monotonic()
-        ready = [e for e in live if e.healthy or now >= e.next_probe] or live
-        ep = max(ready, key=lambda e: e.free.qsize() if e.free is not None else 0)
-        if not ep.healthy:  # a probe: the next one no sooner than the backoff allows
-            ep.next_probe = now + min(5.0, 0.25 * 2.0 ** min(ep.breaker.failures, 5))
         return ep
 
-    def _connection_failed(self, ep: _Endpoint, failure: Failure) -> None:
+    def _connection_failed(self, ep: Endpoint, failure: Failure) -> None:
         """Count a failed connection to ``ep``; raise when the run must stop."""
         if not ep.breaker.record_failure():
             return
@@ -452,7 +352,7 @@ class AsyncClient:
             return TransientError(failure, url)
         return error_for(failure, self.scrub.url(url))
 
-    def _unreachable(self, failure: Failure, ep: _Endpoint) -> EndpointUnreachableError:
+    def _unreachable(self, failure: Failure, ep: Endpoint) -> EndpointUnreachableError:
         b = ep.breaker
         return EndpointUnreachableError(
             f"no connection to {self.scrub.url(ep.base_url)} for "
@@ -565,7 +465,8 @@ class AsyncClient:
         content = choice["message"].get("content")
         finish = choice.get("finish_reason")
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        pt, ct = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+        pt = usage_count(usage.get("prompt_tokens"))
+        ct = usage_count(usage.get("completion_tokens"))
         self.stats.prompt_tokens += pt
         self.stats.completion_tokens += ct
         return ChatResult(
@@ -658,5 +559,5 @@ class AsyncClient:
                                    timeout=timeout, gate=gate, patient=patient)
         arr = embedding_rows(data, len(texts), self.embeddings_url, self.scrub)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        self.stats.prompt_tokens += _count(usage.get("prompt_tokens"))
+        self.stats.prompt_tokens += usage_count(usage.get("prompt_tokens"))
         return arr

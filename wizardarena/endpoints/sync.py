@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from wizardarena.endpoints.client import AsyncClient, ChatResult, ClientStats, Message
+from wizardarena.endpoints.client import AsyncClient, Message
+from wizardarena.endpoints.results import ChatResult, ClientStats
 from wizardarena.exceptions import ClientError
 
 __all__ = ["Client", "LoopThread", "run_sync"]
