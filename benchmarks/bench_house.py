@@ -68,33 +68,30 @@ def _env(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree), "WIZARDARENA_NO_PROGRESS": "1"}
 
 
-def _python(tree: Path, code: str) -> dict[str, list[float]]:
-    done = subprocess.run([sys.executable, "-c", code], cwd=tree, env=_env(tree),
+def _output(tree: Path, *args: str) -> str:
+    """What ``python ARGS`` prints, run in ``tree`` with its code first on the path."""
+    done = subprocess.run([sys.executable, *args], cwd=tree, env=_env(tree),
                           capture_output=True, text=True, timeout=3600)
     if done.returncode:
         raise RuntimeError(done.stderr[-2000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return done.stdout
+
+
+def _python(tree: Path, code: str) -> dict[str, list[float]]:
+    return json.loads(_output(tree, "-c", code).strip().splitlines()[-1])
 
 
 def _testset(tree: Path) -> dict[str, list[float]]:
-    done = subprocess.run([sys.executable, "benchmarks/bench_testset.py", "--speed", "6000"],
-                          cwd=tree, env=_env(tree), capture_output=True, text=True,
-                          timeout=3600)
-    if done.returncode:
-        raise RuntimeError(done.stderr[-2000:])
-    row = json.loads(done.stdout.strip().splitlines()[-1])
+    out = _output(tree, "benchmarks/bench_testset.py", "--speed", "6000")
+    row = json.loads(out.strip().splitlines()[-1])
     return {"testset 6k: seconds": [float(row["total_s"])],
             "testset 6k: peak RSS MiB": [float(row["peak_rss_mib"])],
             "testset 6k: kept": [float(row["kept"])]}
 
 
 def _arena(tree: Path) -> dict[str, list[float]]:
-    done = subprocess.run([sys.executable, "benchmarks/bench_arena.py", "--sizes", "10000"],
-                          cwd=tree, env=_env(tree), capture_output=True, text=True,
-                          timeout=3600)
-    if done.returncode:
-        raise RuntimeError(done.stderr[-2000:])
-    rows = [line for line in done.stdout.splitlines() if re.match(r"^\| [\d,]+ \|", line)]
+    out = _output(tree, "benchmarks/bench_arena.py", "--sizes", "10000")
+    rows = [line for line in out.splitlines() if re.match(r"^\| [\d,]+ \|", line)]
     cells = [c.strip() for c in rows[-1].strip("|").split("|")]
     return {"arena c64: judgments/s": [float(cells[2].replace(",", ""))],
             "arena c64: client CPU ms/judgment": [float(cells[4])],
