@@ -271,11 +271,8 @@ def _read(battles: Any, options: RatingOptions, *, on_ray: RayEngine | None, by:
     """The log: in memory, or read batch by batch into counts when it is a dataset (or
     when the counting runs on Ray)."""
     if not _streamed(battles, on_ray):
-        log = read_battles(battles, outcomes=outcomes, strong_weight=strong_weight,
-                           normalize_names=normalize_names)
-        check_prompt_column(log.extra_columns, unit=Unit(options.unit).value,
-                            ci=CI(options.ci).value, cluster=options.cluster)
-        return log
+        return read_battles(battles, outcomes=outcomes, strong_weight=strong_weight,
+                            normalize_names=normalize_names)
     for name, value in (("by", by), ("style", options.style)):
         if value is not None and value is not False:  # refused before anything is read
             raise ValidationError(

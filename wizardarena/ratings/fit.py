@@ -36,7 +36,7 @@ import pandas as pd
 
 from wizardarena._blas import single_threaded_blas
 from wizardarena.battles import BattleLog, CountedLog, Outcome
-from wizardarena.battles.checks import check_anchor
+from wizardarena.battles.checks import check_anchor, check_prompt_column
 from wizardarena.exceptions import (
     ConvergenceError,
     ConvergenceWarning,
@@ -184,6 +184,7 @@ def _fit(log: BattleLog | CountedLog, o: RatingOptions, *, features: FeatureBloc
     position, cluster = o.position, o.cluster_column
     anchor_ = None if o.anchor is None else dict(o.anchor)
     check_anchor(log.models, anchor_)
+    check_prompt_column(log.extra_columns, unit=unit_.value, ci=ci_.value, cluster=o.cluster)
     sc = Scale(factor=o.scale / np.log(o.base), init=float(o.init),
                anchor_idx=None if anchor_ is None else log.models.index(next(iter(anchor_))),
                anchor_value=0.0 if anchor_ is None else next(iter(anchor_.values())))
@@ -200,8 +201,6 @@ def _fit(log: BattleLog | CountedLog, o: RatingOptions, *, features: FeatureBloc
                         seed=seed, stacklevel=stacklevel + 1)
     # 1. design
     by_prompt = unit_ is Unit.PROMPT and ci_ is not CI.NONE
-    if by_prompt:
-        _check_cluster(log, cluster)
     block = _Features.of(features, position)
     make, record, pairs = _design_maker(log, tie_model, block, cluster if by_prompt else None)
     design, cats = make(block)
@@ -288,15 +287,6 @@ def _fit(log: BattleLog | CountedLog, o: RatingOptions, *, features: FeatureBloc
         position=_position_bias(log, cluster, position, position_note, level),
         pairs=pairs, stacklevel=stacklevel,
     )
-
-
-def _check_cluster(log: BattleLog | CountedLog, cluster: str) -> None:
-    if not log.has_column(cluster):
-        raise ValidationError(
-            f"unit='prompt' resamples prompts and needs a prompt id column; the battle log "
-            f"has no column {cluster!r} (its optional columns are {log.extra_columns}). Name "
-            "the column that identifies the prompt with cluster=\"...\", or use unit='battle'"
-        )
 
 
 def _confounding(design: Design, full: Any) -> np.ndarray:

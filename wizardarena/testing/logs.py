@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 
 from wizardarena.battles import read_battles
-from wizardarena.battles.checks import check_prompt_column
 from wizardarena.exceptions import ValidationError
 from wizardarena.leaderboard import Leaderboard
 from wizardarena.progress import ProgressOption, progress_callback
 from wizardarena.ratings.fit import fit_log, resolve_seed
-from wizardarena.ratings.options import CI, RatingOptions, Unit
+from wizardarena.ratings.options import RatingOptions
 from wizardarena.sim import Faults, SimArena, simulate_battles
 
 __all__ = [
@@ -108,8 +107,6 @@ class FixtureLog:
         log = read_battles(self.battles, outcomes=outcomes or self.outcomes,
                            strong_weight=strong_weight, normalize_names=normalize_names)
         opts = RatingOptions(**options)
-        check_prompt_column(log.extra_columns, unit=Unit(opts.unit).value,
-                            ci=CI(opts.ci).value, cluster=opts.cluster)
         with progress_callback(progress) as report:
             result = fit_log(log, opts, answers=answers, tokenizer=tokenizer, by=by, rng=rng,
                              progress=report)
